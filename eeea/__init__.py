@@ -1,0 +1,23 @@
+"""eeea: evolutionary neural architecture search with early-exit population initialisation (EE-PI)."""
+from .counting import count_macs, count_params
+from .errors import GenomeError, UserError
+from .genome import Genome
+from .spaces import SearchSpace, get_space, list_spaces
+from .zoo import create_model, list_models, register_model, resolve_genome
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Genome",
+    "GenomeError",
+    "SearchSpace",
+    "UserError",
+    "count_macs",
+    "count_params",
+    "create_model",
+    "get_space",
+    "list_models",
+    "list_spaces",
+    "register_model",
+    "resolve_genome",
+]

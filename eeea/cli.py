@@ -1,0 +1,153 @@
+"""The ``eeea`` command line: each verb is a thin call into the library.
+
+User errors print one line (``eeea: error: ...``) and exit with code 2; ``--debug`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from . import __version__
+from .errors import UserError
+from .units import format_count, parse_count
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(message.replace("argument ", ""))
+
+
+def count_arg(flag: str) -> Callable[[str], int]:
+    """argparse type for human counts (``72k``, ``3.5M``) that names its flag in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            return parse_count(text, flag)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
+
+    return parse
+
+
+def _size_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network size (defaults: the space's evaluation size)")
+    g.add_argument("--channels", type=int, help="initial channels C (cell spaces; 36 for the paper's CIFAR nets)")
+    g.add_argument("--layers", type=int, help="number of cells (20 for the paper's CIFAR nets)")
+    g.add_argument("--num-classes", type=int, help="classifier outputs")
+    g.add_argument("--network", choices=["cifar", "imagenet"], help="cell network layout")
+
+
+def _size_of(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("channels", "layers", "num_classes", "network")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+# verbs ------------------------------------------------------------------------------------------------------------
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from .counting import count_macs, count_params
+    from .tables import render
+    from .zoo import default_size, get_entry, list_models
+
+    rows = []
+    for name in list_models():
+        entry = get_entry(name)
+        size = {**default_size(name), **_size_of(args)}
+        rows.append([name, entry.genome.space, count_params(entry.genome, size), count_macs(entry.genome, size), entry.title])
+    print(render(["name", "space", "params", "MACs", "description"], rows, args.format), end="")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .counting import count_macs, count_params
+    from .spaces import get_space
+    from .zoo import default_size, resolve_genome
+
+    genome = resolve_genome(args.arch)
+    space = get_space(genome.space)
+    size = space.size(**{**default_size(args.arch), **_size_of(args)})
+    params, macs = count_params(genome, size), count_macs(genome, size)
+    shown = ", ".join(f"{k}={v}" for k, v in size.items())
+    if args.save:
+        _save_genome(genome, Path(args.save), args.force)
+    print(f"name:   {genome.name or '-'}")
+    print(f"space:  {space.name} ({space.description})" if space.description else f"space:  {space.name}")
+    print(f"key:    {genome.key}")
+    print(f"text:   {genome.to_text()}")
+    print(f"params: {params:,} ({format_count(params)}) at {shown}; auxiliary head excluded")
+    print(f"MACs:   {macs:,} ({format_count(macs)}) per input of {'x'.join(map(str, space.input_shape(**size)))}, batch 1")
+    for line in space.describe(genome):
+        print(line)
+    if args.save:
+        print(f"saved:  {args.save}")
+    return 0
+
+
+def _save_genome(genome: Any, path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise UserError(f"{path.parent} is not a directory")
+    genome.save(path)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from .tables import paper_table, render
+
+    headers, rows = paper_table(args.dataset)
+    print(render(headers, rows, args.format), end="")
+    return 0
+
+
+# parser -----------------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="eeea", description="Evolutionary NAS with early-exit population initialisation (EE-PI).")
+    parser.add_argument("--version", action="version", version=f"eeea {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("zoo", help="list the named architectures with their params and MACs")
+    p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+    _size_args(p)
+    p.set_defaults(func=cmd_zoo)
+
+    p = sub.add_parser("show", help="describe an architecture: zoo name, genome file or genome text")
+    p.add_argument("arch", help="zoo name, genome file (.yaml/.json) or one-line genome text")
+    p.add_argument("--save", metavar="FILE", help="also write the genome as a YAML (or .json) genome file")
+    p.add_argument("--force", action="store_true", help="overwrite --save FILE if it exists")
+    _size_args(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
+    p.add_argument("dataset", help="cifar10 or cifar100")
+    p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+    p.set_defaults(func=cmd_table)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "func", None):
+            build_parser().print_help()
+            return 2
+        return args.func(args)
+    except UserError as e:
+        if debug:
+            raise
+        print(f"eeea: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("eeea: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The op table: every candidate operation of the cell spaces, DARTS style.
+
+``OPS[name](C, stride)`` builds the op for ``C`` input and output channels. Convs are bias-free, BatchNorm is
+affine, and ReLU comes before each conv (the EEEA-Net / DARTS convention). The definitions follow
+``shared/reference/eeea-net.md`` exactly, because the published parameter counts depend on every detail.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+OpBuilder = Callable[[int, int], nn.Module]
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU -> conv -> BN: the cell's input preprocessing (and a building block of the ops)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int, padding: int) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Separable conv applied twice: [ReLU, depthwise k x k, 1x1, BN] x 2; the stride sits on the first depthwise."""
+
+    def __init__(self, c: int, k: int, stride: int) -> None:
+        p = k // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, k, stride=stride, padding=p, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, k, stride=1, padding=p, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU, depthwise k x k with dilation 2, 1x1, BN."""
+
+    def __init__(self, c: int, k: int, stride: int) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, k, stride=stride, padding=k - 1, dilation=2, groups=c, bias=False),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+
+class Conv7x1x1x7(nn.Sequential):
+    """ReLU, 1x7 conv, 7x1 conv, BN: a factorised 7x7."""
+
+    def __init__(self, c: int, stride: int) -> None:
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
+            nn.Conv2d(c, c, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2-style block with expansion ratio 1 (as in the EEEA-Net release), residual at stride 1."""
+
+    def __init__(self, c: int, k: int, stride: int) -> None:
+        super().__init__()
+        self.residual = stride == 1
+        self.body = nn.Sequential(
+            ReLUConvBN(c, c, 1, 1, 0),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c, c, k, stride=stride, padding=((stride - 1) + (k - 1)) // 2, groups=c, bias=False),
+            nn.BatchNorm2d(c),
+            nn.Conv2d(c, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return x + out if self.residual else out
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution without losing pixels: two 1x1 stride-2 convs, the second shifted by one pixel."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        if c_out % 2:
+            raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+
+
+def _skip(c: int, stride: int) -> nn.Module:
+    return nn.Identity() if stride == 1 else FactorizedReduce(c, c)
+
+
+OPS: dict[str, OpBuilder] = {
+    "max_pool_3x3": lambda c, s: nn.MaxPool2d(3, stride=s, padding=1),
+    "avg_pool_3x3": lambda c, s: nn.AvgPool2d(3, stride=s, padding=1, count_include_pad=False),
+    "skip_connect": _skip,
+    "sep_conv_3x3": lambda c, s: SepConv(c, 3, s),
+    "sep_conv_5x5": lambda c, s: SepConv(c, 5, s),
+    "sep_conv_7x7": lambda c, s: SepConv(c, 7, s),
+    "dil_conv_3x3": lambda c, s: DilConv(c, 3, s),
+    "dil_conv_5x5": lambda c, s: DilConv(c, 5, s),
+    "conv_7x1_1x7": lambda c, s: Conv7x1x1x7(c, s),
+    "inv_res_3x3": lambda c, s: InvertedResidual(c, 3, s),
+    "inv_res_5x5": lambda c, s: InvertedResidual(c, 5, s),
+}
+
+
+# Every module the networks are assembled from, keyed by a hashable spec ``(kind, *args)``. The builders and the exact
+# counters (eeea.counting) share this table, so a count can never disagree with the module that is built.
+MODULE_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "op": lambda name, c, stride: OPS[name](c, stride),
+    "relu_conv_bn": ReLUConvBN,
+    "factorized_reduce": FactorizedReduce,
+    "linear": nn.Linear,
+    "global_avg_pool": lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+}
+
+
+def register_module(kind: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: make a module constructor buildable (and countable) from a ``(kind, *args)`` spec."""
+
+    def add(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if kind in MODULE_BUILDERS:
+            raise ValueError(f"module kind {kind!r} is registered twice")
+        MODULE_BUILDERS[kind] = builder
+        return builder
+
+    return add
+
+
+def build_module(spec: tuple) -> nn.Module:
+    """Build the module a ``(kind, *args)`` spec describes."""
+    kind, *args = spec
+    return MODULE_BUILDERS[kind](*args)

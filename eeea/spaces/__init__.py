@@ -1,0 +1,5 @@
+"""Search spaces: one module per space class, all behind the :class:`SearchSpace` protocol."""
+from .base import SearchSpace, builtin_space_dir, get_space, list_spaces, register_space_kind
+from .cell import CellSpace
+
+__all__ = ["SearchSpace", "CellSpace", "builtin_space_dir", "get_space", "list_spaces", "register_space_kind"]

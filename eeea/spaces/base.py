@@ -1,0 +1,174 @@
+"""The search-space protocol and the registry that loads spaces from their YAML definitions.
+
+A space is declared by a YAML file (``search_spaces/NAME.yaml``) whose ``kind`` names the Python class that reads it.
+Users add spaces without code by writing such a file and passing its path (or putting it in a folder named by the
+``EEEA_SPACES`` environment variable, ``os.pathsep``-separated).
+"""
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+import numpy as np
+import yaml
+from torch import nn
+
+from ..errors import GenomeError, UserError
+from ..genome import Genome
+
+_KINDS: dict[str, type["SearchSpace"]] = {}
+
+
+def register_space_kind(kind: str) -> Callable[[type["SearchSpace"]], type["SearchSpace"]]:
+    """Class decorator: the class reads space files whose ``kind`` is ``kind``."""
+
+    def add(cls: type[SearchSpace]) -> type[SearchSpace]:
+        cls.kind = kind
+        _KINDS[kind] = cls
+        return cls
+
+    return add
+
+
+class SearchSpace(ABC):
+    """A family of architectures with an integer encoding for the optimiser.
+
+    ``x`` is a 1-D integer vector within ``[xl, xu]`` (inclusive); :meth:`decode` turns it into a :class:`Genome`
+    and :meth:`encode` back. Every genome the space can produce builds with :meth:`build` and runs a forward pass.
+    ``size`` keyword arguments (channels, layers, num_classes, ...) choose the network's scale, not its architecture;
+    ``eval_size`` is the scale at which budgets (EE-PI) are counted, ``search_size`` the scale candidates train at.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, config: Mapping[str, Any], source: str) -> None:
+        self.config = dict(config)
+        self.source = source
+        self.name: str = _require(config, "name", str, source)
+        self.description: str = str(config.get("description", "")).strip()
+        self.eval_size: dict[str, Any] = dict(config.get("eval_size", {}))
+        self.search_size: dict[str, Any] = dict(config.get("search_size", self.eval_size))
+
+    # encoding --------------------------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def xl(self) -> np.ndarray: ...
+
+    @property
+    @abstractmethod
+    def xu(self) -> np.ndarray: ...
+
+    @property
+    def n_var(self) -> int:
+        return len(self.xl)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly random valid integer vector."""
+        return self.repair(rng.integers(self.xl, self.xu + 1))
+
+    def repair(self, x: np.ndarray) -> np.ndarray:
+        """Map any vector to a valid one (the default rounds and clips into the bounds)."""
+        return np.clip(np.rint(np.asarray(x, dtype=float)), self.xl, self.xu).astype(np.int64)
+
+    def random_genome(self, rng: np.random.Generator) -> Genome:
+        return self.decode(self.sample(rng))
+
+    @abstractmethod
+    def decode(self, x: np.ndarray) -> Genome: ...
+
+    @abstractmethod
+    def encode(self, genome: Genome) -> np.ndarray: ...
+
+    def gene_groups(self) -> list[list[int]]:
+        """Genes that only make sense together (crossover swaps whole groups); default: each gene alone."""
+        return [[i] for i in range(self.n_var)]
+
+    # genomes ---------------------------------------------------------------------------------------------------
+    @abstractmethod
+    def validate(self, genome: Genome) -> Genome:
+        """Return the canonical form of ``genome``, or raise :class:`GenomeError` naming the bad field."""
+
+    def check_space(self, genome: Genome) -> None:
+        if genome.space != self.name:
+            raise GenomeError(f"genome is from space {genome.space!r}, not {self.name!r}")
+
+    def describe(self, genome: Genome) -> list[str]:
+        """Readable lines for ``eeea show`` (the default: one line per arch field)."""
+        return [f"{k}: {v}" for k, v in self.validate(genome).arch.items()]
+
+    # networks --------------------------------------------------------------------------------------------------
+    def size(self, **overrides: Any) -> dict[str, Any]:
+        """The evaluation size with ``overrides`` applied (``None`` values are ignored)."""
+        size = dict(self.eval_size)
+        size.update({k: v for k, v in overrides.items() if v is not None})
+        return size
+
+    @abstractmethod
+    def build(self, genome: Genome, **size: Any) -> nn.Module: ...
+
+    @abstractmethod
+    def count_params(self, genome: Genome, **size: Any) -> int:
+        """Exactly ``sum(p.numel())`` of ``build(genome, **size)`` (auxiliary heads excluded), without building it."""
+
+    @abstractmethod
+    def count_macs(self, genome: Genome, **size: Any) -> int:
+        """Multiply-accumulates of one forward pass at batch 1, as thop counts them on the built model."""
+
+    @abstractmethod
+    def input_shape(self, **size: Any) -> tuple[int, ...]:
+        """Shape of one input sample (no batch dimension) at this size."""
+
+
+def _require(config: Mapping[str, Any], key: str, typ: type, source: str) -> Any:
+    if key not in config:
+        raise UserError(f"{source}: space definition lacks {key!r}")
+    value = config[key]
+    if not isinstance(value, typ):
+        raise UserError(f"{source}: {key!r} must be a {typ.__name__}")
+    return value
+
+
+def builtin_space_dir() -> Path:
+    return Path(str(resources.files("eeea.search_spaces")))
+
+
+def _space_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("EEEA_SPACES", "").split(os.pathsep) if p]
+    return extra + [builtin_space_dir()]
+
+
+def list_spaces() -> list[str]:
+    names = {p.stem for d in _space_dirs() if d.is_dir() for p in d.glob("*.yaml")}
+    return sorted(names)
+
+
+def get_space(name_or_path: str | os.PathLike) -> SearchSpace:
+    """The space called ``name`` (``search_spaces/NAME.yaml``) or defined by a YAML file path."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text:
+        path = Path(text)
+        if not path.is_file():
+            raise UserError(f"space file {text} does not exist")
+    else:
+        path = next((d / f"{text}.yaml" for d in _space_dirs() if (d / f"{text}.yaml").is_file()), None)
+        if path is None:
+            raise UserError(f"unknown search space {text!r} (known: {', '.join(list_spaces())})")
+    return _load_space(str(path.resolve()))
+
+
+@lru_cache(maxsize=None)
+def _load_space(path: str) -> SearchSpace:
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError as e:
+        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(config, Mapping):
+        raise UserError(f"{path}: a space definition is a mapping")
+    kind = _require(config, "kind", str, path)
+    if kind not in _KINDS:
+        raise UserError(f"{path}: unknown space kind {kind!r} (known: {', '.join(sorted(_KINDS))})")
+    return _KINDS[kind](config, path)

@@ -1,0 +1,84 @@
+"""The paper's tables, regenerated from the code: published figures beside what eeea measures."""
+from __future__ import annotations
+
+import csv
+import io
+from importlib import resources
+from typing import Any, Sequence
+
+import yaml
+
+from .counting import count_macs, count_params
+from .errors import UserError
+from .zoo import default_size, resolve_genome
+
+DATASETS = {"cifar10": ("cifar", "c10", 10), "cifar100": ("cifar", "c100", 100)}
+
+
+def paper_rows(table: str) -> list[dict[str, Any]]:
+    data = yaml.safe_load(resources.files("eeea").joinpath("paper_tables.yaml").read_text())
+    return data[table]
+
+
+def paper_table(dataset: str, measured_error: dict[str, float] | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows of the paper's table for ``dataset`` with our measured params and MACs beside the paper's.
+
+    ``measured_error`` maps zoo names to test error (%) from training runs; rows without one stay empty.
+    """
+    if dataset not in DATASETS:
+        raise UserError(f"no table for {dataset!r} (tables: {', '.join(DATASETS)})")
+    table, column, classes = DATASETS[dataset]
+    measured_error = measured_error or {}
+    headers = [
+        "model", "paper error %", "paper params M", "GPU-days", "method",
+        "eeea model", "params", "MACs", "measured error %",
+    ]
+    rows = []
+    for r in paper_rows(table):
+        params = macs = None
+        if r["zoo"]:
+            size = {**default_size(r["zoo"]), "num_classes": classes}
+            genome = resolve_genome(r["zoo"])
+            params, macs = count_params(genome, size), count_macs(genome, size)
+        rows.append([
+            r["model"], r[column], r["params_m"], r["gpu_days"], r["method"],
+            r["zoo"], params, macs, measured_error.get(r["zoo"]),
+        ])
+    return headers, rows
+
+
+def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "text") -> str:
+    """Render a table as aligned text, GitHub markdown, or CSV (CSV keeps exact numbers)."""
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(headers)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        return buf.getvalue()
+    cells = [[_cell(v) for v in row] for row in rows]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines) + "\n"
+    if fmt != "text":
+        raise UserError(f"unknown table format {fmt!r} (text, markdown, csv)")
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"
+
+
+def _is_number(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int) and not isinstance(v, bool) and v >= 10_000:
+        return f"{v:,}"
+    return str(v)
+

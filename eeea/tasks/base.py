@@ -1,0 +1,55 @@
+"""The Task protocol: prepare data once per worker, then score models.
+
+Objectives are minimised. A task reports the objectives it measures (``error`` for classification, ``1-ccc`` for
+speech emotion, ...) plus any extra figures (per-dimension CCC, accuracy) that the archive keeps; ``params`` and
+``macs`` come from :mod:`eeea.counting`, not from the task.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+
+_TASKS: dict[str, type["Task"]] = {}
+
+
+def register_task(name: str) -> Callable[[type["Task"]], type["Task"]]:
+    def add(cls: type[Task]) -> type[Task]:
+        if name in _TASKS:
+            raise ValueError(f"task {name!r} is registered twice")
+        cls.name = name
+        _TASKS[name] = cls
+        return cls
+
+    return add
+
+
+def list_tasks() -> list[str]:
+    return sorted(_TASKS)
+
+
+def get_task(name: str, **config: Any) -> "Task":
+    if name not in _TASKS:
+        raise UserError(f"unknown task {name!r} (tasks: {', '.join(list_tasks()) or 'none'})")
+    return _TASKS[name](**config)
+
+
+class Task(ABC):
+    """Scores a candidate network. Construction is cheap; :meth:`prepare` loads data (once per worker process)."""
+
+    name: str = ""
+    #: the objective this task measures (minimised), e.g. "error" or "1-ccc"
+    objective: str = "error"
+
+    @abstractmethod
+    def prepare(self, device: torch.device) -> None:
+        """Load (and, on CUDA, upload) the data. Called once per worker before any evaluate."""
+
+    @abstractmethod
+    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
+        """Train ``model`` within ``budget`` (epochs, batch size, ...) from ``seed``; return ``{name: value}``
+        containing at least :attr:`objective`. Must be deterministic for a given seed on the CPU."""

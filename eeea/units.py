@@ -1,0 +1,34 @@
+"""Human units for counts on the command line: ``72k``, ``3.5M``, ``600M``, ``1.2G``."""
+from __future__ import annotations
+
+import re
+
+from .errors import UserError
+
+_SUFFIX = {"": 1, "k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6, "g": 10**9, "G": 10**9}
+_NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*([kKmMgG]?)\s*$")
+
+
+def parse_count(text: str | int | float, what: str = "value") -> int:
+    """Parse ``'72k'`` -> 72000, ``'3.5M'`` -> 3500000; plain numbers pass through. Raises UserError."""
+    if isinstance(text, bool):
+        raise UserError(f"{what}: {text!r} is not a number like 72k or 3.5M")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        m = _NUMBER.match(str(text).replace("_", ""))
+        if not m:
+            raise UserError(f"{what}: {text!r} is not a number like 72k or 3.5M")
+        value = float(m.group(1)) * 10 ** int(m.group(2) or 0) * _SUFFIX[m.group(3)]
+    if value < 0 or value != value or value == float("inf"):
+        raise UserError(f"{what}: {text!r} must be a finite number >= 0")
+    return int(round(value))
+
+
+def format_count(n: float, digits: int = 3) -> str:
+    """Short human form: 1769230 -> '1.77M', 10806 -> '10.8k', 0.5 -> '0.5'."""
+    n = float(n)
+    for suffix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.{digits}g}{suffix}"
+    return f"{n:.{digits}g}"

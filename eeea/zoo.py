@@ -1,0 +1,106 @@
+"""Named architectures and ``create_model``.
+
+Published cell genotypes are data (``genotypes.yaml`` beside this file); architectures defined in code register with
+the :func:`register_model` decorator. ``create_model`` accepts a zoo name, a :class:`Genome`, a genome file or the
+one-line genome text, and builds the network through the genome's space.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+from torch import nn
+
+from .errors import UserError
+from .genome import Genome
+from .spaces import get_space
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    genome: Genome
+    title: str = ""
+    size: dict[str, Any] = field(default_factory=dict)  # size defaults that differ from the space's eval_size
+
+
+_FACTORIES: dict[str, Callable[[], ZooEntry]] = {}
+_ENTRIES: dict[str, ZooEntry] = {}
+
+
+def register_model(name: str, title: str = "", **size: Any) -> Callable[[Callable[[], Genome]], Callable[[], Genome]]:
+    """Decorator: register a function returning a :class:`Genome` under ``name`` (built lazily, once)."""
+
+    def add(fn: Callable[[], Genome]) -> Callable[[], Genome]:
+        if name in _FACTORIES:
+            raise ValueError(f"model {name!r} is registered twice")
+        _FACTORIES[name] = lambda: ZooEntry(name, _named(fn(), name), title or (fn.__doc__ or "").strip(), size)
+        return fn
+
+    return add
+
+
+def _named(genome: Genome, name: str) -> Genome:
+    return Genome(genome.space, genome.arch, name)
+
+
+def _register_published_genotypes() -> None:
+    data = yaml.safe_load(resources.files("eeea").joinpath("genotypes.yaml").read_text())
+    for name, doc in data.items():
+        genome = Genome(doc["space"], doc["arch"], name)
+        register_model(name, doc.get("title", ""))(lambda g=genome: g)
+
+
+_register_published_genotypes()
+
+
+def list_models() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def get_entry(name: str) -> ZooEntry:
+    if name not in _FACTORIES:
+        raise UserError(f"unknown model {name!r} (zoo: {', '.join(list_models())})")
+    if name not in _ENTRIES:
+        entry = _FACTORIES[name]()
+        get_space(entry.genome.space).validate(entry.genome)
+        _ENTRIES[name] = entry
+    return _ENTRIES[name]
+
+
+def resolve_genome(arch: str | Path | Genome) -> Genome:
+    """A validated genome from a zoo name, a genome file, one-line genome text, or a Genome."""
+    if isinstance(arch, Genome):
+        genome = arch
+    elif isinstance(arch, Path) or (isinstance(arch, str) and Path(arch).suffix in (".yaml", ".yml", ".json")):
+        genome = Genome.load(arch)
+    elif arch in _FACTORIES:
+        return get_entry(arch).genome
+    elif isinstance(arch, str) and ":" in arch and "=" in arch:
+        genome = Genome.from_text(arch)
+    else:
+        raise UserError(f"{str(arch)!r} is not a zoo name, genome file or genome text (zoo: {', '.join(list_models())})")
+    return get_space(genome.space).validate(genome)
+
+
+def default_size(arch: str | Path | Genome) -> dict[str, Any]:
+    """The size a model is built at unless told otherwise (its space's eval size, then the zoo entry's own)."""
+    genome = resolve_genome(arch)
+    size = dict(get_space(genome.space).eval_size)
+    if isinstance(arch, str) and arch in _FACTORIES:
+        size.update(get_entry(arch).size)
+    return size
+
+
+def create_model(arch: str | Path | Genome, **size: Any) -> nn.Module:
+    """Build a network: ``create_model("eeea_c", num_classes=100, channels=36, layers=20, auxiliary=True)``.
+
+    ``arch`` is a zoo name, a :class:`Genome`, a genome file (YAML/JSON) or the one-line genome text. ``size`` keywords
+    override the space's evaluation size (cell spaces: ``channels``, ``layers``, ``num_classes``, ``auxiliary``,
+    ``drop_path_prob``, ``network='cifar'|'imagenet'``).
+    """
+    genome = resolve_genome(arch)
+    return get_space(genome.space).build(genome, **{**default_size(arch), **size})

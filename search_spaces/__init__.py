@@ -1,0 +1,1 @@
+"""Declarative search-space definitions (YAML), installed as package data ``eeea.search_spaces``."""
