@@ -1,0 +1,1 @@
+"""Data loaders (image and audio) and the small real data sets embedded in the package."""
