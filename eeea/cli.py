@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
-    p.add_argument("dataset", help="cifar10 or cifar100")
+    p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
     p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
     p.set_defaults(func=cmd_table)
     return parser
