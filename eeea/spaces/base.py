@@ -122,6 +122,10 @@ class SearchSpace(ABC):
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         """Shape of one input sample (no batch dimension) at this size."""
 
+    def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
+        """Shape of one input sample for ``genome`` (spaces whose genomes choose their resolution override this)."""
+        return self.input_shape(**size)
+
 
 def _require(config: Mapping[str, Any], key: str, typ: type, source: str) -> Any:
     if key not in config:
