@@ -190,6 +190,7 @@ class BudgetRepair(Repair):
     def __init__(self, eepi: EEPI, tries: int = 20) -> None:
         super().__init__()
         self.eepi, self.tries = eepi, tries
+        self.screened = self.repaired = self.redrawn = 0  # offspring counts, kept apart from the initial draws
 
     def _do(self, problem: Any, X: np.ndarray, random_state: np.random.Generator | None = None, **kwargs: Any):
         space = self.eepi.space
@@ -197,14 +198,21 @@ class BudgetRepair(Repair):
         X = np.asarray(X, dtype=np.int64).copy()
         for row in range(len(X)):
             x = space.repair(X[row])
-            for _ in range(self.tries):
-                if self.eepi.screen(space.decode(x)):
-                    break
-                x = redraw_group(space, x, groups[random_state.integers(len(groups))], random_state)
-            else:
-                x = self.eepi.draw(random_state)
+            self.screened += 1
+            if not self.eepi.admits(space.decode(x)):
+                for _ in range(self.tries):
+                    x = redraw_group(space, x, groups[random_state.integers(len(groups))], random_state)
+                    if self.eepi.admits(space.decode(x)):
+                        self.repaired += 1
+                        break
+                else:
+                    x = self.eepi.draw(random_state)
+                    self.redrawn += 1
             X[row] = x
         return X
+
+    def stats(self) -> dict[str, int]:
+        return {"offspring_screened": self.screened, "repaired": self.repaired, "redrawn": self.redrawn}
 
 
 def redraw_group(space: SearchSpace, x: np.ndarray, group: list[int], rng: np.random.Generator) -> np.ndarray:
