@@ -124,14 +124,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=args.quiet)
     if not args.quiet:
         counted = [c for c in ("params", "macs") if c not in result.objectives]
-        rows = [[i, r["key"], *(r["objectives"][o] for o in result.objectives), *(r[c] for c in counted), r["status"]]
-                for i, r in enumerate(result.front)]
+        rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
+                 r["status"]] for i, r in enumerate(result.front)]
         print(render(["rank", "key", *result.objectives, *counted, "status"], rows), end="")
         e = result.eepi
         print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
               f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
         print(f"run directory: {result.run_dir}")
     return 0
+
+
+def _rounded(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else round(v, 4)
 
 
 # parser -----------------------------------------------------------------------------------------------------------

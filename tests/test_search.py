@@ -119,3 +119,12 @@ def test_existing_output_is_not_overwritten_without_force(tmp_path, capsys):
     assert main(["search", "--out", str(tmp_path), *TINY_FLAGS]) == 2
     assert "--force" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_three_objectives_with_a_mac_budget(tmp_path):
+    cfg = resolve_config(TINY_CONFIG, {"generations": 0, "objectives": "error,params,macs", "max_macs": "600M"})
+    result = search(cfg, tmp_path / "r", quiet=True)
+    assert result.objectives == ["error", "params", "macs"]
+    for r in _archive(tmp_path / "r").values():
+        assert r["macs"] <= 600_000_000 and r["objectives"]["macs"] == r["macs"]
+    assert (tmp_path / "r" / "pareto.csv").read_text().startswith("rank,key,error,params,macs,status")
