@@ -111,6 +111,42 @@ def cmd_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from .search import search_command
+    from .tables import render
+
+    overrides: dict[str, Any] = {}
+    for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
+                "seed", "workers", "device", "threads"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.data is not None:
+        overrides["data"] = args.data
+    if args.download:
+        overrides["download"] = True
+    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
+    size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
+    task = {k: getattr(args, k) for k in ("holdout", "limit") if getattr(args, k) is not None}
+    for key, layer in (("train", train), ("size", size), ("task_config", task)):
+        if layer:
+            overrides[key] = layer
+    result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=args.quiet)
+    if not args.quiet:
+        counted = [c for c in ("params", "macs") if c not in result.objectives]
+        rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
+                 r["status"]] for i, r in enumerate(result.front)]
+        print(render(["rank", "key", *result.objectives, *counted, "status"], rows), end="")
+        e = result.eepi
+        print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
+              f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
+        print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _rounded(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else round(v, 4)
+
+
 # parser -----------------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="eeea", description="Evolutionary NAS with early-exit population initialisation (EE-PI).")
@@ -129,6 +165,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --save FILE if it exists")
     _size_args(p)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("search", help="EE-PI + NSGA-II architecture search into a run directory (resumable)")
+    p.add_argument("--config", metavar="FILE", help="search config YAML (e.g. configs/search/cifar10_eeea_c.yaml); "
+                   "flags override its keys")
+    p.add_argument("--out", metavar="DIR", help="run directory to create (must be empty unless --force)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (same config; nothing retrained)")
+    p.add_argument("--force", action="store_true", help="start over in a non-empty --out (removes its run files)")
+    p.add_argument("--task", help="what candidates are scored on (default cifar10)")
+    p.add_argument("--space", help="search space name or YAML file (default eeea)")
+    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset)")
+    p.add_argument("--download", action="store_true", help="download the data set into --data if missing")
+    p.add_argument("--max-params", type=count_arg("--max-params"), metavar="N",
+                   help="EE-PI threshold on params at the evaluation size, e.g. 5M (0 = no early exit)")
+    p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N", help="EE-PI threshold on MACs, e.g. 600M")
+    p.add_argument("--eepi-scope", choices=["init", "all"], help="screen the initial population only, or offspring too "
+                   "(default all)")
+    p.add_argument("--objectives", help="comma list, default error,params (add macs for three)")
+    p.add_argument("--population", type=int, help="population size (default 40)")
+    p.add_argument("--generations", type=int, help="offspring generations (default 30)")
+    p.add_argument("--epochs", type=int, help="training epochs per candidate (default 1)")
+    p.add_argument("--batch-size", type=int, help="training batch size (default 128)")
+    p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (quick looks)")
+    p.add_argument("--channels", type=int, help="initial channels of the trained candidates (search size)")
+    p.add_argument("--layers", type=int, help="cells of the trained candidates (search size)")
+    p.add_argument("--holdout", type=float, help="held-out part of the training set: a fraction (default 0.1) or a count")
+    p.add_argument("--limit", type=int, help="use only this many training images (quick looks)")
+    p.add_argument("--seed", type=int, help="run seed (default 0)")
+    p.add_argument("--workers", type=int, help="evaluation processes (default 1: in-process)")
+    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")

@@ -1,4 +1,5 @@
 """What a candidate is scored on. Each task module registers itself with :func:`register_task`."""
 from .base import Task, get_task, list_tasks, register_task
+from . import image  # noqa: F401  (registers cifar10, cifar100, imagefolder)
 
 __all__ = ["Task", "get_task", "list_tasks", "register_task"]

@@ -1,0 +1,189 @@
+"""The run directory: resolved config, append-only JSONL archive, state, Pareto front (CSV, PNG, genome files), log.
+
+``archive.jsonl`` holds one JSON object per finished evaluation, flushed and fsynced before the search moves on, so a
+run killed at any moment loses at most the evaluations in flight. A torn last line (the kill hit mid-write) is dropped
+with a warning and cut off before new lines are appended.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import yaml
+
+from .errors import UserError
+from .genome import Genome
+
+CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG = (
+    "config.yaml", "archive.jsonl", "state.json", "pareto.csv", "pareto.png", "genomes", "log.txt",
+)
+RUN_FILES = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG)
+
+
+class RunDir:
+    """A search's output folder (see the module docstring for its files)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # creation / opening --------------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, config: Mapping[str, Any], force: bool = False) -> "RunDir":
+        """A fresh run directory; refuses a non-empty folder unless ``force`` (which removes only run files)."""
+        run = cls(path)
+        if run.path.exists() and not run.path.is_dir():
+            raise UserError(f"{run.path} exists and is not a directory")
+        if run.path.is_dir() and any(run.path.iterdir()):
+            if not force:
+                raise UserError(f"{run.path} is not empty; pass --resume {run.path} to continue it or --force to start over")
+            for name in RUN_FILES:
+                target = run.path / name
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.exists():
+                    target.unlink()
+        run.path.mkdir(parents=True, exist_ok=True)
+        (run.path / CONFIG).write_text(yaml.safe_dump(dict(config), sort_keys=False))
+        return run
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        run = cls(path)
+        if not (run.path / CONFIG).is_file():
+            raise UserError(f"{run.path}: not a run directory (no {CONFIG}); nothing to resume")
+        return run
+
+    def config(self) -> dict[str, Any]:
+        try:
+            config = yaml.safe_load((self.path / CONFIG).read_text())
+        except yaml.YAMLError as e:
+            raise UserError(f"{self.path / CONFIG}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{self.path / CONFIG}: expected a mapping")
+        return config
+
+    # archive -------------------------------------------------------------------------------------------------------
+    def read_archive(self) -> list[dict[str, Any]]:
+        """All complete records, in the order written. A torn last line is cut off (with a warning)."""
+        path = self.path / ARCHIVE
+        if not path.exists():
+            return []
+        data = path.read_bytes()
+        records: list[dict[str, Any]] = []
+        good_end = 0
+        lines = data.split(b"\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                good_end += len(line) + (1 if i < len(lines) - 1 else 0)
+                continue
+            last = i == len(lines) - 1  # no newline after it: the write may have been cut
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "key" not in record:
+                    raise ValueError("not a record")
+            except ValueError:
+                if last or (i == len(lines) - 2 and not lines[-1]):
+                    warnings.warn(f"{path}: dropped a torn last line ({len(line)} bytes) from an interrupted write")
+                    with open(path, "r+b") as f:
+                        f.truncate(good_end)
+                    break
+                raise UserError(f"{path}:{i + 1}: corrupt archive line (not the last one); fix or remove it") from None
+            if last:  # a complete JSON object without its newline: keep it, finish the line
+                with open(path, "ab") as f:
+                    f.write(b"\n")
+            records.append(record)
+            good_end += len(line) + 1
+        return records
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Append one record and make it durable before returning."""
+        line = json.dumps(dict(record), sort_keys=True, allow_nan=False) + "\n"
+        with open(self.path / ARCHIVE, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+    # state ---------------------------------------------------------------------------------------------------------
+    def write_state(self, state: Mapping[str, Any]) -> None:
+        """Atomically replace state.json (write a temporary file, then rename)."""
+        tmp = self.path / (STATE + ".tmp")
+        tmp.write_text(json.dumps(dict(state), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, self.path / STATE)
+
+    def read_state(self) -> dict[str, Any]:
+        path = self.path / STATE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    # log -----------------------------------------------------------------------------------------------------------
+    def logger(self) -> logging.Logger:
+        """A logger writing to log.txt (appending on resume)."""
+        log = logging.getLogger(f"eeea.search.{self.path.resolve()}")
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        if not log.handlers:
+            handler = logging.FileHandler(self.path / LOG, encoding="utf-8")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+            log.addHandler(handler)
+        return log
+
+    def close_logger(self) -> None:
+        log = logging.getLogger(f"eeea.search.{self.path.resolve()}")
+        for h in list(log.handlers):
+            h.close()
+            log.removeHandler(h)
+
+    # front ---------------------------------------------------------------------------------------------------------
+    def write_front(self, front: Sequence[Mapping[str, Any]], objectives: Sequence[str], space_name: str,
+                    all_points: Iterable[Sequence[float]] = ()) -> None:
+        """pareto.csv, pareto.png and genomes/NN_KEY.yaml for the front members (sorted by the first objective)."""
+        counted = [c for c in ("params", "macs") if c not in objectives]  # always shown, objectives or not
+        headers = ["rank", "key", *objectives, *counted, "status", "genome"]
+        with open(self.path / PARETO_CSV, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(headers)
+            for i, r in enumerate(front):
+                writer.writerow([i, r["key"], *(_fmt(r["objectives"][o]) for o in objectives),
+                                 *(r[c] for c in counted), r["status"], r["genome"]])
+        genomes = self.path / GENOMES
+        if genomes.exists():
+            shutil.rmtree(genomes)  # the front may have changed since the last write
+        genomes.mkdir()
+        for i, r in enumerate(front):
+            meta = {o: r["objectives"][o] for o in objectives}
+            Genome.from_text(r["genome"]).save(genomes / f"{i:02d}_{r['key']}.yaml", meta={**meta, "key": r["key"]})
+        plot_front(self.path / PARETO_PNG, front, objectives, list(all_points), space_name)
+
+
+def _fmt(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.6f}"
+
+
+def plot_front(path: Path, front: Sequence[Mapping[str, Any]], objectives: Sequence[str],
+               all_points: Sequence[Sequence[float]], title: str) -> None:
+    """Scatter of every evaluation (grey) and the front (red) on the first two objectives."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+    if all_points:
+        pts = np.asarray(all_points, dtype=float)
+        ax.scatter(pts[:, 1], pts[:, 0], s=10, c="0.7", label="evaluated")
+    fx = [r["objectives"][objectives[1]] for r in front]
+    fy = [r["objectives"][objectives[0]] for r in front]
+    ax.plot(fx, fy, "o-", c="tab:red", ms=4, label="Pareto front")
+    ax.set_xlabel(objectives[1])
+    ax.set_ylabel(objectives[0])
+    ax.set_title(f"search front ({title})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

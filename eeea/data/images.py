@@ -1,0 +1,88 @@
+"""Image classification data as uint8 arrays: image folders (directories or zip archives) and CIFAR python folders.
+
+Everything returns an :class:`ImageSet` (``images``: uint8 ``N x H x W x 3``, ``labels``: int64, ``classes``), the form the
+device-resident batcher (:mod:`eeea.data.device`) uploads once.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import UserError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+@dataclass
+class ImageSet:
+    """Images (uint8, N x H x W x 3), integer labels and the class names they index."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, index: np.ndarray) -> "ImageSet":
+        return ImageSet(self.images[index], self.labels[index], self.classes)
+
+
+def _decode(data: bytes, name: str) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except Exception as e:  # PIL raises many types for a bad file; one line names the file
+        raise UserError(f"{name}: not a readable image ({e})") from None
+
+
+def _from_members(members: Iterable[tuple[str, bytes]], source: str) -> ImageSet:
+    """Build an ImageSet from (relative path, bytes) pairs; the class is the image's parent folder name."""
+    by_class: dict[str, list[tuple[str, bytes]]] = {}
+    for name, data in members:
+        by_class.setdefault(PurePosixPath(name).parent.name, []).append((name, data))
+    if len(by_class) < 2:
+        raise UserError(f"{source}: expected an image folder with one sub-folder per class (CLASS/*.jpg), found "
+                        f"{len(by_class)} class folder(s)")
+    classes = sorted(by_class)
+    images, labels = [], []
+    shape = None
+    for label, cls in enumerate(classes):
+        for name, data in sorted(by_class[cls]):  # sorted: the same order on every machine
+            img = _decode(data, f"{source}:{name}")
+            if shape is None:
+                shape = img.shape
+            elif img.shape != shape:
+                raise UserError(f"{source}:{name}: image is {img.shape[1]}x{img.shape[0]}, others are "
+                                f"{shape[1]}x{shape[0]} (resize the folder to one size)")
+            images.append(img)
+            labels.append(label)
+    return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), classes)
+
+
+def _split_filter(names: list[str], split: str) -> list[str]:
+    """Keep the members under a ``split/`` folder when the archive has one (train/test zips)."""
+    under = [n for n in names if split in n.split("/")[:-2]]
+    return under or names
+
+
+def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
+    """Read an ImageFolder-style directory or zip archive (``[split/]CLASS/IMAGE``); other files are ignored."""
+    path = Path(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if n.lower().endswith(IMAGE_SUFFIXES)]
+            names = _split_filter(names, split)
+            return _from_members(((n, z.read(n)) for n in names), str(path))
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        rel = _split_filter([p.relative_to(path).as_posix() for p in files], split)
+        return _from_members(((n, (path / n).read_bytes()) for n in rel), str(path))
+    raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")

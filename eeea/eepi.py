@@ -1,0 +1,223 @@
+"""Early-exit population initialisation (EE-PI): draw genomes, keep those whose exact size at the *evaluation* scale is
+within budget, until the population is full.
+
+Counting walks the memoised per-op counts of :mod:`eeea.counting`, so screening costs microseconds per genome instead
+of building each network. ``EEPI`` also screens offspring (``--eepi-scope all``) through :class:`BudgetRepair`, and
+refuses up front a budget that no genome of the space can meet, naming the smallest achievable count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+from pymoo.core.repair import Repair
+from pymoo.core.sampling import Sampling
+
+from .errors import UserError
+from .genome import Genome
+from .spaces.base import SearchSpace
+from .spaces.cell import CellSpace
+from .units import format_count
+
+#: give up (with a clear error) after this many draws per wanted genome
+MAX_DRAWS_PER_GENOME = 20_000
+
+
+@dataclass
+class EEPIStats:
+    draws: int = 0
+    rejections: int = 0
+
+    @property
+    def accepted(self) -> int:
+        return self.draws - self.rejections
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.draws if self.draws else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"draws": self.draws, "rejections": self.rejections, "acceptance_rate": round(self.acceptance_rate, 4)}
+
+
+class EEPI:
+    """The early-exit screen: ``max_params`` / ``max_macs`` (None = no limit) at ``eval_size`` of ``space``."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        max_params: int | None = None,
+        max_macs: int | None = None,
+        eval_size: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.space = space
+        self.max_params = max_params or None  # 0 means "no early exit" (the paper's EA-Net, beta = 0)
+        self.max_macs = max_macs or None
+        self.size = space.size(**dict(eval_size or {}))
+        self.stats = EEPIStats()
+
+    # counting ----------------------------------------------------------------------------------------------------
+    def params(self, genome: Genome) -> int:
+        return self.space.count_params(genome, **self.size)
+
+    def macs(self, genome: Genome) -> int:
+        return self.space.count_macs(genome, **self.size)
+
+    def admits(self, genome: Genome) -> bool:
+        """Whether ``genome`` is within budget (params first: it is the cheaper count)."""
+        if self.max_params is not None and self.params(genome) > self.max_params:
+            return False
+        return self.max_macs is None or self.macs(genome) <= self.max_macs
+
+    def screen(self, genome: Genome) -> bool:
+        """:meth:`admits`, counted in the draw statistics."""
+        self.stats.draws += 1
+        ok = self.admits(genome)
+        if not ok:
+            self.stats.rejections += 1
+        return ok
+
+    # drawing -----------------------------------------------------------------------------------------------------
+    def draw(self, rng: np.random.Generator, exclude: set[str] | None = None) -> np.ndarray:
+        """One random in-budget genome's vector whose key is not in ``exclude``."""
+        for _ in range(MAX_DRAWS_PER_GENOME):
+            x = self.space.sample(rng)
+            genome = self.space.decode(x)
+            if exclude is not None and genome.key in exclude:
+                continue
+            if self.screen(genome):
+                return x
+        raise UserError(
+            f"EE-PI: no genome within {self.describe_budget()} in {MAX_DRAWS_PER_GENOME:,} draws "
+            f"(acceptance {self.stats.acceptance_rate:.2%}); raise the budget"
+        )
+
+    def population(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` distinct in-budget genomes (as an ``n x n_var`` integer matrix)."""
+        self.check_feasible()
+        seen: set[str] = set()
+        rows = []
+        for _ in range(n):
+            x = self.draw(rng, seen)
+            seen.add(self.space.decode(x).key)
+            rows.append(x)
+        return np.array(rows, dtype=np.int64)
+
+    # feasibility -------------------------------------------------------------------------------------------------
+    def describe_budget(self) -> str:
+        parts = []
+        if self.max_params is not None:
+            parts.append(f"{format_count(self.max_params)} params")
+        if self.max_macs is not None:
+            parts.append(f"{format_count(self.max_macs)} MACs")
+        shown = ", ".join(f"{k}={v}" for k, v in self.size.items() if k in ("channels", "layers", "num_classes"))
+        return f"{' and '.join(parts) or 'no budget'} at {shown or 'the evaluation size'}"
+
+    def check_feasible(self) -> None:
+        """Raise one line naming the smallest achievable count when a threshold cannot be met."""
+        for what, limit in (("params", self.max_params), ("MACs", self.max_macs)):
+            if limit is None:
+                continue
+            count = self.params if what == "params" else self.macs
+            genome = smallest_genome(self.space, count, what)
+            smallest = count(genome)
+            if smallest > limit:
+                flag = "--max-params" if what == "params" else "--max-macs"
+                raise UserError(
+                    f"{flag} {format_count(limit)} cannot be met by space {self.space.name} at "
+                    f"{self.describe_budget().split(' at ', 1)[1]}: the smallest network has {smallest:,} {what}"
+                )
+
+
+def smallest_genome(space: SearchSpace, count: Any, what: str = "params") -> Genome:
+    """A genome of (near-)minimal ``count``: exact for cell spaces, a greedy descent for other spaces."""
+    if isinstance(space, CellSpace):
+        return _smallest_cell_genome(space, count)
+    rng = np.random.default_rng(0)
+    best = min((space.sample(rng) for _ in range(64)), key=lambda x: count(space.decode(x)))
+    improved = True
+    while improved:  # coordinate descent over every gene's values
+        improved = False
+        for i in range(space.n_var):
+            for v in range(int(space.xl[i]), int(space.xu[i]) + 1):
+                trial = best.copy()
+                trial[i] = v
+                trial = space.repair(trial)
+                if count(space.decode(trial)) < count(space.decode(best)):
+                    best, improved = trial, True
+    return space.decode(best)
+
+
+def _smallest_cell_genome(space: CellSpace, count: Any) -> Genome:
+    """Cells as chains (each block reads the previous one, so the output concatenates a single block: the narrowest
+    cell) with the cheapest op in every slot. Op counts do not depend on the other slots, and the fixed parts
+    (preprocessing, classifier) only grow with the concatenation width, so trying each op per slot is exact."""
+    x = np.zeros(space.n_var, dtype=np.int64)
+    half = space.n_var // 2
+    for offset in (0, half):
+        for b in range(space.blocks):
+            for j in (0, 1):
+                x[offset + 4 * b + 2 * j + 1] = b + 1 if b > 0 else j  # block 0 reads the cell inputs
+    for i in range(0, space.n_var, 2):  # greedy per slot is exact: a slot's op changes nothing else
+        best_op = min(range(len(space.ops)), key=lambda op: count(space.decode(_with(x, i, op))))
+        x[i] = best_op
+    return space.decode(x)
+
+
+def _with(x: np.ndarray, i: int, value: int) -> np.ndarray:
+    y = x.copy()
+    y[i] = value
+    return y
+
+
+# pymoo operators ---------------------------------------------------------------------------------------------------
+class EEPISampling(Sampling):
+    """pymoo sampling = EE-PI, drawing from pymoo's ``random_state`` so that the run's seed reproduces it."""
+
+    def __init__(self, eepi: EEPI) -> None:
+        super().__init__()
+        self.eepi = eepi
+
+    def _do(self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator, **kwargs: Any):
+        return self.eepi.population(random_state, n_samples)
+
+
+class BudgetRepair(Repair):
+    """Offspring over budget are mutated again (one pair redrawn, up to ``tries`` times), then replaced by a fresh
+    EE-PI draw: no over-budget network is ever trained."""
+
+    def __init__(self, eepi: EEPI, tries: int = 20) -> None:
+        super().__init__()
+        self.eepi, self.tries = eepi, tries
+        self.screened = self.repaired = self.redrawn = 0  # offspring counts, kept apart from the initial draws
+
+    def _do(self, problem: Any, X: np.ndarray, random_state: np.random.Generator | None = None, **kwargs: Any):
+        space = self.eepi.space
+        groups = space.gene_groups()
+        X = np.asarray(X, dtype=np.int64).copy()
+        for row in range(len(X)):
+            x = space.repair(X[row])
+            self.screened += 1
+            if not self.eepi.admits(space.decode(x)):
+                for _ in range(self.tries):
+                    x = redraw_group(space, x, groups[random_state.integers(len(groups))], random_state)
+                    if self.eepi.admits(space.decode(x)):
+                        self.repaired += 1
+                        break
+                else:
+                    x = self.eepi.draw(random_state)
+                    self.redrawn += 1
+            X[row] = x
+        return X
+
+    def stats(self) -> dict[str, int]:
+        return {"offspring_screened": self.screened, "repaired": self.repaired, "redrawn": self.redrawn}
+
+
+def redraw_group(space: SearchSpace, x: np.ndarray, group: list[int], rng: np.random.Generator) -> np.ndarray:
+    """``x`` with the genes of one group redrawn uniformly within their bounds."""
+    y = np.array(x, dtype=np.int64).copy()
+    for g in group:
+        y[g] = rng.integers(space.xl[g], space.xu[g] + 1)
+    return space.repair(y)

@@ -1,0 +1,203 @@
+"""Executors run candidate evaluations: in this process (:class:`LocalExecutor`) or in worker processes
+(:class:`PoolExecutor`, several per GPU allowed). Both expose ``map(jobs)``, yielding results as they finish; the search
+loop never knows which one runs.
+
+A candidate's result depends only on its job (genome, size, budget and seed derived from the run seed and genome key),
+never on the worker, the order or a resume. Faults are recorded, not fatal: a NaN/inf loss gives status ``diverged``, a
+CUDA out-of-memory error is retried once at half the batch (then ``oom``), an exception or a dead worker is retried once
+(then ``crashed``); all of them score the task's worst objective so the search goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import torch
+
+from .errors import UserError
+from .genome import Genome
+from .spaces import get_space
+from .tasks import get_task
+from .train import Diverged
+
+
+def candidate_seed(run_seed: int, key: str) -> int:
+    """The training seed of a genome in a run: a hash of (run seed, genome key), 31 bits."""
+    return int(hashlib.sha256(f"{run_seed}:{key}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    genome: str  # one-line genome text
+    seed: int
+    size: dict[str, Any] = field(hash=False)
+    budget: dict[str, Any] = field(hash=False)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device: {device!r} is not auto, cpu or cuda[:N]") from None
+
+
+class Evaluator:
+    """Holds a prepared task and builds, trains and scores candidates (one per worker process)."""
+
+    def __init__(self, task_name: str, task_config: dict[str, Any], space: str, device: str,
+                 threads: int | None = None) -> None:
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = resolve_device(device)
+        self.task = get_task(task_name, **task_config)
+        self.space = get_space(space)
+        self.task.prepare(self.device)
+        self.worst = float(getattr(self.task, "worst", 1.0))
+
+    def evaluate(self, job: Job) -> dict[str, Any]:
+        start = time.perf_counter()
+        budget = dict(job.budget)
+        status, values, note = "ok", {}, ""
+        for attempt in range(2):
+            try:
+                values = self._train(job, budget)
+                status = "ok"
+                break
+            except Diverged as e:
+                status, note = "diverged", str(e)
+                break
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                status, note = "oom", f"out of memory at batch {budget.get('batch_size')}"
+                if attempt == 0 and int(budget.get("batch_size", 1)) > 1:
+                    budget["batch_size"] = int(budget["batch_size"]) // 2
+                    continue
+                break
+        objective = self.task.objective
+        if status == "ok" and not all(_finite(v) for v in values.values()):
+            status, note = "diverged", f"non-finite result {values}"
+        if status != "ok":
+            values = {objective: self.worst}
+        result = {"key": job.key, "status": status, "objectives": {objective: float(values[objective])},
+                  "extra": {k: float(v) for k, v in values.items() if k != objective},
+                  "seconds": round(time.perf_counter() - start, 3)}
+        if note:
+            result["note"] = note
+        if budget.get("batch_size") != job.budget.get("batch_size"):
+            result["batch_size"] = budget["batch_size"]
+        return result
+
+    def _train(self, job: Job, budget: dict[str, Any]) -> dict[str, float]:
+        torch.manual_seed(job.seed)  # weight initialisation
+        model = self.space.build(Genome.from_text(job.genome), **job.size)
+        return self.task.evaluate(model, budget, job.seed)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and v == v and abs(v) != float("inf")
+
+
+def crashed(job: Job, worst: float, objective: str, note: str) -> dict[str, Any]:
+    return {"key": job.key, "status": "crashed", "objectives": {objective: worst}, "extra": {}, "seconds": 0.0,
+            "note": note[-500:]}
+
+
+class LocalExecutor:
+    """Evaluates in this process, one candidate at a time."""
+
+    def __init__(self, task_name: str, task_config: dict[str, Any], space: str, device: str,
+                 threads: int | None = None) -> None:
+        self.evaluator = Evaluator(task_name, task_config, space, device, threads)
+
+    def map(self, jobs: Iterable[Job]) -> Iterator[dict[str, Any]]:
+        for job in jobs:
+            for attempt in range(2):
+                try:
+                    yield self.evaluator.evaluate(job)
+                    break
+                except UserError:
+                    raise
+                except Exception:  # a bug or a library fault in one candidate must not end the search
+                    if attempt == 1:
+                        yield crashed(job, self.evaluator.worst, self.evaluator.task.objective, traceback.format_exc())
+
+    def close(self) -> None:
+        pass
+
+
+_WORKER: Evaluator | None = None
+
+
+def _init_worker(*args: Any) -> None:
+    global _WORKER
+    _WORKER = Evaluator(*args)
+
+
+def _run_job(job: Job) -> dict[str, Any]:
+    assert _WORKER is not None
+    return _WORKER.evaluate(job)
+
+
+class PoolExecutor:
+    """``workers`` processes (spawned: safe with CUDA), each preparing the task once and evaluating candidates."""
+
+    def __init__(self, workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
+                 threads: int | None = None) -> None:
+        self.workers = workers
+        self.args = (task_name, task_config, space, device, threads or 1)
+        task = get_task(task_name, **task_config)
+        self.objective, self.worst = task.objective, float(getattr(task, "worst", 1.0))
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=self.args)
+
+    def map(self, jobs: Iterable[Job]) -> Iterator[dict[str, Any]]:
+        attempts: dict[str, int] = {}
+        pending = list(jobs)
+        while pending:
+            futures = {self.pool.submit(_run_job, job): job for job in pending}
+            pending, broken = [], False
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    yield future.result()
+                    continue
+                except UserError:
+                    raise
+                except BrokenProcessPool:  # a worker died (killed, segfault): every job in flight is retried
+                    broken, note = True, "worker process died"
+                except Exception:
+                    note = traceback.format_exc()
+                attempts[job.key] = attempts.get(job.key, 0) + 1
+                if attempts[job.key] < 2:
+                    pending.append(job)
+                else:
+                    yield crashed(job, self.worst, self.objective, note)
+            if broken:
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._new_pool()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
+                  threads: int | None = None) -> LocalExecutor | PoolExecutor:
+    if workers < 1:
+        raise UserError(f"--workers: must be at least 1, got {workers}")
+    if workers == 1:
+        return LocalExecutor(task_name, task_config, space, device, threads)
+    return PoolExecutor(workers, task_name, task_config, space, device, threads)

@@ -1,0 +1,187 @@
+"""The search loop: EE-PI -> pymoo NSGA-II (ask/tell) -> executor -> archive, with resume by replay.
+
+Resume works by replaying: the run is restarted from its seed and every genome already in the archive takes its
+recorded result instead of being trained. Since pymoo draws only from its seeded ``random_state`` and a genome's result
+does not depend on when or where it was trained, the replay rebuilds the same populations and the final front equals an
+uninterrupted run's.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.core.problem import Problem
+from pymoo.core.repair import NoRepair
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+from tqdm.auto import tqdm
+
+from .archive import RunDir
+from .eepi import EEPI, BudgetRepair, EEPISampling
+from .errors import UserError
+from .genome import Genome
+from .executors import Job, candidate_seed, make_executor
+from .search_config import check_resume, resolve_config
+from .spaces import CellSpace, get_space
+from .tasks import get_task
+from .variation import GroupMutation, GroupUniformCrossover, KeyDuplicates
+
+COUNTED = ("params", "macs")
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    front: list[dict[str, Any]]
+    objectives: list[str]
+    trained: int  # candidates trained by this call (not replayed from the archive)
+    evaluations: int  # distinct genomes evaluated in the run
+    eepi: dict[str, Any]
+
+
+def _objectives(config: Mapping[str, Any], task_objective: str) -> list[str]:
+    objectives = list(config["objectives"] or [task_objective, "params"])
+    allowed = {task_objective, *COUNTED}
+    bad = [o for o in objectives if o not in allowed]
+    if bad or task_objective not in objectives or len(set(objectives)) != len(objectives) or len(objectives) < 2:
+        raise UserError(f"--objectives: {','.join(objectives)!r} must list {task_objective} and params and/or macs "
+                        f"once each (this task's objective is {task_objective})")
+    return [task_objective] + [o for o in objectives if o != task_objective]
+
+
+def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, force: bool = False,
+           quiet: bool = False) -> SearchResult:
+    """Run (or resume) a search with a resolved ``config`` (see :mod:`eeea.search_config`) into run directory ``out``."""
+    space = get_space(config["space"])
+    task_config = {"data": config["data"], "download": config["download"], **config["task_config"]}
+    task = get_task(config["task"], **task_config)
+    fixed = task.size_overrides() if hasattr(task, "size_overrides") else {}
+    eval_size = space.size(**{**fixed, **config["eval_size"]})
+    train_size = space.size(**{**space.search_size, **fixed, **config["size"]})
+    if isinstance(space, CellSpace) and config["train"]["auxiliary_weight"] > 0:
+        train_size.setdefault("auxiliary", True)  # the auxiliary loss needs the auxiliary head
+    objectives = _objectives(config, task.objective)
+    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
+    eepi.check_feasible()
+
+    run = RunDir.open(out) if resume else RunDir.create(out, config, force)
+    log = run.logger()
+    cache = {r["key"]: r for r in run.read_archive()}
+    log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
+             f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
+
+    problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
+    duplicates = KeyDuplicates(space)
+    repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else NoRepair()
+    algorithm = NSGA2(
+        pop_size=config["population"], sampling=EEPISampling(eepi),
+        crossover=GroupUniformCrossover(space, config["crossover_prob"]),
+        mutation=GroupMutation(space, config["mutation_prob"]), repair=repair, eliminate_duplicates=duplicates,
+    )
+    algorithm.setup(problem, termination=("n_gen", config["generations"] + 1), seed=config["seed"], verbose=False)
+
+    executor = None
+    trained, order = 0, []  # order: the run's genomes in replay order
+    generations = config["generations"] + 1
+    bar = tqdm(total=generations, desc="generations", unit="gen", disable=quiet)
+    try:
+        for gen in range(generations):
+            pop = algorithm.ask()
+            genomes = [space.decode(np.asarray(x, dtype=np.int64)) for x in pop.get("X")]
+            if len(genomes) == 0:
+                log.info(f"generation {gen}: no new distinct offspring could be bred; stopping early")
+                break
+            jobs = {}
+            for g in genomes:
+                if g.key not in cache and g.key not in jobs:
+                    jobs[g.key] = Job(g.key, g.to_text(), candidate_seed(config["seed"], g.key), train_size,
+                                      config["train"])
+            if jobs and executor is None:
+                executor = make_executor(config["workers"], config["task"], task_config, config["space"],
+                                         config["device"], config["threads"])
+            start = time.perf_counter()
+            with tqdm(total=len(jobs), desc=f"gen {gen} candidates", unit="net", leave=False,
+                      disable=quiet or not jobs) as inner:
+                for result in (executor.map(list(jobs.values())) if jobs else ()):
+                    job = jobs[result["key"]]
+                    g = space.validate(Genome.from_text(job.genome))
+                    record = {**result, "genome": job.genome, "generation": gen, "seed": job.seed,
+                              "params": eepi.params(g), "macs": eepi.macs(g)}
+                    record["objectives"] = {**record["objectives"], "params": record["params"], "macs": record["macs"]}
+                    run.append(record)
+                    cache[record["key"]] = record
+                    trained += 1
+                    inner.update(1)
+                    log.info(f"gen {gen} {record['key']} {record['status']} "
+                             + " ".join(f"{o}={record['objectives'][o]:.6g}" for o in objectives)
+                             + f" in {record['seconds']:.1f}s")
+            F = np.array([[cache[g.key]["objectives"][o] for o in objectives] for g in genomes], dtype=float)
+            pop.set("F", F)
+            algorithm.tell(infills=pop)
+            for g in genomes:
+                if g.key not in duplicates.seen:
+                    duplicates.seen.add(g.key)
+                    order.append(g.key)
+            if gen == 0 and isinstance(repair, BudgetRepair):
+                repair.screened = 0  # pymoo runs the repair on the initial population too; count offspring only
+            stats = _eepi_stats(eepi, repair)
+            run.write_state({"generation": gen, "generations": config["generations"], "evaluations": len(order),
+                             "trained_this_session": trained, "seed": config["seed"], "eepi": stats,
+                             "finished": gen == generations - 1})
+            best = min(cache[k]["objectives"][objectives[0]] for k in order)
+            log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
+                     f"best {objectives[0]} {best:.4f}, {time.perf_counter() - start:.1f}s")
+            bar.update(1)
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.close()
+
+    records = [cache[k] for k in order]
+    front = pareto_front(records, objectives)
+    points = [[r["objectives"][o] for o in objectives] for r in records]
+    run.write_front(front, objectives, space.name, points)
+    stats = _eepi_stats(eepi, repair)
+    log.info(f"done: {len(order)} genomes evaluated ({trained} trained now), front of {len(front)}, EE-PI {stats}")
+    run.close_logger()
+    return SearchResult(run.path, front, objectives, trained, len(order), stats)
+
+
+def _eepi_stats(eepi: EEPI, repair: Any) -> dict[str, Any]:
+    stats = eepi.stats.to_dict()
+    if isinstance(repair, BudgetRepair):
+        stats.update(repair.stats())
+    return stats
+
+
+def pareto_front(records: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
+    """Non-dominated records over all evaluations of the run, sorted by the objectives (then key, for ties)."""
+    if not records:
+        return []
+    F = np.array([[r["objectives"][o] for o in objectives] for r in records], dtype=float)
+    front = NonDominatedSorting().do(F, only_non_dominated_front=True)
+    return sorted((records[i] for i in front), key=lambda r: ([r["objectives"][o] for o in objectives], r["key"]))
+
+
+def search_command(out: str | None, resume: str | None, config_file: str | None, overrides: Mapping[str, Any],
+                   force: bool = False, quiet: bool = False) -> SearchResult:
+    """What ``eeea search`` does: resolve the config (file, then flags), start or resume, return the result."""
+    from .search_config import load_config_file
+
+    file_layer = load_config_file(config_file) if config_file else {}
+    if resume:
+        if out and Path(out).resolve() != Path(resume).resolve():
+            raise UserError("--resume RUN_DIR already names the run directory; drop --out")
+        run = RunDir.open(resume)
+        stored = run.config()
+        asked = resolve_config(stored, file_layer, overrides)
+        check_resume(stored, asked, resume)
+        if asked != stored:  # only resume-free keys changed (workers, device, generations)
+            (run.path / "config.yaml").write_text(__import__("yaml").safe_dump(asked, sort_keys=False))
+        return search(asked, resume, resume=True, quiet=quiet)
+    if not out:
+        raise UserError("--out DIR is required (or --resume RUN_DIR)")
+    return search(resolve_config(file_layer, overrides), out, force=force, quiet=quiet)

@@ -1,0 +1,119 @@
+"""Training loops. The search's short proxy training is :func:`train_proxy`; the epoch and step code
+(:func:`train_epoch`, :func:`evaluate_accuracy`) is shared with the full training recipes.
+
+Recipe knobs (all in :class:`TrainConfig`): SGD with momentum (optionally Nesterov) and weight decay, cosine learning
+rate over all steps, cutout, auxiliary-head loss weight, gradient-norm clipping, drop-path ramped linearly over epochs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Iterable, Mapping
+
+import torch
+from torch import nn
+
+from .errors import UserError
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite: the candidate is recorded as diverged, the search goes on."""
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 0.025
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    cutout: int = 16
+    auxiliary_weight: float = 0.4
+    grad_clip: float = 5.0
+    drop_path: float = 0.0
+    #: stop each epoch after this many steps (tests and quick looks); None = the whole epoch
+    max_steps: int | None = None
+    eval_batch_size: int = 500
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise UserError(f"train: unknown option {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
+        cfg = cls(**d)
+        if cfg.epochs < 1 or cfg.batch_size < 1:
+            raise UserError("train: epochs and batch_size must be positive")
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    opt = torch.optim.SGD(
+        model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0,
+        weight_decay=cfg.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_steps))
+    return opt, sched
+
+
+def train_step(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, cfg: TrainConfig
+) -> float:
+    """One SGD step with the auxiliary loss and gradient clipping; returns the loss (raises Diverged if not finite)."""
+    out = model(x)
+    if isinstance(out, tuple):
+        logits, aux = out
+        loss = nn.functional.cross_entropy(logits, y) + cfg.auxiliary_weight * nn.functional.cross_entropy(aux, y)
+    else:
+        loss = nn.functional.cross_entropy(out, y)
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise Diverged(f"loss is {value}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return value
+
+
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    cfg: TrainConfig,
+    *,
+    epoch: int = 0,
+    progress: Any = None,
+) -> float:
+    """Train one epoch; returns the mean loss. Drop-path ramps linearly with ``epoch / cfg.epochs``."""
+    model.train()
+    if hasattr(model, "drop_path_prob"):
+        model.drop_path_prob = cfg.drop_path * epoch / cfg.epochs
+    total, steps = 0.0, 0
+    for x, y in batches:
+        total += train_step(model, x, y, opt, cfg)
+        sched.step()
+        steps += 1
+        if progress is not None:
+            progress.update(1)
+        if cfg.max_steps is not None and steps >= cfg.max_steps:
+            break
+    return total / max(1, steps)
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Top-1 accuracy in eval mode."""
+    model.eval()
+    correct = seen = 0
+    for x, y in batches:
+        logits = model(x)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+    return correct / max(1, seen)
