@@ -1,5 +1,6 @@
 """Search spaces: one module per space class, all behind the :class:`SearchSpace` protocol."""
 from .base import SearchSpace, builtin_space_dir, get_space, list_spaces, register_space_kind
 from .cell import CellSpace
+from .wav2small import Wav2SmallSpace
 
-__all__ = ["SearchSpace", "CellSpace", "builtin_space_dir", "get_space", "list_spaces", "register_space_kind"]
+__all__ = ["SearchSpace", "CellSpace", "Wav2SmallSpace", "builtin_space_dir", "get_space", "list_spaces", "register_space_kind"]
