@@ -2,3 +2,4 @@
 from .base import Task, get_task, list_tasks, register_task
 
 __all__ = ["Task", "get_task", "list_tasks", "register_task"]
+from . import ser  # noqa: E402,F401  (registers the "ser" task)
