@@ -13,7 +13,9 @@ other speakers); for images, seeded Gaussian noise.
 """
 from __future__ import annotations
 
+import logging
 import shutil
+import warnings
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +121,9 @@ def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> Non
     example = torch.zeros(1, *input_shape)
     if len(input_shape) == 1:
         example = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
+    # The TorchScript-based exporter handles the dynamic audio length; its deprecation notices are not the user's concern.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": axes, "output": {0: "batch"}}, opset_version=OPSET, dynamo=False)
 
@@ -150,9 +154,7 @@ def _float_nodes(model: nn.Module, onnx_path: Path) -> list[str]:
 
 def _int8(model: nn.Module, fp32: Path, out: Path, calibration: list[np.ndarray], check: list[np.ndarray],
           reference: np.ndarray) -> ExportReport:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
-
-    from .metrics import ccc
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -162,11 +164,27 @@ def _int8(model: nn.Module, fp32: Path, out: Path, calibration: list[np.ndarray]
             return next(self.items, None)
 
     exclude = _float_nodes(model, fp32)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # silences onnxruntime's generic "consider pre-processing" advice
+    try:
+        return _quantise_and_pick(fp32, out, check, reference, exclude, Reader)
+    finally:
+        root.setLevel(level)
+
+
+def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference: np.ndarray, exclude: list[str],
+                       reader: type) -> ExportReport:
+    """Quantise statically (calibrated by ``reader``) and dynamically; keep the one closest to torch."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    from .metrics import ccc
+
     candidates: dict[str, Path] = {}
     scores: dict[str, float] = {}
     tmp = fp32.parent
     candidates["static"] = tmp / "static.onnx"
-    quantize_static(str(fp32), str(candidates["static"]), Reader(), quant_format=QuantFormat.QDQ,
+    quantize_static(str(fp32), str(candidates["static"]), reader(), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                     nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
     candidates["dynamic"] = tmp / "dynamic.onnx"
