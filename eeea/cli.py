@@ -39,10 +39,11 @@ def _size_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--layers", type=int, help="number of cells (20 for the paper's CIFAR nets)")
     g.add_argument("--num-classes", type=int, help="classifier outputs")
     g.add_argument("--network", choices=["cifar", "imagenet"], help="cell network layout")
+    g.add_argument("--input-size", type=int, help="input resolution in pixels (default: the space's, or the genome's)")
 
 
 def _size_of(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("channels", "layers", "num_classes", "network")
+    keys = ("channels", "layers", "num_classes", "network", "input_size")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -52,11 +53,18 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     from .tables import render
     from .zoo import default_size, get_entry, list_models
 
-    rows = []
+    rows, errors = [], []
     for name in list_models():
         entry = get_entry(name)
         size = {**default_size(name), **_size_of(args)}
-        rows.append([name, entry.genome.space, count_params(entry.genome, size), count_macs(entry.genome, size), entry.title])
+        try:
+            params, macs = count_params(entry.genome, size), count_macs(entry.genome, size)
+        except UserError as e:  # a size flag of another space (--layers for a MobileNet): no counts for this row
+            params = macs = None
+            errors.append(e)
+        rows.append([name, entry.genome.space, params, macs, entry.title])
+    if errors and len(errors) == len(rows):
+        raise errors[0]
     print(render(["name", "space", "params", "MACs", "description"], rows, args.format), end="")
     return 0
 
@@ -78,7 +86,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"key:    {genome.key}")
     print(f"text:   {genome.to_text()}")
     print(f"params: {params:,} ({format_count(params)}) at {shown}; auxiliary head excluded")
-    print(f"MACs:   {macs:,} ({format_count(macs)}) per input of {'x'.join(map(str, space.input_shape(**size)))}, batch 1")
+    shape = space.genome_input_shape(genome, **size)
+    print(f"MACs:   {macs:,} ({format_count(macs)}) per input of {'x'.join(map(str, shape))}, batch 1")
     for line in space.describe(genome):
         print(line)
     if args.save:
@@ -118,7 +127,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     model, genome, size, trained = load_exportable(args.arch)
     if not trained and not args.quiet:
         print(f"note: {args.arch} is a genome, not a checkpoint: exporting untrained weights", file=sys.stderr)
-    report = export(model, get_space(genome.space).input_shape(**size), args.out, args.format, force=args.force)
+    shape = get_space(genome.space).genome_input_shape(genome, **size)
+    report = export(model, shape, args.out, args.format, force=args.force)
     for line in report.lines():
         print(line)
     return 0
@@ -144,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
-    p.add_argument("dataset", help="cifar10 or cifar100")
+    p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
     p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
     p.set_defaults(func=cmd_table)
 

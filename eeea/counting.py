@@ -17,6 +17,7 @@ MAC convention (what ``count_macs`` returns and ``eeea`` prints):
 """
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -38,7 +39,9 @@ THOP_CUSTOM_OPS = {nn.BatchNorm1d: _zero_ops, nn.BatchNorm2d: _zero_ops}
 
 def profile_macs(model: nn.Module, example: torch.Tensor) -> int:
     """MACs of ``model`` on ``example`` (which carries the batch dimension) by thop, with this module's convention."""
-    import thop  # heavy import, only needed when a count is missing from the cache
+    with warnings.catch_warnings():  # thop imports distutils' deprecated LooseVersion
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import thop  # heavy import, only needed when a count is missing from the cache
 
     training = model.training
     macs, _ = thop.profile(model, inputs=(example,), custom_ops=THOP_CUSTOM_OPS, verbose=False)

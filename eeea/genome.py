@@ -27,11 +27,17 @@ FORMAT = "eeea-genome"
 VERSION = 1
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(value: Any) -> Any:
     """Tuples to lists, numpy scalars to Python scalars: the JSON-able canonical value."""
-    if isinstance(value, (list, tuple)):
+    t = type(value)
+    if t is list or t is tuple:
         return [_plain(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+    if t in _SCALARS:
+        return value
+    if hasattr(value, "item"):  # numpy / torch scalars
         return value.item()
     return value
 

@@ -88,8 +88,9 @@ def cell_net_spec(
     channels: int,
     layers: int,
     num_classes: int,
-    imagenet: bool = False,
+    network: str = "cifar",
 ) -> CellNetSpec:
+    imagenet = network == "imagenet"
     if imagenet:
         stem = (("stem0_imagenet", channels), ("stem1_imagenet", channels))
         c_pp, c_p, c, reduction_prev = channels, channels, channels, True

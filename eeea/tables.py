@@ -12,7 +12,13 @@ from .counting import count_macs, count_params
 from .errors import UserError
 from .zoo import default_size, resolve_genome
 
-DATASETS = {"cifar10": ("cifar", "c10", 10), "cifar100": ("cifar", "c100", 100)}
+DATASETS = {"cifar10": ("cifar", "c10", 10), "cifar100": ("cifar", "c100", 100), "imagenet": ("imagenet", "top1", 1000)}
+MEASURED = ["eeea model", "params", "MACs", "measured error %"]
+HEADERS = {
+    "cifar": ["model", "paper error %", "paper params M", "GPU-days", "method"],
+    "imagenet": ["model", "paper top-1 error %", "paper params M", "paper MACs M", "method"],
+}
+PAPER_COLUMNS = {"cifar": ["params_m", "gpu_days", "method"], "imagenet": ["params_m", "macs_m", "method"]}
 
 
 def paper_rows(table: str) -> list[dict[str, Any]]:
@@ -24,15 +30,12 @@ def paper_table(dataset: str, measured_error: dict[str, float] | None = None) ->
     """Headers and rows of the paper's table for ``dataset`` with our measured params and MACs beside the paper's.
 
     ``measured_error`` maps zoo names to test error (%) from training runs; rows without one stay empty.
+    ImageNet models are counted at their own resolution (192 px for EEEA-Net-C1/C2), as the paper reports them.
     """
     if dataset not in DATASETS:
         raise UserError(f"no table for {dataset!r} (tables: {', '.join(DATASETS)})")
     table, column, classes = DATASETS[dataset]
     measured_error = measured_error or {}
-    headers = [
-        "model", "paper error %", "paper params M", "GPU-days", "method",
-        "eeea model", "params", "MACs", "measured error %",
-    ]
     rows = []
     for r in paper_rows(table):
         params = macs = None
@@ -40,11 +43,9 @@ def paper_table(dataset: str, measured_error: dict[str, float] | None = None) ->
             size = {**default_size(r["zoo"]), "num_classes": classes}
             genome = resolve_genome(r["zoo"])
             params, macs = count_params(genome, size), count_macs(genome, size)
-        rows.append([
-            r["model"], r[column], r["params_m"], r["gpu_days"], r["method"],
-            r["zoo"], params, macs, measured_error.get(r["zoo"]),
-        ])
-    return headers, rows
+        paper = [r[c] for c in PAPER_COLUMNS[table]]
+        rows.append([r["model"], r[column], *paper, r["zoo"], params, macs, measured_error.get(r["zoo"])])
+    return HEADERS[table] + MEASURED, rows
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "text") -> str:

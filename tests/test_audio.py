@@ -41,7 +41,7 @@ def test_front_end_shape_floor_and_per_clip_normalisation():
     front = LogMelFrontEnd().eval()
     x = torch.randn(3, 16000)
     out = front(x)
-    assert out.shape == (3, 1, 499, 26)  # about 250 frames per second at hop 32
+    assert out.shape == (3, 1, 499, 26)  # 500 frames per second at hop 32 (250 after the first max-pool)
     # per-clip normalisation: gain and offset of a clip do not change the features
     torch.testing.assert_close(front(5 * x + 0.3), out, rtol=1e-3, atol=1e-3)
     # log floor: silence is 10 log10(1e-10) = -100 dB

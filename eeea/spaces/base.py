@@ -122,6 +122,10 @@ class SearchSpace(ABC):
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         """Shape of one input sample (no batch dimension) at this size."""
 
+    def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
+        """Shape of one input sample for ``genome`` (spaces whose genomes choose their resolution override this)."""
+        return self.input_shape(**size)
+
 
 def _require(config: Mapping[str, Any], key: str, typ: type, source: str) -> Any:
     if key not in config:
@@ -148,7 +152,12 @@ def list_spaces() -> list[str]:
 
 def get_space(name_or_path: str | os.PathLike) -> SearchSpace:
     """The space called ``name`` (``search_spaces/NAME.yaml``) or defined by a YAML file path."""
-    text = str(name_or_path)
+    return _find_space(str(name_or_path), os.environ.get("EEEA_SPACES", ""))
+
+
+@lru_cache(maxsize=256)
+def _find_space(text: str, search_path: str) -> SearchSpace:
+    # cached per (name, EEEA_SPACES): counting thousands of genomes per second must not touch the file system
     if text.endswith((".yaml", ".yml")) or os.sep in text:
         path = Path(text)
         if not path.is_file():

@@ -7,12 +7,14 @@ Integer encoding (NSGA-Net micro): per cell, per block, ``op1, input1, op2, inpu
 """
 from __future__ import annotations
 
+from collections import Counter
+from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
 from torch import nn
 
-from ..cells import Pair, loose_ends
+from ..cells import Pair, loose_ends, op_stride
 from ..counting import spec_macs, spec_params
 from ..errors import GenomeError, UserError
 from ..genome import Genome
@@ -21,6 +23,7 @@ from ..ops import OPS
 from .base import SearchSpace, register_space_kind
 
 CELLS = ("normal", "reduce")
+_NET_KEYS = ("channels", "layers", "num_classes", "network")
 SIZE_KEYS = {"channels", "layers", "num_classes", "network", "auxiliary", "drop_path_prob", "input_size"}
 
 
@@ -81,6 +84,8 @@ class CellSpace(SearchSpace):
 
     # validation ------------------------------------------------------------------------------------------------
     def validate(self, genome: Genome) -> Genome:
+        if getattr(genome, "_canonical_in", None) is self:  # decoded or validated here already (genomes are values)
+            return genome
         self.check_space(genome)
         arch = genome.arch
         allowed = set(CELLS) | ({f"{c}_concat" for c in CELLS} if self.concat == "explicit" else set())
@@ -96,7 +101,9 @@ class CellSpace(SearchSpace):
         if self.concat == "explicit":
             for cell in CELLS:
                 canonical[f"{cell}_concat"] = self._validate_concat(cell, arch, canonical[cell])
-        return Genome(self.name, canonical, genome.name)
+        valid = Genome(self.name, canonical, genome.name)
+        object.__setattr__(valid, "_canonical_in", self)
+        return valid
 
     def _validate_pairs(self, cell: str, pairs: Any) -> list[list[Any]]:
         if not isinstance(pairs, list) or len(pairs) % 2 or not self.min_blocks <= len(pairs) // 2 <= self.blocks:
@@ -168,14 +175,7 @@ class CellSpace(SearchSpace):
     def net_spec(self, genome: Genome, **size: Any) -> CellNetSpec:
         size = self.size(**size)
         cells = self.cells_of(genome)
-        return cell_net_spec(
-            *cells["normal"],
-            *cells["reduce"],
-            channels=size["channels"],
-            layers=size["layers"],
-            num_classes=size["num_classes"],
-            imagenet=size["network"] == "imagenet",
-        )
+        return cell_net_spec(*cells["normal"], *cells["reduce"], **{k: size[k] for k in _NET_KEYS})
 
     def build(self, genome: Genome, **size: Any) -> nn.Module:
         full = self.size(**size)
@@ -186,16 +186,25 @@ class CellSpace(SearchSpace):
         )
 
     def count_params(self, genome: Genome, **size: Any) -> int:
-        spec = self.net_spec(genome, **size)
-        total = sum(spec_params(s) for s in spec.stem) + spec_params(spec.classifier_spec)
-        op_sums: dict[tuple, int] = {}  # the ops of a cell depend only on (cell type, width)
-        for cell in spec.cells:
-            total += spec_params(cell.preprocess0_spec()) + spec_params(cell.preprocess1_spec())
-            key = (cell.reduction, cell.c)
-            if key not in op_sums:
-                op_sums[key] = sum(spec_params(s) for s in cell.op_specs())
-            total += op_sums[key]
+        full = self.size(**size)
+        cells = self.cells_of(genome)
+        fixed, widths = self._skeleton(len(cells["normal"][1]), len(cells["reduce"][1]), tuple(sorted(full.items())))
+        total = fixed
+        for (reduction, c), n_cells in widths:
+            pairs = cells["reduce" if reduction else "normal"][0]
+            total += n_cells * sum(spec_params(("op", op, c, op_stride(inp, reduction))) for op, inp in pairs)
         return total
+
+    @lru_cache(maxsize=4096)
+    def _skeleton(self, n_normal_out: int, n_reduce_out: int, size: tuple) -> tuple[int, tuple]:
+        """Parameters outside the cells' ops (stem, preprocessing, classifier) and how many cells run at each
+        (reduction, width): they depend only on how many states each cell type concatenates, not on its ops."""
+        spec = cell_net_spec(
+            (), range(n_normal_out), (), range(n_reduce_out), **{k: v for k, v in size if k in _NET_KEYS}
+        )
+        fixed = sum(spec_params(s) for s in spec.stem) + spec_params(spec.classifier_spec)
+        fixed += sum(spec_params(c.preprocess0_spec()) + spec_params(c.preprocess1_spec()) for c in spec.cells)
+        return fixed, tuple(Counter((c.reduction, c.c) for c in spec.cells).items())
 
     def count_macs(self, genome: Genome, **size: Any) -> int:
         full = self.size(**size)

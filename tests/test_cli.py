@@ -1,0 +1,99 @@
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eeea import Genome, resolve_genome
+from eeea.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_zoo_lists_every_model_with_exact_counts(capsys):
+    code, out, _ = run(capsys, "zoo", "--format", "csv")
+    assert code == 0
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert rows["eeea_c"]["params"] == "3513358" and rows["eeea_c"]["space"] == "eeea"
+    assert rows["darts_v2"]["MACs"] == "528396480"
+    assert len(rows) >= 13
+
+
+def test_zoo_text_and_sizes(capsys):
+    code, out, _ = run(capsys, "zoo", "--num-classes", "100")
+    assert code == 0 and "eeea_a" in out and "1,769,230" not in out  # 100 classes change the classifier
+    assert out.splitlines()[1].startswith("----")
+
+
+def test_show_by_name_file_and_text(capsys, tmp_path):
+    code, out, _ = run(capsys, "show", "eeea_c")
+    assert code == 0
+    assert "params: 3,513,358 (3.51M)" in out and "MACs:   563,139,216" in out
+    assert "normal cell (output = concat of states [3, 5, 6]):" in out
+    assert "state 2 = dil_conv_5x5(c_{k-2}) + max_pool_3x3(c_{k-2})" in out
+    text = resolve_genome("eeea_c").to_text()
+    assert f"text:   {text}" in out
+    saved = tmp_path / "c.yaml"
+    assert run(capsys, "show", text, "--save", str(saved))[0] == 0
+    assert Genome.load(saved) == resolve_genome("eeea_c")
+    code, out, _ = run(capsys, "show", str(saved), "--channels", "16", "--layers", "8")
+    assert code == 0 and "channels=16, layers=8" in out
+
+
+def test_show_save_never_overwrites_without_force(capsys, tmp_path):
+    target = tmp_path / "mine.yaml"
+    target.write_text("precious\n")
+    code, _, err = run(capsys, "show", "eeea_a", "--save", str(target))
+    assert code == 2 and "exists; pass --force" in err
+    assert target.read_text() == "precious\n"
+    assert run(capsys, "show", "eeea_a", "--save", str(target), "--force")[0] == 0
+    assert Genome.load(target) == resolve_genome("eeea_a")
+
+
+def test_table_cifar10_has_every_paper_row(capsys):
+    code, out, _ = run(capsys, "table", "cifar10", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 17
+    c = next(r for r in rows if r["model"].startswith("EEEA-Net-C"))
+    assert c["paper error %"] == "2.46" and c["paper params M"] == "3.6" and c["GPU-days"] == "0.52"
+    assert c["params"] == "3513358" and c["MACs"] == "563139216" and c["measured error %"] == ""
+    enas = next(r for r in rows if r["model"].startswith("ENAS"))
+    assert enas["params"] == "" and enas["paper error %"] == "2.89"
+    assert "measured error %" in run(capsys, "table", "cifar10")[1]
+    md = run(capsys, "table", "cifar100", "--format", "markdown")[1]
+    assert "| EEEA-Net-C (β=5) | 15.02 |" in md
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["show", "nope"], "'nope' is not a zoo name"),
+        (["show", "eeea:normal=bogus_op@0,"], "normal: expected 10"),
+        (["table", "mnist"], "no table for 'mnist'"),
+        (["zoo", "--channels", "x"], "--channels: invalid int value: 'x'"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["show", "eeea_a", "--save", "/nonexistent/dir/g.yaml"], "/nonexistent/dir is not a directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("eeea: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_console_script_errors_without_traceback_and_debug_shows_it():
+    exe = Path(sys.executable).with_name("eeea")
+    done = subprocess.run([str(exe), "show", "eeea_q"], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith("eeea: error:") and "Traceback" not in done.stderr
+    done = subprocess.run([str(exe), "--debug", "show", "eeea_q"], capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" in done.stderr
+    done = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("eeea ")
