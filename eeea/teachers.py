@@ -94,6 +94,8 @@ class HFTeacher(Teacher):
 
     Loaded with ``Wav2Vec2ForSequenceClassification``; its outputs are read as arousal, dominance, valence, the
     order of audEERING's public dimensional model. Input is normalised per clip, as wav2vec2 feature extractors do.
+    That model ships its own head class (``classifier.dense`` / ``classifier.out_proj``), which this loader would not
+    fill: export such a model to ONNX and use :class:`ONNXTeacher`, or save it in this class's layout first.
     """
 
     def __init__(self, path: str | Path) -> None:

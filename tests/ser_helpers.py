@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
-import pytest
 import torch
 
 from eeea import Genome, get_space
@@ -29,11 +27,3 @@ def trained_tiny() -> torch.nn.Module:
     model = get_space("wav2small").build(TINY)
     return ser_task().train(model, {"epochs": 10, "batch_size": 16, "lr": 1e-2}, seed=0)
 
-
-@pytest.fixture(scope="session")
-def emodb_zip() -> Path:
-    """The full EmoDB zip of the shared data folder beside the project (tests only; the package never reads it)."""
-    path = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb.zip"
-    if not path.is_file():
-        pytest.skip(f"{path} is not beside the project")
-    return path

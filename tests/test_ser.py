@@ -6,7 +6,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from ser_helpers import TINY, emodb_zip, ser_task  # noqa: F401 (fixture)
+from ser_helpers import TINY, ser_task
 
 from eeea import UserError, get_space
 from eeea.data.emodb import TEST_SPEAKERS, adv_mapping, embedded_path, load_emodb, parse_name
@@ -41,7 +41,8 @@ def test_speaker_independent_split():
         load_emodb().split_by_speaker(["99"])
 
 
-def test_reads_the_corpus_zip_and_a_folder(emodb_zip, tmp_path):
+def test_reads_the_corpus_zip_and_a_folder(shared_dir, tmp_path):
+    emodb_zip = shared_dir / "data" / "emodb.zip"
     clips = load_emodb(emodb_zip, speakers=["03"])
     assert len(clips) == 49 and set(clips.speakers) == {"03"}
     with zipfile.ZipFile(emodb_zip) as z:
