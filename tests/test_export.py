@@ -71,3 +71,11 @@ def test_bad_format_and_unknown_arch(tmp_path, capsys):
     assert main(["export", "nope", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "is not a zoo name" in capsys.readouterr().err
     assert main(["export", "wav2small_17k", "--format", "tflite", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_cli_exports_a_genome_at_its_own_resolution(tmp_path, capsys):
+    out = tmp_path / "c1.onnx"
+    assert main(["export", "eeea_c1", "--out", str(out), "--quiet"]) == 0
+    assert "max |exported - torch|" in capsys.readouterr().out
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape[1:] == [3, 192, 192]  # the OFA genome's own input size
