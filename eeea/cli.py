@@ -147,6 +147,29 @@ def _rounded(v: float) -> float | int:
     return int(v) if float(v).is_integer() else round(v, 4)
 
 
+def cmd_label(args: argparse.Namespace) -> int:
+    from .teachers import label_audio, load_teacher
+
+    teacher = load_teacher(args.teacher)
+    new, old = label_audio(teacher, args.audio, args.out, batch_size=args.batch_size, quiet=args.quiet, force=args.force)
+    print(f"labelled {new} clip(s) into {args.out}" + (f" ({old} already there)" if old else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export, load_exportable
+    from .spaces import get_space
+
+    model, genome, size, trained = load_exportable(args.arch)
+    if not trained and not args.quiet:
+        print(f"note: {args.arch} is a genome, not a checkpoint: exporting untrained weights", file=sys.stderr)
+    shape = get_space(genome.space).genome_input_shape(genome, **size)
+    report = export(model, shape, args.out, args.format, force=args.force)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
 # parser -----------------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="eeea", description="Evolutionary NAS with early-exit population initialisation (EE-PI).")
@@ -202,6 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
     p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("label", help="label audio with a teacher's arousal/dominance/valence (resumable)")
+    p.add_argument("--teacher", required=True, help="teacher: labels .csv, .onnx model, eeea checkpoint or HF directory")
+    p.add_argument("--audio", required=True, metavar="DIR", help="folder of audio files (.wav/.flac/.ogg, recursive)")
+    p.add_argument("--out", required=True, metavar="CSV", help="labels CSV; an existing one is appended to")
+    p.add_argument("--batch-size", type=int, default=16, help="clips per batch (rows are flushed after each)")
+    p.add_argument("--force", action="store_true", help="start --out afresh instead of resuming it")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_label)
+
+    p = sub.add_parser("export", help="export a checkpoint or genome to ONNX, int8 ONNX or TorchScript (checked)")
+    p.add_argument("arch", help="checkpoint directory, zoo name, genome file or genome text")
+    p.add_argument("--format", choices=["onnx", "onnx-int8", "torchscript"], default="onnx")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no notes")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

@@ -104,3 +104,7 @@ def create_model(arch: str | Path | Genome, **size: Any) -> nn.Module:
     """
     genome = resolve_genome(arch)
     return get_space(genome.space).build(genome, **{**default_size(arch), **size})
+
+
+# Architectures defined in code register themselves on import.
+from . import students  # noqa: E402,F401

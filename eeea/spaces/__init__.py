@@ -2,5 +2,15 @@
 from .base import SearchSpace, builtin_space_dir, get_space, list_spaces, register_space_kind
 from .cell import CellSpace
 from .mobilenet import MobileNetV3Space
+from .wav2small import Wav2SmallSpace
 
-__all__ = ["SearchSpace", "CellSpace", "MobileNetV3Space", "builtin_space_dir", "get_space", "list_spaces", "register_space_kind"]
+__all__ = [
+    "SearchSpace",
+    "CellSpace",
+    "MobileNetV3Space",
+    "Wav2SmallSpace",
+    "builtin_space_dir",
+    "get_space",
+    "list_spaces",
+    "register_space_kind",
+]

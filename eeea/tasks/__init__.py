@@ -3,3 +3,4 @@ from .base import Task, get_task, list_tasks, register_task
 from . import image  # noqa: F401  (registers cifar10, cifar100, imagefolder)
 
 __all__ = ["Task", "get_task", "list_tasks", "register_task"]
+from . import ser  # noqa: E402,F401  (registers the "ser" task)

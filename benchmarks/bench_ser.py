@@ -1,0 +1,117 @@
+"""Tiny speech-emotion students side by side: size, cost, int8 bytes, latency, memory and CCC on held-out speakers.
+
+For each architecture (default: wav2small_17k; pass more zoo names, genome files or genome texts): trainable
+parameters, MACs per 5 s, CCC per dimension on EmoDB's held-out speakers after the same training budget, int8 ONNX
+bytes, onnxruntime one-thread median latency per 5 s clip (fp32 and int8), and the peak RSS of a fresh process that
+loads the int8 model and runs it. Appends one row per figure to benchmarks/RESULTS.md.
+
+    python benchmarks/bench_ser.py [ARCH ...] [--data ../shared/data/emodb.zip] [--epochs 8]
+"""
+from __future__ import annotations
+
+import argparse
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import record  # noqa: E402
+
+from eeea import count_macs, count_params, create_model, resolve_genome  # noqa: E402
+from eeea.export import export, export_onnx  # noqa: E402
+from eeea.tasks import get_task  # noqa: E402
+
+CLIP = 5 * 16000
+
+# VmHWM (not ru_maxrss, which keeps the high-water mark of the forking parent across exec) of a fresh process.
+RSS_PROBE = """
+import sys, numpy as np, onnxruntime as ort
+def hwm():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+base = hwm()
+o = ort.SessionOptions(); o.intra_op_num_threads = 1
+s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).standard_normal((1, %d)).astype(np.float32)
+for _ in range(5):
+    s.run(None, {s.get_inputs()[0].name: x})
+print(base, hwm())
+""" % CLIP
+
+
+def latency_ms(path: Path, runs: int) -> float:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, CLIP)).astype(np.float32)}
+    for _ in range(5):
+        session.run(None, feed)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        session.run(None, feed)
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def peak_rss_mb(path: Path) -> tuple[float, float]:
+    """(peak RSS growth from loading and running the model, the process's RSS after importing onnxruntime), MB."""
+    out = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path)], capture_output=True, text=True, check=True)
+    base, peak = (int(v) / 1024 for v in out.stdout.split()[-2:])  # kB
+    return peak - base, base
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("arch", nargs="*", default=["wav2small_17k"])
+    ap.add_argument("--data", help="EmoDB zip or folder (default: the subset embedded in the package)")
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    task = get_task("ser", data=args.data)
+    task.prepare("cpu")
+    data = args.data or "embedded subset"
+    command = "python benchmarks/bench_ser.py " + " ".join(sys.argv[1:])
+    for arch in args.arch:
+        genome = resolve_genome(arch)
+        label = genome.name or genome.key
+        record("bench_ser", f"{label}: trainable params", f"{count_params(genome):,}", "<= 72,000", command)
+        record("bench_ser", f"{label}: MACs per 5 s", f"{count_macs(genome, seconds=5.0) / 1e6:.1f}M", "-", command)
+        torch.manual_seed(args.seed)
+        model = create_model(arch)
+        start = time.perf_counter()
+        scores = task.evaluate(model, {"epochs": args.epochs}, seed=args.seed)
+        minutes = (time.perf_counter() - start) / 60
+        ccc = ", ".join(f"{d[0].upper()} {scores[f'ccc_{d}']:.3f}" for d in ("arousal", "dominance", "valence"))
+        record("bench_ser", f"{label}: CCC on held-out EmoDB speakers ({data}, {args.epochs} epochs, "
+               f"{minutes:.1f} min to train)", f"{ccc}; mean {scores['ccc']:.3f}", "higher than wav2small_17k", command)
+        with tempfile.TemporaryDirectory() as tmp:
+            fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+            export_onnx(model, (CLIP,), fp32)
+            report = export(model, (CLIP,), int8, "onnx-int8")
+            ccc8 = ", ".join(f"{k} {v:.4f}" for k, v in report.int8_ccc.items())
+            record("bench_ser", f"{label}: int8 ONNX bytes (kept {report.int8_method}; CCC vs torch {ccc8})",
+                   f"{report.bytes:,}", "<= 80 KB", command)
+            record("bench_ser", f"{label}: onnxruntime 1-thread median latency per 5 s, fp32",
+                   f"{latency_ms(fp32, args.runs):.2f} ms", "~9.5 ms (wav2small_17k fp32)", command)
+            record("bench_ser", f"{label}: onnxruntime 1-thread median latency per 5 s, int8",
+                   f"{latency_ms(int8, args.runs):.2f} ms", "<= wav2small_17k", command)
+            grown, base = peak_rss_mb(int8)
+            record("bench_ser", f"{label}: peak RSS of a process running the int8 model (of which Python + numpy + "
+                   f"onnxruntime: {base:.0f} MB)", f"{grown + base:.0f} MB, +{grown:.1f} MB for the model",
+                   "~9 MB (paper, model only)", command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Checkpoints: a trained network as a directory that people and tools can read.
+
+``DIR/genome.yaml``  the genome file (``eeea show DIR/genome.yaml`` works), with ``meta.size`` (the size it was built
+                     at) and any other facts (task, metrics) under ``meta``;
+``DIR/weights.pt``   the state dict (``torch.save``), always read back with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import yaml
+from torch import nn
+
+from .errors import UserError
+from .genome import Genome
+
+GENOME_FILE = "genome.yaml"
+WEIGHTS_FILE = "weights.pt"
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / GENOME_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def save_checkpoint(path: str | Path, genome: Genome, model: nn.Module, size: Mapping[str, Any],
+                    meta: Mapping[str, Any] | None = None, force: bool = False) -> Path:
+    """Write ``genome.yaml`` and ``weights.pt`` into directory ``path`` (refusing to replace a checkpoint unless force)."""
+    path = Path(path)
+    if is_checkpoint(path) and not force:
+        raise UserError(f"{path} already holds a checkpoint; pass --force to overwrite it")
+    path.mkdir(parents=True, exist_ok=True)
+    genome.save(path / GENOME_FILE, meta={**(meta or {}), "size": dict(size)})
+    torch.save(model.state_dict(), path / WEIGHTS_FILE)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module]:
+    """``(genome, size, model)`` with the weights loaded, in eval mode."""
+    from .spaces import get_space
+
+    path = Path(path)
+    if not is_checkpoint(path):
+        raise UserError(f"{path} is not a checkpoint (a directory with {GENOME_FILE} and {WEIGHTS_FILE})")
+    genome = Genome.load(path / GENOME_FILE)
+    meta = (yaml.safe_load((path / GENOME_FILE).read_text()) or {}).get("meta") or {}
+    size = dict(meta.get("size") or {})
+    space = get_space(genome.space)
+    model = space.build(space.validate(genome), **size)
+    try:
+        state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError) as e:
+        raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome ({str(e).splitlines()[0]})") from None
+    return genome, size, model.eval()

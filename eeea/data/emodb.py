@@ -1,0 +1,75 @@
+"""EmoDB (Berlin Database of Emotional Speech, Burkhardt et al., Interspeech 2005) as an A/D/V regression set.
+
+File names are ``SSTTTEV.wav``: speaker ``SS``, text ``TTT``, emotion letter ``E``, version ``V``. EmoDB has categories
+only; ``configs/emodb_adv.yaml`` maps each category to published pleasure/arousal/dominance values (cited there), which
+then play the teacher's part. :func:`load_emodb` reads the corpus zip, an extracted folder, or (``None``) the small
+subset shipped inside the package (see ``EMBEDDED`` below).
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import yaml
+
+from ..errors import UserError
+from .audio import AUDIO_EXTENSIONS, ClipSet, read_audio
+
+#: the embedded subset: per speaker and emotion, the two clips that EmoDB's listeners recognised best, as FLAC
+EMBEDDED = "emodb_mini.zip"
+#: held-out speakers of the default split (two women, one man); the other seven train
+TEST_SPEAKERS = ("03", "08", "16")
+_NAME = re.compile(r"^(\d\d)([a-z]\d\d)([WLEAFTN])([a-z])$")
+
+
+def parse_name(path: str) -> tuple[str, str, str] | None:
+    """``(speaker, text, emotion letter)`` of an EmoDB file name, or None for other files."""
+    m = _NAME.match(Path(path).stem)
+    return (m.group(1), m.group(2), m.group(3)) if m else None
+
+
+def adv_mapping() -> dict[str, np.ndarray]:
+    """Emotion letter -> ``[arousal, dominance, valence]`` in [0, 1], from ``configs/emodb_adv.yaml``."""
+    doc = yaml.safe_load(resources.files("eeea.configs").joinpath("emodb_adv.yaml").read_text())
+    (lo, hi), (to_lo, to_hi) = doc["scale"]["from"], doc["scale"]["to"]
+
+    def scale(v: float) -> float:
+        return to_lo + (v - lo) * (to_hi - to_lo) / (hi - lo)
+
+    return {letter: np.array([scale(p["arousal"]), scale(p["dominance"]), scale(p["pleasure"])], dtype=np.float32)
+            for letter, p in doc["pad"].items()}
+
+
+def embedded_path() -> Path:
+    return Path(str(resources.files("eeea.data").joinpath(EMBEDDED)))
+
+
+def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None = None) -> ClipSet:
+    """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
+    path = embedded_path() if source is None else Path(source)
+    mapping = adv_mapping()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and parse_name(p.name))
+        items = [(p.name, lambda p=p: read_audio(p)) for p in files]
+    elif zipfile.is_zipfile(path):
+        archive = zipfile.ZipFile(path)
+        members = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in AUDIO_EXTENSIONS and parse_name(n))
+        items = [(Path(n).name, lambda n=n: read_audio(archive.read(n), name=n)) for n in members]
+    else:
+        raise UserError(f"{path}: not an EmoDB zip or folder")
+    if not items:
+        raise UserError(f"{path}: no EmoDB clips (SSTTTEV.wav names) found")
+    names, waves, targets, spk = [], [], [], []
+    for name, read in items:
+        speaker, _, emotion = parse_name(name)  # type: ignore[misc]
+        if speakers is not None and speaker not in speakers:
+            continue
+        names.append(Path(name).stem)
+        waves.append(read())
+        targets.append(mapping[emotion])
+        spk.append(speaker)
+    return ClipSet(names, waves, np.stack(targets), spk)

@@ -1,0 +1,209 @@
+"""Export a network to ONNX, int8 ONNX or TorchScript, and check the exported file against torch.
+
+Any genome exports (image or audio): the example input comes from the space's ``input_shape``. Audio models take raw
+audio ``[batch, samples]`` with both axes dynamic; image models ``[batch, C, H, W]`` with a dynamic batch.
+
+int8 goes through onnxruntime quantization, trying both static (QDQ, calibrated on real inputs) and dynamic
+quantization; each is scored by the CCC between its outputs and torch's on the check inputs (mean over outputs).
+Static is kept when it reaches 0.99 (it runs much faster), else dynamic if that does; otherwise the export fails. Submodules named in a model's ``float_modules`` (the audio front end: its log of a power spectrum does not
+survive int8) stay in float.
+
+Check inputs: for audio, whole clips of the held-out speakers of the embedded EmoDB subset (calibration uses the
+other speakers); for images, seeded Gaussian noise.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import warnings
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import UserError
+from .genome import Genome
+
+FORMATS = ("onnx", "onnx-int8", "torchscript")
+OPSET = 17
+INT8_MIN_CCC = 0.99
+# Only ops with weights go int8: quantising activations-only ops (Softmax over ~1000 frames, the Gram product) rounds
+# attention weights to zero and costs far more accuracy than it saves bytes.
+WEIGHT_OPS = ["Conv", "Gemm"]
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    format: str
+    bytes: int
+    max_abs_diff: float | None = None  # fp32 ONNX / TorchScript vs torch
+    int8_ccc: dict[str, float] = field(default_factory=dict)  # per int8 method: CCC(torch, int8)
+    int8_method: str | None = None
+
+    def lines(self) -> list[str]:
+        out = [f"wrote {self.path} ({self.format}): {self.bytes:,} bytes"]
+        if self.max_abs_diff is not None:
+            out.append(f"check: max |exported - torch| = {self.max_abs_diff:.2e}")
+        for method, value in self.int8_ccc.items():
+            mark = " (kept)" if method == self.int8_method else ""
+            out.append(f"check: CCC(torch, int8 {method}) = {value:.4f}{mark}")
+        return out
+
+
+def load_exportable(arch: str | Path, **size: Any) -> tuple[nn.Module, Genome, dict[str, Any], bool]:
+    """``(model, genome, size, trained)`` from a checkpoint directory or any genome (zoo name, file, text)."""
+    from .checkpoint import is_checkpoint, load_checkpoint
+    from .spaces import get_space
+    from .zoo import create_model, default_size, resolve_genome
+
+    if is_checkpoint(arch):
+        genome, ck_size, model = load_checkpoint(arch)
+        return model, genome, get_space(genome.space).size(**{**ck_size, **size}), True
+    genome = resolve_genome(arch)
+    full = get_space(genome.space).size(**{**default_size(arch), **size})
+    return create_model(arch, **full).eval(), genome, full, False
+
+
+def check_inputs(input_shape: Sequence[int], n: int = 16, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(calibration, check)`` inputs, each a list of single-sample batches (see the module docstring)."""
+    if len(input_shape) == 1:  # raw audio
+        from .data.emodb import TEST_SPEAKERS, load_emodb
+
+        clips = load_emodb()
+        train, test = clips.split_by_speaker(TEST_SPEAKERS)
+        pick = lambda s: [w[None].astype(np.float32) for w in s.waves[: 2 * n]]  # noqa: E731
+        return pick(train), pick(test)
+    rng = np.random.default_rng(seed)
+    noise = lambda: [rng.standard_normal((1, *input_shape), dtype=np.float32) for _ in range(n)]  # noqa: E731
+    return noise(), noise()
+
+
+def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: str = "onnx", force: bool = False,
+           inputs: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> ExportReport:
+    """Write ``model`` to ``out`` in ``fmt`` and check it against torch; raises UserError when a check fails."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    out = Path(out)
+    if out.exists() and not force:
+        raise UserError(f"{out} exists; pass --force to overwrite it")
+    if not out.parent.is_dir():
+        raise UserError(f"{out.parent} is not a directory")
+    model = model.eval().cpu()
+    calibration, check = inputs or check_inputs(input_shape)
+    with torch.no_grad():
+        reference = np.concatenate([model(torch.from_numpy(x)).numpy() for x in check])
+    if fmt == "torchscript":
+        example = torch.from_numpy(check[0])
+        with torch.no_grad():
+            scripted = torch.jit.trace(model, example)
+        scripted.save(str(out))
+        loaded = torch.jit.load(str(out))
+        with torch.no_grad():
+            got = np.concatenate([loaded(torch.from_numpy(x)).numpy() for x in check])
+        return _fp32_report(out, fmt, got, reference)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "model.onnx" if fmt == "onnx-int8" else out
+        export_onnx(model, input_shape, fp32)
+        report = _fp32_report(fp32, "onnx", run_onnx(fp32, check), reference)
+        if fmt == "onnx":
+            return report
+        return _int8(model, fp32, out, calibration, check, reference)
+
+
+def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> None:
+    """fp32 ONNX with a dynamic batch (and, for raw audio, a dynamic length)."""
+    axes = {0: "batch", 1: "samples"} if len(input_shape) == 1 else {0: "batch"}
+    example = torch.zeros(1, *input_shape)
+    if len(input_shape) == 1:
+        example = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
+    # The TorchScript-based exporter handles the dynamic audio length; its deprecation notices are not the user's concern.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": axes, "output": {0: "batch"}}, opset_version=OPSET, dynamo=False)
+
+
+def run_onnx(path: Path, inputs: Sequence[np.ndarray], threads: int = 1) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.concatenate([session.run(None, {name: x})[0] for x in inputs])
+
+
+def _fp32_report(path: Path, fmt: str, got: np.ndarray, reference: np.ndarray) -> ExportReport:
+    diff = float(np.max(np.abs(got - reference)))
+    if not np.allclose(got, reference, rtol=1e-3, atol=1e-4):
+        raise UserError(f"exported {fmt} disagrees with torch (max |diff| {diff:.2e}); not usable")
+    return ExportReport(path, fmt, path.stat().st_size, diff)
+
+
+def _float_nodes(model: nn.Module, onnx_path: Path) -> list[str]:
+    import onnx
+
+    prefixes = tuple(f"/{name}/" for name in getattr(model, "float_modules", ()))
+    return [n.name for n in onnx.load(str(onnx_path)).graph.node if prefixes and n.name.startswith(prefixes)]
+
+
+def _int8(model: nn.Module, fp32: Path, out: Path, calibration: list[np.ndarray], check: list[np.ndarray],
+          reference: np.ndarray) -> ExportReport:
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter([{"input": x} for x in calibration])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.items, None)
+
+    exclude = _float_nodes(model, fp32)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # silences onnxruntime's generic "consider pre-processing" advice
+    try:
+        return _quantise_and_pick(fp32, out, check, reference, exclude, Reader)
+    finally:
+        root.setLevel(level)
+
+
+def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference: np.ndarray, exclude: list[str],
+                       reader: type) -> ExportReport:
+    """Quantise statically (calibrated by ``reader``) and dynamically; keep the one closest to torch."""
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    from .metrics import ccc
+
+    candidates: dict[str, Path] = {}
+    scores: dict[str, float] = {}
+    tmp = fp32.parent
+    candidates["static"] = tmp / "static.onnx"
+    quantize_static(str(fp32), str(candidates["static"]), reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                    nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
+    candidates["dynamic"] = tmp / "dynamic.onnx"
+    quantize_dynamic(str(fp32), str(candidates["dynamic"]), weight_type=QuantType.QInt8, per_channel=True,
+                     nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
+    for method, path in candidates.items():
+        try:
+            got = run_onnx(path, check)
+        except Exception:  # a quantised graph onnxruntime cannot run (an op without an int8 kernel) simply loses
+            scores[method] = float("-inf")
+            continue
+        scores[method] = float(ccc(got.astype(np.float64), reference.astype(np.float64)).mean())
+    # Both usually keep CCC >= 0.99; static wins ties because its QLinearConv kernels run ~5x faster than dynamic
+    # quantisation's per-call activation requantisation (benchmarks/RESULTS.md). Dynamic is the fallback.
+    passing = [m for m in candidates if scores[m] >= INT8_MIN_CCC]
+    best = passing[0] if passing else max(scores, key=scores.__getitem__)
+    shown = {k: v for k, v in scores.items() if v != float("-inf")}
+    if scores[best] < INT8_MIN_CCC:
+        raise UserError(f"int8 outputs disagree with torch: CCC {', '.join(f'{k} {v:.3f}' for k, v in shown.items())}"
+                        f" (need >= {INT8_MIN_CCC}); export fp32 with --format onnx instead")
+    shutil.move(str(candidates[best]), str(out))
+    return ExportReport(out, "onnx-int8", out.stat().st_size, None, shown, best)
