@@ -44,6 +44,11 @@ class SearchSpace(ABC):
     """
 
     kind: ClassVar[str] = ""
+    #: the size options this space's networks take; ``size()`` rejects any other (empty: no check)
+    size_keys: ClassVar[frozenset[str]] = frozenset()
+    #: inclusive integer bounds of the encoding, set by each space's constructor
+    xl: np.ndarray
+    xu: np.ndarray
 
     def __init__(self, config: Mapping[str, Any], source: str) -> None:
         self.config = dict(config)
@@ -54,14 +59,6 @@ class SearchSpace(ABC):
         self.search_size: dict[str, Any] = dict(config.get("search_size", self.eval_size))
 
     # encoding --------------------------------------------------------------------------------------------------
-    @property
-    @abstractmethod
-    def xl(self) -> np.ndarray: ...
-
-    @property
-    @abstractmethod
-    def xu(self) -> np.ndarray: ...
-
     @property
     def n_var(self) -> int:
         return len(self.xl)
@@ -105,6 +102,11 @@ class SearchSpace(ABC):
         """The evaluation size with ``overrides`` applied (``None`` values are ignored)."""
         size = dict(self.eval_size)
         size.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = sorted(set(size) - self.size_keys) if self.size_keys else []
+        if unknown:
+            raise UserError(
+                f"space {self.name}: unknown size option {unknown[0]!r} (options: {', '.join(sorted(self.size_keys))})"
+            )
         return size
 
     @abstractmethod

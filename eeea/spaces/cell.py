@@ -29,6 +29,8 @@ SIZE_KEYS = {"channels", "layers", "num_classes", "network", "auxiliary", "drop_
 
 @register_space_kind("cell")
 class CellSpace(SearchSpace):
+    size_keys = frozenset(SIZE_KEYS)
+
     def __init__(self, config: Mapping[str, Any], source: str) -> None:
         super().__init__(config, source)
         self.ops: list[str] = list(config.get("ops", []))
@@ -44,18 +46,10 @@ class CellSpace(SearchSpace):
         upper = []
         for b in range(self.blocks):
             upper += [len(self.ops) - 1, b + 1, len(self.ops) - 1, b + 1]
-        self._xu = np.array(upper * 2, dtype=np.int64)
-        self._xl = np.zeros_like(self._xu)
+        self.xu = np.array(upper * 2, dtype=np.int64)
+        self.xl = np.zeros_like(self.xu)
 
     # encoding --------------------------------------------------------------------------------------------------
-    @property
-    def xl(self) -> np.ndarray:
-        return self._xl
-
-    @property
-    def xu(self) -> np.ndarray:
-        return self._xu
-
     def gene_groups(self) -> list[list[int]]:
         """Each (op, input) pair travels together."""
         return [[i, i + 1] for i in range(0, self.n_var, 2)]
@@ -156,9 +150,6 @@ class CellSpace(SearchSpace):
     # networks --------------------------------------------------------------------------------------------------
     def size(self, **overrides: Any) -> dict[str, Any]:
         size = super().size(**overrides)
-        unknown = set(size) - SIZE_KEYS
-        if unknown:
-            raise UserError(f"space {self.name}: unknown size option {sorted(unknown)[0]!r}")
         size.setdefault("network", "cifar")
         if size["network"] not in ("cifar", "imagenet"):
             raise UserError(f"space {self.name}: network must be cifar or imagenet, got {size['network']!r}")

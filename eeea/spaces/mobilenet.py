@@ -47,6 +47,8 @@ def _resolutions(config: Mapping[str, Any], source: str) -> list[int]:
 @register_space_kind("mobilenet_v3")
 class MobileNetV3Space(SearchSpace):
     """Once-for-All MobileNetV3 subnets: per block kernel and expansion, per stage depth, and input resolution."""
+    size_keys = frozenset(SIZE_KEYS)
+
 
     def __init__(self, config: Mapping[str, Any], source: str) -> None:
         super().__init__(config, source)
@@ -61,18 +63,10 @@ class MobileNetV3Space(SearchSpace):
         n_slots = len(self.stages) * self.max_depth
         upper = [len(self.kernels) - 1, len(self.expansions) - 1] * n_slots
         upper += [len(self.depths) - 1] * len(self.stages) + [len(self.resolutions) - 1]
-        self._xu = np.array(upper, dtype=np.int64)
-        self._xl = np.zeros_like(self._xu)
+        self.xu = np.array(upper, dtype=np.int64)
+        self.xl = np.zeros_like(self.xu)
 
     # encoding --------------------------------------------------------------------------------------------------
-    @property
-    def xl(self) -> np.ndarray:
-        return self._xl
-
-    @property
-    def xu(self) -> np.ndarray:
-        return self._xu
-
     @property
     def _n_slots(self) -> int:
         return len(self.stages) * self.max_depth
@@ -169,9 +163,6 @@ class MobileNetV3Space(SearchSpace):
     # networks --------------------------------------------------------------------------------------------------
     def size(self, **overrides: Any) -> dict[str, Any]:
         size = super().size(**overrides)
-        unknown = set(size) - SIZE_KEYS
-        if unknown:
-            raise UserError(f"space {self.name}: unknown size option {sorted(unknown)[0]!r} (options: {', '.join(sorted(SIZE_KEYS))})")
         if not isinstance(size.get("num_classes"), int) or size["num_classes"] < 1:
             raise UserError(f"space {self.name}: num_classes must be a positive integer, got {size.get('num_classes')!r}")
         # No default input_size: a network runs at its genome's resolution unless told otherwise.

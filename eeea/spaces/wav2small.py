@@ -50,6 +50,8 @@ class AudioStudent(nn.Module):
 
 @register_space_kind("wav2small")
 class Wav2SmallSpace(SearchSpace):
+    size_keys = frozenset(SIZE_KEYS)
+
     def __init__(self, config: Mapping[str, Any], source: str) -> None:
         super().__init__(config, source)
         try:
@@ -69,19 +71,11 @@ class Wav2SmallSpace(SearchSpace):
             raise UserError(f"{source}: kernels must be odd, channels, mels and hops positive")
         head = [self.max_blocks, len(self.mels) - 1, len(self.hops) - 1, len(self.heads) - 1]
         block = [len(self.channels) - 1, len(self.kernels) - 1, 1]
-        self._xu = np.array(head + block * self.max_blocks, dtype=np.int64)
-        self._xl = np.zeros_like(self._xu)
-        self._xl[0] = self.min_blocks
+        self.xu = np.array(head + block * self.max_blocks, dtype=np.int64)
+        self.xl = np.zeros_like(self.xu)
+        self.xl[0] = self.min_blocks
 
     # encoding --------------------------------------------------------------------------------------------------
-    @property
-    def xl(self) -> np.ndarray:
-        return self._xl
-
-    @property
-    def xu(self) -> np.ndarray:
-        return self._xu
-
     def gene_groups(self) -> list[list[int]]:
         """The four global genes alone; each block's (channels, kernel, pool) together."""
         return [[i] for i in range(4)] + [[i, i + 1, i + 2] for i in range(4, self.n_var, 3)]
@@ -149,9 +143,6 @@ class Wav2SmallSpace(SearchSpace):
     # networks --------------------------------------------------------------------------------------------------
     def size(self, **overrides: Any) -> dict[str, Any]:
         size = super().size(**overrides)
-        unknown = set(size) - SIZE_KEYS
-        if unknown:
-            raise UserError(f"space {self.name}: unknown size option {sorted(unknown)[0]!r} (known: seconds, outputs)")
         size.setdefault("seconds", 5.0)
         size.setdefault("outputs", 3)
         if not isinstance(size["outputs"], int) or size["outputs"] < 1 or float(size["seconds"]) <= 0:
