@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import yaml
@@ -92,6 +92,15 @@ class SearchSpace(ABC):
     def check_space(self, genome: Genome) -> None:
         if genome.space != self.name:
             raise GenomeError(f"genome is from space {genome.space!r}, not {self.name!r}")
+
+    def check_fields(self, arch: Mapping[str, Any], fields: Sequence[str]) -> None:
+        """Raise GenomeError for a field the space does not know or one it needs that is missing."""
+        for key in arch:
+            if key not in fields:
+                raise GenomeError(f"unknown field {key!r} for space {self.name} (fields: {', '.join(fields)})")
+        for key in fields:
+            if key not in arch:
+                raise GenomeError(f"missing field {key!r}")
 
     def describe(self, genome: Genome) -> list[str]:
         """Readable lines for ``eeea show`` (the default: one line per arch field)."""

@@ -116,13 +116,7 @@ class MobileNetV3Space(SearchSpace):
     def validate(self, genome: Genome) -> Genome:
         self.check_space(genome)
         arch = genome.arch
-        fields = ("resolution", "depths", "kernels", "expansions")
-        for key in arch:
-            if key not in fields:
-                raise GenomeError(f"unknown field {key!r} for space {self.name} (fields: {', '.join(fields)})")
-        for key in fields:
-            if key not in arch:
-                raise GenomeError(f"missing field {key!r}")
+        self.check_fields(arch, ("resolution", "depths", "kernels", "expansions"))
         resolution = arch["resolution"]
         if resolution not in self.resolutions or isinstance(resolution, bool):
             lo, hi = self.resolutions[0], self.resolutions[-1]

@@ -28,6 +28,7 @@ from .base import SearchSpace, register_space_kind
 
 HEADS = ("attention_gram", "attention", "mean")
 SIZE_KEYS = {"seconds", "outputs"}
+FIELDS = ("mels", "hop", "channels", "kernels", "pool", "head")
 FRONT_DEFAULTS = {"n_fft": 64, "win_length": 64, "sample_rate": 16000, "fmin": 0.0, "fmax": 8000.0, "eps": 1e-7}
 
 
@@ -109,13 +110,7 @@ class Wav2SmallSpace(SearchSpace):
     def validate(self, genome: Genome) -> Genome:
         self.check_space(genome)
         arch = dict(genome.arch)
-        fields = ("mels", "hop", "channels", "kernels", "pool", "head")
-        for key in arch:
-            if key not in fields:
-                raise GenomeError(f"unknown field {key!r} for space {self.name} (fields: {', '.join(fields)})")
-        for key in fields:
-            if key not in arch:
-                raise GenomeError(f"missing field {key!r}")
+        self.check_fields(arch, FIELDS)
         _choice("mels", arch["mels"], self.mels)
         _choice("hop", arch["hop"], self.hops)
         _choice("head", arch["head"], self.heads)
@@ -128,7 +123,7 @@ class Wav2SmallSpace(SearchSpace):
                 raise GenomeError(f"{key}: expected {n} values (one per block), got {values!r}")
             for i, v in enumerate(values):
                 _choice(f"{key}[{i}]", v, allowed)
-        canonical = {k: arch[k] for k in fields}
+        canonical = {k: arch[k] for k in FIELDS}
         return Genome(self.name, canonical, genome.name)
 
     def describe(self, genome: Genome) -> list[str]:
