@@ -216,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="use only this many training images (quick looks)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--workers", type=int, help="evaluation processes (default 1: in-process)")
-    p.add_argument("--threads", type=int, help="torch CPU threads per worker")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
+                        "--workers; use --workers N to use N cores)")
     p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_search)

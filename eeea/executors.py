@@ -13,6 +13,7 @@ import hashlib
 import multiprocessing
 import time
 import traceback
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -52,13 +53,36 @@ def resolve_device(device: str) -> torch.device:
         raise UserError(f"--device: {device!r} is not auto, cpu or cuda[:N]") from None
 
 
+def candidate_threads(threads: int | None) -> int:
+    """Torch CPU threads per candidate: 1 unless asked. The same number in every executor, because the thread count
+    changes the order of floating-point sums on the CPU and hence the last bits of a result; use ``--workers N``
+    (processes) rather than threads to use N cores."""
+    if threads is None:
+        return 1
+    if threads < 1:
+        raise UserError(f"--threads: must be at least 1, got {threads}")
+    return int(threads)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` torch CPU threads, restoring the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 class Evaluator:
     """Holds a prepared task and builds, trains and scores candidates (one per worker process)."""
 
     def __init__(self, task_name: str, task_config: dict[str, Any], space: str, device: str,
                  threads: int | None = None) -> None:
-        if threads:
-            torch.set_num_threads(threads)
+        self.threads = candidate_threads(threads)
         self.device = resolve_device(device)
         self.task = get_task(task_name, **task_config)
         self.space = get_space(space)
@@ -66,6 +90,10 @@ class Evaluator:
         self.worst = float(getattr(self.task, "worst", 1.0))
 
     def evaluate(self, job: Job) -> dict[str, Any]:
+        with torch_threads(self.threads):
+            return self._evaluate(job)
+
+    def _evaluate(self, job: Job) -> dict[str, Any]:
         start = time.perf_counter()
         budget = dict(job.budget)
         status, values, note = "ok", {}, ""
@@ -155,7 +183,7 @@ class PoolExecutor:
     def __init__(self, workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
                  threads: int | None = None) -> None:
         self.workers = workers
-        self.args = (task_name, task_config, space, device, threads or 1)
+        self.args = (task_name, task_config, space, device, candidate_threads(threads))
         task = get_task(task_name, **task_config)
         self.objective, self.worst = task.objective, float(getattr(task, "worst", 1.0))
         self.pool = self._new_pool()

@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "task_config": {"holdout": 0.1, "split_seed": 0, "limit": None},
     "workers": 1,
     "device": "auto",
-    "threads": None,  # torch CPU threads per worker (null: torch's default in-process, 1 per pool worker)
+    "threads": 1,  # torch CPU threads per candidate, the same in every executor (results depend on it in the last bits)
 }
 #: keys a resumed run may change: they do not change which genomes are trained or their results
 RESUME_FREE = {"workers", "device", "threads", "generations"}
@@ -76,9 +76,11 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
             config[key] = parse_count(config[key], flag) or None
     if config["eepi_scope"] not in SCOPES:
         raise UserError(f"--eepi-scope: {config['eepi_scope']!r} is not one of {', '.join(SCOPES)}")
-    for key in ("population", "generations", "workers"):
+    if config["threads"] is None:
+        config["threads"] = DEFAULTS["threads"]
+    for key in ("population", "generations", "workers", "threads"):
         value = config[key]
-        minimum = 0 if key == "generations" else (2 if key == "population" else 1)
+        minimum = {"generations": 0, "population": 2}.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise UserError(f"--{key}: must be an integer >= {minimum}, got {value!r}")
     if isinstance(config["objectives"], str):

@@ -51,12 +51,21 @@ def test_cli_search_writes_every_run_file(tmp_path, capsys):
 
 
 def test_same_seed_same_result_in_process_and_process_pool(tmp_path):
-    local = search(resolve_config(TINY_CONFIG), tmp_path / "local", quiet=True)
-    pool = search(resolve_config(TINY_CONFIG, {"workers": 2}), tmp_path / "pool", quiet=True)
+    # default threads, and a caller whose own torch uses several threads: results must not depend on the executor
+    config = {k: v for k, v in TINY_CONFIG.items() if k != "threads"}
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        local = search(resolve_config(config), tmp_path / "local", quiet=True)
+        assert torch.get_num_threads() == 2  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(before)
+    pool = search(resolve_config(config, {"workers": 2}), tmp_path / "pool", quiet=True)
     a, b = _archive(tmp_path / "local"), _archive(tmp_path / "pool")
     assert a.keys() == b.keys()
     for key in a:
         assert a[key]["objectives"] == b[key]["objectives"], key
+        assert a[key]["extra"] == b[key]["extra"], key  # train loss to the last bit
         assert a[key]["seed"] == b[key]["seed"]
     assert (tmp_path / "local" / "pareto.csv").read_text() == (tmp_path / "pool" / "pareto.csv").read_text()
     assert [r["key"] for r in local.front] == [r["key"] for r in pool.front]
@@ -102,6 +111,9 @@ def test_mutation_redraws_exactly_one_pair():
     (["--eepi-scope", "some"], "invalid choice"),
     (["--objectives", "error,latency"], "--objectives"),
     (["--task", "nope"], "unknown task 'nope'"),
+    (["--task", "no_such_module:Task"], "task 'no_such_module:Task': cannot import it"),
+    (["--task", "eeea.genome:Genome"], "is not a subclass of eeea.tasks.Task"),
+    (["--threads", "0"], "--threads: must be an integer >= 1"),
     (["--space", "nope"], "unknown search space 'nope'"),
     (["--data", "/nonexistent/cifar"], "no cifar10 data there"),
     (["--device", "cuda:0"] if not torch.cuda.is_available() else ["--workers", "0"], "--"),

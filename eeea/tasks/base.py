@@ -6,6 +6,8 @@ speech emotion, ...) plus any extra figures (per-dimension CCC, accuracy) that t
 """
 from __future__ import annotations
 
+import importlib
+import inspect
 from abc import ABC, abstractmethod
 from typing import Any, Callable
 
@@ -32,10 +34,29 @@ def list_tasks() -> list[str]:
     return sorted(_TASKS)
 
 
+def task_class(name: str) -> type["Task"]:
+    """A registered task, or a user's task class given as ``module:Class`` (importable in every worker process)."""
+    if name in _TASKS:
+        return _TASKS[name]
+    if ":" not in name:
+        raise UserError(f"unknown task {name!r} (tasks: {', '.join(list_tasks()) or 'none'}, or module:Class)")
+    module, _, attr = name.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"task {name!r}: cannot import it ({e})") from None
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise UserError(f"task {name!r} is not a subclass of eeea.tasks.Task")
+    return cls
+
+
 def get_task(name: str, **config: Any) -> "Task":
-    if name not in _TASKS:
-        raise UserError(f"unknown task {name!r} (tasks: {', '.join(list_tasks()) or 'none'})")
-    return _TASKS[name](**config)
+    cls = task_class(name)
+    try:
+        inspect.signature(cls).bind(**config)
+    except TypeError as e:
+        raise UserError(f"task {name}: bad task options ({e})") from None
+    return cls(**config)
 
 
 class Task(ABC):

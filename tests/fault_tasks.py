@@ -1,0 +1,37 @@
+"""A task that injects real faults, for the executor tests: it kills its own worker process (SIGKILL) or raises
+CUDA's out-of-memory error for chosen candidates. Referenced as ``fault_tasks:FaultTask`` (a ``module:Class`` task),
+so spawned pool workers import it the way they would import a user's task."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from eeea.tasks import Task
+
+
+class FaultTask(Task):
+    objective = "error"
+
+    def __init__(self, marker_dir: str, kill_once: Sequence[int] = (), kill_always: Sequence[int] = (),
+                 oom_above: int | None = None) -> None:
+        self.marker_dir = Path(marker_dir)
+        self.kill_once, self.kill_always, self.oom_above = set(kill_once), set(kill_always), oom_above
+
+    def prepare(self, device: torch.device) -> None:
+        pass
+
+    def evaluate(self, model: Any, budget: dict[str, Any], seed: int) -> dict[str, float]:
+        marker = self.marker_dir / f"killed-{seed}"
+        if seed in self.kill_always or (seed in self.kill_once and not marker.exists()):
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        batch = int(budget.get("batch_size", 1))
+        if self.oom_above is not None and batch > self.oom_above:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory at batch {batch} (injected)")
+        params = sum(p.numel() for p in model.parameters())
+        return {"error": (seed % 997) / 997, "params_seen": float(params), "trained_batch": float(batch),
+                "threads": float(torch.get_num_threads())}

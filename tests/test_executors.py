@@ -1,0 +1,84 @@
+"""Executors with real processes. Every executor trains a candidate with the same number of torch threads (the
+thread count changes the last bits of CPU results). Faults: a pool worker killed by SIGKILL has its candidate retried once, then
+recorded as crashed while the other candidates finish; CUDA's out-of-memory error is retried once at half batch."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from eeea.errors import UserError
+from eeea.executors import Job, LocalExecutor, PoolExecutor
+from eeea.tasks import get_task
+
+torch.set_num_threads(1)
+GENOME = "eeea:" + ";".join(f"{c}=" + ",".join("max_pool_3x3@1" for _ in range(10)) for c in ("normal", "reduce"))
+SIZE = {"channels": 4, "layers": 3}
+
+
+def _jobs(*seeds: int, batch: int = 32) -> list[Job]:
+    return [Job(f"{s:016x}", GENOME, s, SIZE, {"batch_size": batch}) for s in seeds]
+
+
+def _pool(tmp_path, **faults) -> PoolExecutor:
+    return PoolExecutor(2, "fault_tasks:FaultTask", {"marker_dir": str(tmp_path), **faults}, "eeea", "cpu")
+
+
+def test_a_killed_pool_worker_is_replaced_and_its_candidate_retried(tmp_path):
+    pool = _pool(tmp_path, kill_once=[11])
+    try:
+        results = {r["key"]: r for r in pool.map(_jobs(10, 11, 12, 13))}
+    finally:
+        pool.close()
+    assert (tmp_path / "killed-11").exists()  # the worker really died once
+    assert sorted(results) == [f"{s:016x}" for s in (10, 11, 12, 13)]
+    for seed in (10, 11, 12, 13):
+        r = results[f"{seed:016x}"]
+        assert r["status"] == "ok" and r["objectives"] == {"error": (seed % 997) / 997}, r
+
+
+def test_a_candidate_that_kills_every_worker_is_recorded_as_crashed(tmp_path):
+    pool = _pool(tmp_path, kill_always=[21])
+    try:
+        results = {r["key"]: r for r in pool.map(_jobs(20, 21, 22))}
+        assert [r["status"] for r in pool.map(_jobs(23))] == ["ok"]  # the pool still works afterwards
+    finally:
+        pool.close()
+    bad = results[f"{21:016x}"]
+    assert bad["status"] == "crashed" and bad["objectives"] == {"error": 1.0} and "worker process died" in bad["note"]
+    assert all(results[f"{s:016x}"]["status"] == "ok" for s in (20, 22))
+
+
+def test_out_of_memory_is_retried_once_at_half_batch(tmp_path):
+    ex = LocalExecutor("fault_tasks:FaultTask", {"marker_dir": str(tmp_path), "oom_above": 16}, "eeea", "cpu")
+    (ok,) = ex.map(_jobs(5, batch=32))
+    assert ok["status"] == "ok" and ok["batch_size"] == 16 and ok["extra"]["trained_batch"] == 16
+    (small,) = ex.map(_jobs(6, batch=16))
+    assert small["status"] == "ok" and "batch_size" not in small  # no retry needed, nothing noted
+    (oom,) = ex.map(_jobs(7, batch=64))  # 32 still does not fit: recorded, the search goes on
+    assert oom["status"] == "oom" and oom["objectives"] == {"error": 1.0} and "batch 32" in oom["note"]
+
+
+def test_user_tasks_load_by_module_and_class_and_bad_options_are_one_line(tmp_path):
+    task = get_task("fault_tasks:FaultTask", marker_dir=str(tmp_path))
+    assert task.objective == "error"
+    with pytest.raises(UserError, match="bad task options"):
+        get_task("fault_tasks:FaultTask", marker_dir=str(tmp_path), colour="red")
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_every_executor_trains_with_the_same_thread_count(tmp_path, threads):
+    config = {"marker_dir": str(tmp_path)}
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # the caller's own setting must neither leak into candidates nor be lost
+    try:
+        local = LocalExecutor("fault_tasks:FaultTask", config, "eeea", "cpu", threads)
+        (r_local,) = local.map(_jobs(1))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    pool = PoolExecutor(2, "fault_tasks:FaultTask", config, "eeea", "cpu", threads)
+    try:
+        (r_pool,) = pool.map(_jobs(1))
+    finally:
+        pool.close()
+    assert r_local["extra"]["threads"] == r_pool["extra"]["threads"] == (threads or 1)
