@@ -5,7 +5,7 @@ loop never knows which one runs.
 A candidate's result depends only on its job (genome, size, budget and seed derived from the run seed and genome key),
 never on the worker, the order or a resume. Faults are recorded, not fatal: a NaN/inf loss gives status ``diverged``, a
 CUDA out-of-memory error is retried once at half the batch (then ``oom``), an exception or a dead worker is retried once
-(then ``crashed``); all of them score the task's worst objective so the search goes on.
+(then ``crashed``: see :class:`PoolExecutor` for how a death is pinned on one candidate); all of them score the task's worst objective so the search goes on.
 """
 from __future__ import annotations
 
@@ -165,20 +165,29 @@ class LocalExecutor:
 
 
 _WORKER: Evaluator | None = None
+_STARTED: Any = None  # the pool's queue of started job keys: tells which candidates were running when a worker died
 
 
-def _init_worker(*args: Any) -> None:
-    global _WORKER
+def _init_worker(started: Any, *args: Any) -> None:
+    global _WORKER, _STARTED
+    _STARTED = started
     _WORKER = Evaluator(*args)
 
 
 def _run_job(job: Job) -> dict[str, Any]:
     assert _WORKER is not None
+    _STARTED.put(job.key)
     return _WORKER.evaluate(job)
 
 
 class PoolExecutor:
-    """``workers`` processes (spawned: safe with CUDA), each preparing the task once and evaluating candidates."""
+    """``workers`` processes (spawned: safe with CUDA), each preparing the task once and evaluating candidates.
+
+    A worker that dies (killed, segfault) breaks the whole pool, and every unfinished future fails alike. The pool
+    learns which candidates were *running* from the workers' "started" messages: those get a strike and are run
+    again one at a time, so a second death convicts exactly the candidate that caused it (``crashed``) and innocent
+    neighbours are never charged; candidates that had not started are resubmitted as they were.
+    """
 
     def __init__(self, workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
                  threads: int | None = None) -> None:
@@ -186,37 +195,65 @@ class PoolExecutor:
         self.args = (task_name, task_config, space, device, candidate_threads(threads))
         task = get_task(task_name, **task_config)
         self.objective, self.worst = task.objective, float(getattr(task, "worst", 1.0))
+        self.context = multiprocessing.get_context("spawn")
         self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=self.args)
+        self.started = self.context.SimpleQueue()  # fresh: a killed writer may have left the old one locked
+        return ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_init_worker,
+                                   initargs=(self.started, *self.args))
+
+    def _started_keys(self) -> set[str]:
+        keys = set()
+        while not self.started.empty():
+            keys.add(self.started.get())
+        return keys
 
     def map(self, jobs: Iterable[Job]) -> Iterator[dict[str, Any]]:
-        attempts: dict[str, int] = {}
+        strikes: dict[str, int] = {}
         pending = list(jobs)
         while pending:
-            futures = {self.pool.submit(_run_job, job): job for job in pending}
-            pending, broken = [], False
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    yield future.result()
-                    continue
-                except UserError:
-                    raise
-                except BrokenProcessPool:  # a worker died (killed, segfault): every job in flight is retried
-                    broken, note = True, "worker process died"
-                except Exception:
-                    note = traceback.format_exc()
-                attempts[job.key] = attempts.get(job.key, 0) + 1
-                if attempts[job.key] < 2:
-                    pending.append(job)
-                else:
-                    yield crashed(job, self.worst, self.objective, note)
-            if broken:
-                self.pool.shutdown(wait=False, cancel_futures=True)
-                self.pool = self._new_pool()
+            # candidates without a strike run together; each one with a strike runs alone
+            rounds = [[j for j in pending if j.key not in strikes]] + [[j] for j in pending if j.key in strikes]
+            pending = []
+            for batch in filter(None, rounds):
+                pending += yield from self._round(batch, strikes)
+
+    def _round(self, batch: list[Job], strikes: dict[str, int]) -> Iterator[dict[str, Any]]:
+        """Run ``batch`` in the pool, yielding results; returns the jobs to run again."""
+        self._started_keys()  # drop messages of earlier rounds
+        futures = {self.pool.submit(_run_job, job): job for job in batch}
+        again: list[Job] = []
+        lost: list[Job] = []
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+                continue
+            except UserError:
+                raise
+            except BrokenProcessPool:
+                lost.append(job)
+                continue
+            except Exception:
+                note = traceback.format_exc()
+            strikes[job.key] = strikes.get(job.key, 0) + 1
+            if strikes[job.key] < 2:
+                again.append(job)
+            else:
+                yield crashed(job, self.worst, self.objective, note)
+        if lost:  # a worker died: charge the candidates that were running, resubmit the rest
+            running = self._started_keys()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = self._new_pool()
+            for job in lost:
+                if job.key in running:
+                    strikes[job.key] = strikes.get(job.key, 0) + 1
+                    if strikes[job.key] >= 2:
+                        yield crashed(job, self.worst, self.objective, "worker process died")
+                        continue
+                again.append(job)
+        return again
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

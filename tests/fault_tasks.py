@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,14 +18,15 @@ class FaultTask(Task):
     objective = "error"
 
     def __init__(self, marker_dir: str, kill_once: Sequence[int] = (), kill_always: Sequence[int] = (),
-                 oom_above: int | None = None) -> None:
-        self.marker_dir = Path(marker_dir)
+                 oom_above: int | None = None, sleep: float = 0.0) -> None:
+        self.marker_dir, self.sleep = Path(marker_dir), sleep
         self.kill_once, self.kill_always, self.oom_above = set(kill_once), set(kill_always), oom_above
 
     def prepare(self, device: torch.device) -> None:
         pass
 
     def evaluate(self, model: Any, budget: dict[str, Any], seed: int) -> dict[str, float]:
+        time.sleep(self.sleep)  # keeps neighbours in flight when another candidate kills its worker
         marker = self.marker_dir / f"killed-{seed}"
         if seed in self.kill_always or (seed in self.kill_once and not marker.exists()):
             marker.touch()
