@@ -7,7 +7,7 @@ speech emotion, ...) plus any extra figures (per-dimension CCC, accuracy) that t
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -32,10 +32,14 @@ def list_tasks() -> list[str]:
     return sorted(_TASKS)
 
 
-def get_task(name: str, **config: Any) -> "Task":
+def task_class(name: str) -> type["Task"]:
     if name not in _TASKS:
         raise UserError(f"unknown task {name!r} (tasks: {', '.join(list_tasks()) or 'none'})")
-    return _TASKS[name](**config)
+    return _TASKS[name]
+
+
+def get_task(name: str, **config: Any) -> "Task":
+    return task_class(name)(**config)
 
 
 class Task(ABC):
@@ -44,6 +48,18 @@ class Task(ABC):
     name: str = ""
     #: the objective this task measures (minimised), e.g. "error" or "1-ccc"
     objective: str = "error"
+    #: the search's defaults for this task (see :mod:`eeea.search_config`): space, max_params, population,
+    #: generations, train (the training budget), task_config (every option the constructor takes), checkpoints
+    search_defaults: ClassVar[dict[str, Any]] = {}
+    #: whether the constructor takes ``download=True``
+    downloadable: ClassVar[bool] = False
+    #: extra figures of :meth:`evaluate` that ``eeea search`` prints beside the front, as (key, header)
+    summary_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @classmethod
+    def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
+        """The complete training budget (defaults filled in), or UserError naming a bad key."""
+        return dict(budget)
 
     @abstractmethod
     def prepare(self, device: torch.device) -> None:
