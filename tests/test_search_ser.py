@@ -130,3 +130,20 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
     code = main(["search", "--out", str(tmp_path / "r"), *TINY, "--quiet", *argv])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("eeea: error: ") and err.count("\n") == 1 and message in err, err
+
+
+@pytest.mark.slow
+def test_the_default_search_finishes_within_15_minutes(tmp_path):
+    """The quick-start command itself, with nothing overridden (about 6 minutes on a busy 2-core CPU)."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "eeea.cli", "search", "--max-params", "72k", "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=20 * 60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert time.perf_counter() - start <= 15 * 60
+    (run,) = (tmp_path / "runs").iterdir()
+    records = _archive(run)
+    assert 20 <= len(records) <= 40 and all(is_checkpoint(run / r["checkpoint"]) for r in records)
