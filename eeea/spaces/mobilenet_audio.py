@@ -21,7 +21,7 @@ from ..genome import Genome
 from ..mobilenet import MobileNetV3, MobileNetV3Spec, StageLayout, make_divisible, mbv3_net_spec
 from .base import register_space_kind
 from .mobilenet import MobileNetV3Space
-from .wav2small import FRONT_DEFAULTS
+from .wav2small import FRONT_DEFAULTS, AudioInput
 
 
 class AudioMobileNetV3(MobileNetV3):
@@ -42,10 +42,8 @@ def _choices(config: Mapping[str, Any], key: str, typ: type, source: str) -> lis
 
 
 @register_space_kind("mobilenet_audio")
-class MobileNetAudioSpace(MobileNetV3Space):
+class MobileNetAudioSpace(AudioInput, MobileNetV3Space):
     """MobileNetV3 on log-mel: per block kernel and expansion, per stage depth, mel bands, hop and width."""
-
-    size_keys = frozenset({"seconds", "outputs"})
 
     def read_globals(self, config: Mapping[str, Any], source: str) -> None:
         self.mels = _choices(config, "mels", int, source)
@@ -65,14 +63,6 @@ class MobileNetAudioSpace(MobileNetV3Space):
         return lines + self.describe_stages(arch, self.scaled_stages(arch))
 
     # networks --------------------------------------------------------------------------------------------------
-    def size(self, **overrides: Any) -> dict[str, Any]:
-        size = super(MobileNetV3Space, self).size(**overrides)
-        size.setdefault("seconds", 5.0)
-        size.setdefault("outputs", 3)
-        if not isinstance(size["outputs"], int) or size["outputs"] < 1 or float(size["seconds"]) <= 0:
-            raise UserError(f"space {self.name}: outputs must be a positive integer and seconds positive")
-        return size
-
     def scaled(self, arch: Mapping[str, Any], key: str) -> int:
         return make_divisible(self.layout[key] * arch["width"], 8)
 
@@ -83,9 +73,7 @@ class MobileNetAudioSpace(MobileNetV3Space):
         """``(front spec, body spec)``: the single description that builds and counts."""
         size = self.size(**size)
         arch = self.validate(genome).arch
-        f = self.front
-        front = ("log_mel_front", int(f["n_fft"]), int(f["win_length"]), arch["hop"], arch["mels"],
-                 int(f["sample_rate"]), float(f["fmin"]), float(f["fmax"]), float(f["eps"]))
+        front = self.front_spec(arch["mels"], arch["hop"])
         body = mbv3_net_spec(
             arch["kernels"], arch["expansions"], arch["depths"], num_classes=size["outputs"],
             stages=self.scaled_stages(arch), in_channels=1, stem_width=self.scaled(arch, "stem_width"),
@@ -114,10 +102,3 @@ class MobileNetAudioSpace(MobileNetV3Space):
             macs, shape = spec_macs(spec, shape)
             total += macs
         return total
-
-    def input_shape(self, **size: Any) -> tuple[int, ...]:
-        seconds = float(self.size(**size)["seconds"])
-        return (int(round(seconds * int(self.front["sample_rate"]))),)
-
-    def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
-        return self.input_shape(**size)
