@@ -65,6 +65,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     train_size = space.size(**{**space.search_size, **fixed, **config["size"]})
     if isinstance(space, CellSpace) and config["train"].get("auxiliary_weight", 0) > 0:
         train_size.setdefault("auxiliary", True)  # the auxiliary loss needs the auxiliary head
+    if len(space.genome_input_shape(space.random_genome(np.random.default_rng(0)), **eval_size)) != task.input_rank:
+        kind = "raw audio" if task.input_rank == 1 else "images"
+        raise UserError(f"space {space.name} does not take {kind}, the input of task {config['task']}; pick another "
+                        f"--space (or leave it out for the task's default)")
     objectives = _objectives(config, task.objective)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
     eepi.check_feasible()

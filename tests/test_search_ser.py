@@ -125,6 +125,7 @@ def test_ser_72k_config_resolves():
     (["--channels", "4"], "unknown size option 'channels'"),
     (["--max-params", "200"], "--max-params 200 cannot be met by space wav2small at seconds=5.0"),
     (["--data", "/nonexistent/emodb.zip"], "not an EmoDB zip or folder"),
+    (["--space", "eeea", "--max-params", "5M"], "space eeea does not take raw audio, the input of task ser"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
     code = main(["search", "--out", str(tmp_path / "r"), *TINY, "--quiet", *argv])

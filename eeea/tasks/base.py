@@ -51,6 +51,8 @@ class Task(ABC):
     #: the search's defaults for this task (see :mod:`eeea.search_config`): space, max_params, population,
     #: generations, train (the training budget), task_config (every option the constructor takes), checkpoints
     search_defaults: ClassVar[dict[str, Any]] = {}
+    #: dimensions of one input sample (3: images C x H x W, 1: raw audio); a space must produce networks taking it
+    input_rank: ClassVar[int] = 3
     #: whether the constructor takes ``download=True``
     downloadable: ClassVar[bool] = False
     #: extra figures of :meth:`evaluate` that ``eeea search`` prints beside the front, as (key, header)

@@ -43,6 +43,7 @@ def complete_budget(budget: dict[str, Any] | None) -> dict[str, Any]:
 @register_task("ser")
 class SERTask(Task):
     objective = "1-ccc"
+    input_rank = 1  # raw audio
     summary_columns = (("ccc_arousal", "CCC A"), ("ccc_dominance", "CCC D"), ("ccc_valence", "CCC V"),
                        ("ccc", "mean CCC"))
     # The default search (``eeea search --max-params 72k``) fits 15 minutes on 2 CPU cores (docs/decisions.md):
