@@ -212,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="EE-PI + NSGA-II architecture search into a run directory (resumable)")
     p.add_argument("--config", metavar="FILE", help="search config YAML (e.g. configs/search/cifar10_eeea_c.yaml); "
                    "flags override its keys")
-    p.add_argument("--out", metavar="DIR", help="run directory to create (must be empty unless --force; default: a new runs/TASK-DATE-TIME)")
+    p.add_argument("--out", metavar="DIR", help="run directory to create (must be empty unless --force; "
+                   "default: a new runs/TASK-DATE-TIME)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (same config; nothing retrained)")
     p.add_argument("--force", action="store_true", help="start over in a non-empty --out (removes its run files)")
     p.add_argument("--task", help="what candidates are scored on: ser (default: speech-emotion students on EmoDB), "
@@ -228,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
     p.add_argument("--eepi-scope", choices=["init", "all"], help="screen the initial population only, or offspring too "
                    "(default all)")
-    p.add_argument("--objectives", help="comma list, default error,params (add macs for three)")
+    p.add_argument("--objectives", help="comma list (default: the task objective and params: 1-ccc,params for "
+                   "ser, error,params for images; add macs for three)")
     p.add_argument("--population", type=int, help="population size (default: ser 10, image tasks 40)")
     p.add_argument("--generations", type=int, help="offspring generations (default: ser 3, image tasks 30)")
     p.add_argument("--epochs", type=int, help="training epochs per candidate (default: ser 8, image tasks 1)")
@@ -236,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (image tasks; quick looks)")
     p.add_argument("--channels", type=int, help="initial channels of the trained candidates (search size)")
     p.add_argument("--layers", type=int, help="cells of the trained candidates (search size)")
-    p.add_argument("--holdout", type=float, help="image tasks: held-out part of the training set, a fraction (default 0.1) or a count")
+    p.add_argument("--holdout", type=float, help="image tasks: held-out part of the training set, a fraction "
+                   "(default 0.1) or a count")
     p.add_argument("--limit", type=int, help="image tasks: use only this many training images (quick looks)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process)")

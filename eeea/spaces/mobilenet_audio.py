@@ -67,7 +67,8 @@ class MobileNetAudioSpace(AudioInput, MobileNetV3Space):
         return make_divisible(self.layout[key] * arch["width"], 8)
 
     def scaled_stages(self, arch: Mapping[str, Any]) -> tuple[StageLayout, ...]:
-        return tuple(StageLayout(make_divisible(s.width * arch["width"], 8), s.stride, s.act, s.se) for s in self.stages)
+        width = arch["width"]
+        return tuple(StageLayout(make_divisible(s.width * width, 8), s.stride, s.act, s.se) for s in self.stages)
 
     def audio_specs(self, genome: Genome, **size: Any) -> tuple[tuple, MobileNetV3Spec]:
         """``(front spec, body spec)``: the single description that builds and counts."""
