@@ -12,6 +12,7 @@ seed as every other architecture here, so the comparison does not favour it for 
 
     python benchmarks/bench_ser.py [ARCH ...] [--data ../shared/data/emodb.zip] [--epochs 8]
     python benchmarks/bench_ser.py wav2small_17k --run runs/ser [--run runs/ser_mobilenet] --data ../shared/data/emodb.zip
+"""
 from __future__ import annotations
 
 import argparse
