@@ -5,7 +5,13 @@ parameters, MACs per 5 s, CCC per dimension on EmoDB's held-out speakers after t
 bytes, onnxruntime one-thread median latency per 5 s clip (fp32 and int8), and the peak RSS of a fresh process that
 loads the int8 model and runs it. Appends one row per figure to benchmarks/RESULTS.md.
 
+The searched student: ``--run DIR`` takes the best evaluated genome (lowest 1 - mean CCC) of at most ``--max-params``
+from a search run directory; ``--search DIR`` first runs the default search (``eeea search --max-params 72k``, the
+options of ``--search-config`` if given) into DIR. The student is retrained from scratch with the same budget and
+seed as every other architecture here, so the comparison does not favour it for having been trained in the search.
+
     python benchmarks/bench_ser.py [ARCH ...] [--data ../shared/data/emodb.zip] [--epochs 8]
+    python benchmarks/bench_ser.py wav2small_17k --run runs/ser [--run runs/ser_mobilenet] --data ../shared/data/emodb.zip
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import record  # noqa: E402
 
 from eeea import count_macs, count_params, create_model, resolve_genome  # noqa: E402
+from eeea.archive import RunDir  # noqa: E402
 from eeea.export import export, export_onnx  # noqa: E402
 from eeea.tasks import get_task  # noqa: E402
 
@@ -70,6 +77,27 @@ def peak_rss_mb(path: Path) -> tuple[float, float]:
     return peak - base, base
 
 
+def searched_student(run_dir: str, max_params: int) -> tuple[str, str]:
+    """(genome text, description) of the run's best evaluated genome (lowest task objective) within ``max_params``."""
+    run = RunDir.open(run_dir)
+    objective = "1-ccc"
+    records = [r for r in run.read_archive() if r["status"] == "ok" and r["params"] <= max_params]
+    if not records:
+        raise SystemExit(f"{run_dir}: no evaluated genome of at most {max_params:,} params")
+    best = min(records, key=lambda r: (r["objectives"][objective], r["params"]))
+    note = (f"searched ({run_dir}, best of {len(records)} evaluated, search-time mean CCC "
+            f"{1 - best['objectives'][objective]:.3f})")
+    return best["genome"], note
+
+
+def run_search(out: str, config_file: str | None) -> None:
+    from eeea.search import search_command
+
+    start = time.perf_counter()
+    result = search_command(out, None, config_file, {"max_params": 72_000}, quiet=True)
+    print(f"search: {result.evaluations} genomes in {(time.perf_counter() - start) / 60:.1f} min into {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("arch", nargs="*", default=["wav2small_17k"])
@@ -77,19 +105,36 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--run", metavar="DIR", action="append", default=[],
+                    help="add the best genome of this search run directory (repeatable)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads for training (1: robust on a busy machine)")
+    ap.add_argument("--search", metavar="DIR", help="run the default 72k search into DIR first, then use it as --run")
+    ap.add_argument("--search-config", metavar="FILE", help="search config for --search (default: the defaults)")
+    ap.add_argument("--max-params", type=int, default=72_000, help="size limit of the searched student")
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    archs = list(args.arch)
+    labels: dict[str, str] = {}
+    if args.search:
+        run_search(args.search, args.search_config)
+        args.run.append(args.search)
+    for run in args.run:
+        text, note = searched_student(run, args.max_params)
+        archs.append(text)
+        labels[text] = note
+    torch.set_num_threads(args.threads)
     task = get_task("ser", data=args.data)
     task.prepare("cpu")
     data = args.data or "embedded subset"
     command = "python benchmarks/bench_ser.py " + " ".join(sys.argv[1:])
-    for arch in args.arch:
+    for arch in archs:
         genome = resolve_genome(arch)
-        label = genome.name or genome.key
+        label = genome.name or f"{genome.key} {labels.get(arch, '')}".strip()
+        if arch in labels:
+            record("bench_ser", f"{genome.key}: genome", f"`{genome.to_text()}`", "-", command)
         record("bench_ser", f"{label}: trainable params", f"{count_params(genome):,}", "<= 72,000", command)
         record("bench_ser", f"{label}: MACs per 5 s", f"{count_macs(genome, seconds=5.0) / 1e6:.1f}M", "-", command)
         torch.manual_seed(args.seed)
-        model = create_model(arch)
+        model = create_model(genome)
         start = time.perf_counter()
         scores = task.evaluate(model, {"epochs": args.epochs}, seed=args.seed)
         minutes = (time.perf_counter() - start) / 60

@@ -21,10 +21,10 @@ import yaml
 from .errors import UserError
 from .genome import Genome
 
-CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG = (
-    "config.yaml", "archive.jsonl", "state.json", "pareto.csv", "pareto.png", "genomes", "log.txt",
+CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS = (
+    "config.yaml", "archive.jsonl", "state.json", "pareto.csv", "pareto.png", "genomes", "log.txt", "checkpoints",
 )
-RUN_FILES = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG)
+RUN_FILES = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
 
 
 class RunDir:
@@ -109,6 +109,18 @@ class RunDir:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+
+    # checkpoints (trained weights of evaluated candidates, when the search keeps them) --------------------------------
+    def checkpoint_dir(self, key: str) -> Path:
+        return self.path.resolve() / CHECKPOINTS / key
+
+    def has_checkpoint(self, key: str) -> bool:
+        from .checkpoint import is_checkpoint
+
+        return is_checkpoint(self.checkpoint_dir(key))
+
+    def relative(self, path: Path) -> str:
+        return Path(path).relative_to(self.path.resolve()).as_posix()
 
     # state ---------------------------------------------------------------------------------------------------------
     def write_state(self, state: Mapping[str, Any]) -> None:

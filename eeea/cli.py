@@ -113,7 +113,6 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from .search import search_command
-    from .tables import render
 
     overrides: dict[str, Any] = {}
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
@@ -132,15 +131,36 @@ def cmd_search(args: argparse.Namespace) -> int:
             overrides[key] = layer
     result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=args.quiet)
     if not args.quiet:
-        counted = [c for c in ("params", "macs") if c not in result.objectives]
-        rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
-                 r["status"]] for i, r in enumerate(result.front)]
-        print(render(["rank", "key", *result.objectives, *counted, "status"], rows), end="")
-        e = result.eepi
-        print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
-              f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
-        print(f"run directory: {result.run_dir}")
+        print_front(result)
     return 0
+
+
+def print_front(result: Any) -> None:
+    """The front as a table (objectives, params, MACs, the task's figures), EE-PI's statistics and an export line."""
+    from .tables import render
+
+    counted = [c for c in ("params", "macs") if c not in result.objectives]
+    extra = [(k, h) for k, h in result.columns if k not in result.objectives]
+    rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
+             *(_rounded(r["extra"][k]) if k in r.get("extra", {}) else "" for k, _ in extra), r["status"]]
+            for i, r in enumerate(result.front)]
+    print(render(["rank", "key", *result.objectives, *counted, *(h for _, h in extra), "status"], rows), end="")
+    e = result.eepi
+    print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
+          f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
+    print(f"run directory: {result.run_dir}")
+    ok = [(i, r) for i, r in enumerate(result.front) if r["status"] == "ok"]
+    if not ok:
+        return
+    rank, best = ok[0]  # the front is sorted by the task objective first: rank 0 scores best
+    out = f"{best['key']}.int8.onnx"
+    if best.get("checkpoint"):
+        print(f"export the best front member (trained weights): eeea export {result.run_dir / best['checkpoint']} "
+              f"--format onnx-int8 --out {out}")
+    else:
+        genome = result.run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
+        print(f"export the best front member (architecture only; train it first, weights are untrained): "
+              f"eeea export {genome} --format onnx-int8 --out {out}")
 
 
 def _rounded(v: float) -> float | int:
@@ -192,30 +212,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="EE-PI + NSGA-II architecture search into a run directory (resumable)")
     p.add_argument("--config", metavar="FILE", help="search config YAML (e.g. configs/search/cifar10_eeea_c.yaml); "
                    "flags override its keys")
-    p.add_argument("--out", metavar="DIR", help="run directory to create (must be empty unless --force)")
+    p.add_argument("--out", metavar="DIR", help="run directory to create (must be empty unless --force; "
+                   "default: a new runs/TASK-DATE-TIME)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (same config; nothing retrained)")
     p.add_argument("--force", action="store_true", help="start over in a non-empty --out (removes its run files)")
-    p.add_argument("--task", help="what candidates are scored on (default cifar10)")
-    p.add_argument("--space", help="search space name or YAML file (default eeea)")
+    p.add_argument("--task", help="what candidates are scored on: ser (default: speech-emotion students on EmoDB), "
+                   "cifar10, cifar100, imagefolder")
+    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> wav2small, "
+                   "image tasks -> eeea)")
     p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset)")
     p.add_argument("--download", action="store_true", help="download the data set into --data if missing")
     p.add_argument("--max-params", type=count_arg("--max-params"), metavar="N",
-                   help="EE-PI threshold on params at the evaluation size, e.g. 5M (0 = no early exit)")
-    p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N", help="EE-PI threshold on MACs, e.g. 600M")
+                   help="EE-PI threshold on params at the evaluation size, e.g. 72k (default: the task's, ser 72k, "
+                   "image tasks 5M; 0 = no early exit)")
+    p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N",
+                   help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
     p.add_argument("--eepi-scope", choices=["init", "all"], help="screen the initial population only, or offspring too "
                    "(default all)")
-    p.add_argument("--objectives", help="comma list, default error,params (add macs for three)")
-    p.add_argument("--population", type=int, help="population size (default 40)")
-    p.add_argument("--generations", type=int, help="offspring generations (default 30)")
-    p.add_argument("--epochs", type=int, help="training epochs per candidate (default 1)")
-    p.add_argument("--batch-size", type=int, help="training batch size (default 128)")
-    p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (quick looks)")
+    p.add_argument("--objectives", help="comma list (default: the task objective and params: 1-ccc,params for "
+                   "ser, error,params for images; add macs for three)")
+    p.add_argument("--population", type=int, help="population size (default: ser 10, image tasks 40)")
+    p.add_argument("--generations", type=int, help="offspring generations (default: ser 3, image tasks 30)")
+    p.add_argument("--epochs", type=int, help="training epochs per candidate (default: ser 8, image tasks 1)")
+    p.add_argument("--batch-size", type=int, help="training batch size (default: ser 16, image tasks 128)")
+    p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (image tasks; quick looks)")
     p.add_argument("--channels", type=int, help="initial channels of the trained candidates (search size)")
     p.add_argument("--layers", type=int, help="cells of the trained candidates (search size)")
-    p.add_argument("--holdout", type=float, help="held-out part of the training set: a fraction (default 0.1) or a count")
-    p.add_argument("--limit", type=int, help="use only this many training images (quick looks)")
+    p.add_argument("--holdout", type=float, help="image tasks: held-out part of the training set, a fraction "
+                   "(default 0.1) or a count")
+    p.add_argument("--limit", type=int, help="image tasks: use only this many training images (quick looks)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
-    p.add_argument("--workers", type=int, help="evaluation processes (default 1: in-process)")
+    p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")

@@ -111,7 +111,7 @@ class EEPI:
             parts.append(f"{format_count(self.max_params)} params")
         if self.max_macs is not None:
             parts.append(f"{format_count(self.max_macs)} MACs")
-        shown = ", ".join(f"{k}={v}" for k, v in self.size.items() if k in ("channels", "layers", "num_classes"))
+        shown = ", ".join(f"{k}={v}" for k, v in self.size.items() if k in ("channels", "layers", "num_classes", "seconds"))
         return f"{' and '.join(parts) or 'no budget'} at {shown or 'the evaluation size'}"
 
     def check_feasible(self) -> None:

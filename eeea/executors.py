@@ -40,6 +40,8 @@ class Job:
     seed: int
     size: dict[str, Any] = field(hash=False)
     budget: dict[str, Any] = field(hash=False)
+    #: directory to save the trained network in (a checkpoint, see :mod:`eeea.checkpoint`); None: not saved
+    checkpoint: str | None = field(default=None, hash=False)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -128,8 +130,15 @@ class Evaluator:
 
     def _train(self, job: Job, budget: dict[str, Any]) -> dict[str, float]:
         torch.manual_seed(job.seed)  # weight initialisation
-        model = self.space.build(Genome.from_text(job.genome), **job.size)
-        return self.task.evaluate(model, budget, job.seed)
+        genome = Genome.from_text(job.genome)
+        model = self.space.build(genome, **job.size)
+        values = self.task.evaluate(model, budget, job.seed)  # trains ``model`` in place
+        if job.checkpoint:  # written before the archive line, so an archived result always has its weights
+            from .checkpoint import save_checkpoint
+
+            meta = {"task": self.task.name, "seed": job.seed, "budget": budget, **values}
+            save_checkpoint(job.checkpoint, genome, model.cpu(), job.size, meta=meta, force=True)
+        return values
 
 
 def _finite(v: Any) -> bool:

@@ -40,6 +40,7 @@ class SearchResult:
     trained: int  # candidates trained by this call (not replayed from the archive)
     evaluations: int  # distinct genomes evaluated in the run
     eepi: dict[str, Any]
+    columns: tuple[tuple[str, str], ...] = ()  # the task's extra figures worth printing: (key in "extra", header)
 
 
 def _objectives(config: Mapping[str, Any], task_objective: str) -> list[str]:
@@ -56,13 +57,18 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
            quiet: bool = False) -> SearchResult:
     """Run (or resume) a search with a resolved ``config`` (see :mod:`eeea.search_config`) into run directory ``out``."""
     space = get_space(config["space"])
-    task_config = {"data": config["data"], "download": config["download"], **config["task_config"]}
+    task_config = {"data": config["data"], **({"download": True} if config["download"] else {}),
+                   **config["task_config"]}
     task = get_task(config["task"], **task_config)
     fixed = task.size_overrides() if hasattr(task, "size_overrides") else {}
     eval_size = space.size(**{**fixed, **config["eval_size"]})
     train_size = space.size(**{**space.search_size, **fixed, **config["size"]})
-    if isinstance(space, CellSpace) and config["train"]["auxiliary_weight"] > 0:
+    if isinstance(space, CellSpace) and config["train"].get("auxiliary_weight", 0) > 0:
         train_size.setdefault("auxiliary", True)  # the auxiliary loss needs the auxiliary head
+    if len(space.genome_input_shape(space.random_genome(np.random.default_rng(0)), **eval_size)) != task.input_rank:
+        kind = "raw audio" if task.input_rank == 1 else "images"
+        raise UserError(f"space {space.name} does not take {kind}, the input of task {config['task']}; pick another "
+                        f"--space (or leave it out for the task's default)")
     objectives = _objectives(config, task.objective)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
     eepi.check_feasible()
@@ -97,8 +103,9 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             jobs = {}
             for g in genomes:
                 if g.key not in cache and g.key not in jobs:
+                    checkpoint = str(run.checkpoint_dir(g.key)) if config["checkpoints"] else None
                     jobs[g.key] = Job(g.key, g.to_text(), candidate_seed(config["seed"], g.key), train_size,
-                                      config["train"])
+                                      config["train"], checkpoint)
             if jobs and executor is None:
                 executor = make_executor(config["workers"], config["task"], task_config, config["space"],
                                          config["device"], config["threads"])
@@ -111,6 +118,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                     record = {**result, "genome": job.genome, "generation": gen, "seed": job.seed,
                               "params": eepi.params(g), "macs": eepi.macs(g)}
                     record["objectives"] = {**record["objectives"], "params": record["params"], "macs": record["macs"]}
+                    if job.checkpoint and run.has_checkpoint(job.key):
+                        record["checkpoint"] = run.relative(run.checkpoint_dir(job.key))
                     run.append(record)
                     cache[record["key"]] = record
                     trained += 1
@@ -147,7 +156,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     stats = _eepi_stats(eepi, repair)
     log.info(f"done: {len(order)} genomes evaluated ({trained} trained now), front of {len(front)}, EE-PI {stats}")
     run.close_logger()
-    return SearchResult(run.path, front, objectives, trained, len(order), stats)
+    return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns))
 
 
 def _eepi_stats(eepi: EEPI, repair: Any) -> dict[str, Any]:
@@ -182,6 +191,15 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         if asked != stored:  # only resume-free keys changed (workers, device, generations)
             (run.path / "config.yaml").write_text(__import__("yaml").safe_dump(asked, sort_keys=False))
         return search(asked, resume, resume=True, quiet=quiet)
-    if not out:
-        raise UserError("--out DIR is required (or --resume RUN_DIR)")
-    return search(resolve_config(file_layer, overrides), out, force=force, quiet=quiet)
+    config = resolve_config(file_layer, overrides)
+    return search(config, out or default_run_dir(config["task"]), force=force, quiet=quiet)
+
+
+def default_run_dir(task: str, root: str | Path = "runs") -> Path:
+    """A new directory ``runs/TASK-YYYYMMDD-HHMMSS`` (with a suffix if that exists): never an existing run."""
+    stem = Path(root) / f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = stem, 1
+    while path.exists():
+        n += 1
+        path = stem.with_name(f"{stem.name}-{n}")
+    return path

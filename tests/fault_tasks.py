@@ -17,7 +17,9 @@ from eeea.tasks import Task
 class FaultTask(Task):
     objective = "error"
 
-    def __init__(self, marker_dir: str, kill_once: Sequence[int] = (), kill_always: Sequence[int] = (),
+    search_defaults = {**Task.search_defaults, "population": 4, "generations": 1}
+
+    def __init__(self, marker_dir: str, data: str | None = None, kill_once: Sequence[int] = (), kill_always: Sequence[int] = (),
                  oom_above: int | None = None, sleep: float = 0.0) -> None:
         self.marker_dir, self.sleep = Path(marker_dir), sleep
         self.kill_once, self.kill_always, self.oom_above = set(kill_once), set(kill_always), oom_above

@@ -3,11 +3,15 @@ thread count changes the last bits of CPU results). Faults: a pool worker killed
 recorded as crashed while the other candidates finish; CUDA's out-of-memory error is retried once at half batch."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from eeea.errors import UserError
 from eeea.executors import Job, LocalExecutor, PoolExecutor
+from eeea.search import search
+from eeea.search_config import resolve_config
 from eeea.tasks import get_task
 
 torch.set_num_threads(1)
@@ -63,6 +67,19 @@ def test_user_tasks_load_by_module_and_class_and_bad_options_are_one_line(tmp_pa
     assert task.objective == "error"
     with pytest.raises(UserError, match="bad task options"):
         get_task("fault_tasks:FaultTask", marker_dir=str(tmp_path), colour="red")
+    with pytest.raises(UserError, match="has no option 'colour'"):
+        resolve_config({"task": "fault_tasks:FaultTask", "task_config": {"colour": "red"}})
+
+
+def test_a_search_runs_a_user_task_with_its_own_defaults(tmp_path):
+    config = resolve_config({"task": "fault_tasks:FaultTask", "task_config": {"marker_dir": str(tmp_path)},
+                             "size": SIZE, "device": "cpu"})
+    assert config["space"] == "eeea" and config["population"] == 4 and config["max_params"] is None
+    result = search(config, tmp_path / "run", quiet=True)
+    archive = [json.loads(line) for line in (tmp_path / "run" / "archive.jsonl").read_text().splitlines()]
+    assert len(archive) == 8 and all(r["status"] == "ok" for r in archive)
+    assert all(r["objectives"]["error"] == (r["seed"] % 997) / 997 for r in archive)
+    assert result.front
 
 
 @pytest.mark.parametrize("threads", [None, 2])

@@ -36,8 +36,12 @@ def test_int8_export_keeps_ccc_and_is_small(checkpoint, tmp_path, capsys):
     assert f"{out.stat().st_size:,} bytes" in printed and "(kept)" in printed
     kept = [line for line in printed.splitlines() if "(kept)" in line][0]
     assert float(kept.split("= ")[1].split()[0]) >= 0.99
-    ops = {n.op_type for n in __import__("onnx").load(str(out)).graph.node}
+    graph = __import__("onnx").load(str(out)).graph
+    ops = {n.op_type for n in graph.node}
     assert ops & {"ConvInteger", "QLinearConv", "DequantizeLinear", "MatMulInteger"}  # really quantised
+    # compact: no node names, short tensor names, the graph's input and output keep theirs
+    assert all(n.name == "" for n in graph.node) and max(len(t.name) for t in graph.initializer) <= 6
+    assert [v.name for v in graph.input] == ["input"] and [v.name for v in graph.output] == ["output"]
     ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
 

@@ -2,12 +2,14 @@
 from .base import SearchSpace, builtin_space_dir, get_space, list_spaces, register_space_kind
 from .cell import CellSpace
 from .mobilenet import MobileNetV3Space
+from .mobilenet_audio import MobileNetAudioSpace
 from .wav2small import Wav2SmallSpace
 
 __all__ = [
     "SearchSpace",
     "CellSpace",
     "MobileNetV3Space",
+    "MobileNetAudioSpace",
     "Wav2SmallSpace",
     "builtin_space_dir",
     "get_space",

@@ -4,12 +4,16 @@ Genome ``arch``: ``resolution`` (input pixels), ``depths`` (blocks per stage), a
 the active blocks in order (``sum(depths)`` each), the form the EEEA-Net paper publishes its configurations in.
 
 Integer encoding (Once-for-All style, fixed length): for each stage and each of its ``max_depth`` block slots a kernel
-gene and an expansion gene (indices into the space's choice lists), then one depth gene per stage, then a resolution
-gene. Slots beyond a stage's depth are inactive: :meth:`decode` ignores them and :meth:`encode` writes 0 there.
+gene and an expansion gene (indices into the space's choice lists), then one depth gene per stage, then the space's
+global genes (:meth:`MobileNetV3Space.global_choices`: here the resolution). Slots beyond a stage's depth are inactive:
+:meth:`decode` ignores them and :meth:`encode` writes 0 there.
+
+The stage layout (widths, strides, activations, squeeze-excite) and the stem/head widths may be given in the space
+file (``stages``, ``stem_width``, ``stem_stride``, ``final_expand``, ``feature_mix``); they default to Once-for-All's.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from torch import nn
@@ -17,7 +21,7 @@ from torch import nn
 from ..counting import spec_macs, spec_params
 from ..errors import GenomeError, UserError
 from ..genome import Genome
-from ..mobilenet import OFA_STAGES, MobileNetV3, MobileNetV3Spec, StageLayout, mbv3_net_spec
+from ..mobilenet import ACTIVATIONS, OFA_STAGES, MobileNetV3, MobileNetV3Spec, StageLayout, mbv3_net_spec
 from .base import SearchSpace, register_space_kind
 
 SIZE_KEYS = {"num_classes", "input_size", "dropout"}
@@ -28,6 +32,20 @@ def _int_list(config: Mapping[str, Any], key: str, source: str) -> list[int]:
     if not isinstance(value, list) or not value or not all(isinstance(v, int) and v > 0 for v in value):
         raise UserError(f"{source}: {key!r} must be a non-empty list of positive integers")
     return list(value)
+
+
+def _stages(config: Mapping[str, Any], source: str) -> tuple[StageLayout, ...]:
+    """``stages`` as a list of ``{width, stride, act, se}`` mappings (default: the Once-for-All layout)."""
+    value = config.get("stages")
+    if value is None:
+        return OFA_STAGES
+    try:
+        stages = tuple(StageLayout(int(s["width"]), int(s["stride"]), str(s["act"]), bool(s["se"])) for s in value)
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"{source}: 'stages' is a list of {{width, stride, act, se}} mappings") from None
+    if not stages or any(s.width < 1 or s.stride not in (1, 2) or s.act not in ACTIVATIONS for s in stages):
+        raise UserError(f"{source}: stages need width >= 1, stride 1 or 2 and act one of {', '.join(ACTIVATIONS)}")
+    return stages
 
 
 def _resolutions(config: Mapping[str, Any], source: str) -> list[int]:
@@ -49,22 +67,34 @@ class MobileNetV3Space(SearchSpace):
     """Once-for-All MobileNetV3 subnets: per block kernel and expansion, per stage depth, and input resolution."""
     size_keys = frozenset(SIZE_KEYS)
 
-
     def __init__(self, config: Mapping[str, Any], source: str) -> None:
         super().__init__(config, source)
         self.kernels = _int_list(config, "kernels", source)
         self.expansions = _int_list(config, "expansions", source)
         self.depths = _int_list(config, "depths", source)
-        self.resolutions = _resolutions(config, source)
         self.max_depth = max(self.depths)
-        self.stages: tuple[StageLayout, ...] = OFA_STAGES
-        # Input size when no genome is at hand (its resolution gene decides otherwise).
-        self.default_resolution = int(config.get("default_resolution", self.resolutions[-1]))
+        self.stages: tuple[StageLayout, ...] = _stages(config, source)
+        try:
+            self.layout = {key: int(config.get(key, default)) for key, default in
+                           (("stem_width", 16), ("stem_stride", 2), ("final_expand", 960), ("feature_mix", 1280))}
+        except (TypeError, ValueError):
+            raise UserError(f"{source}: stem_width, stem_stride, final_expand and feature_mix are integers") from None
+        self.read_globals(config, source)
         n_slots = len(self.stages) * self.max_depth
         upper = [len(self.kernels) - 1, len(self.expansions) - 1] * n_slots
-        upper += [len(self.depths) - 1] * len(self.stages) + [len(self.resolutions) - 1]
+        upper += [len(self.depths) - 1] * len(self.stages) + [len(c) - 1 for _, c in self.global_choices()]
         self.xu = np.array(upper, dtype=np.int64)
         self.xl = np.zeros_like(self.xu)
+
+    def read_globals(self, config: Mapping[str, Any], source: str) -> None:
+        """Read the choice lists of the global genes from the space file."""
+        self.resolutions = _resolutions(config, source)
+        # Input size when no genome is at hand (its resolution gene decides otherwise).
+        self.default_resolution = int(config.get("default_resolution", self.resolutions[-1]))
+
+    def global_choices(self) -> list[tuple[str, list]]:
+        """``(field, choices)`` of the genes after the depths, in encoding (and genome field) order."""
+        return [("resolution", self.resolutions)]
 
     # encoding --------------------------------------------------------------------------------------------------
     @property
@@ -90,12 +120,9 @@ class MobileNetV3Space(SearchSpace):
                 slot = s * self.max_depth + b
                 kernels.append(self.kernels[int(x[2 * slot])])
                 expansions.append(self.expansions[int(x[2 * slot + 1])])
-        arch = {
-            "resolution": self.resolutions[int(x[-1])],
-            "depths": depths,
-            "kernels": kernels,
-            "expansions": expansions,
-        }
+        first = slots + len(self.stages)
+        arch = {field: choices[int(g)] for (field, choices), g in zip(self.global_choices(), x[first:])}
+        arch.update({"depths": depths, "kernels": kernels, "expansions": expansions})
         return self.validate(Genome(self.name, arch))
 
     def encode(self, genome: Genome) -> np.ndarray:
@@ -109,23 +136,29 @@ class MobileNetV3Space(SearchSpace):
                 x[2 * slot + 1] = self.expansions.index(arch["expansions"][i])
                 i += 1
             x[2 * self._n_slots + s] = self.depths.index(depth)
-        x[-1] = self.resolutions.index(arch["resolution"])
+        first = 2 * self._n_slots + len(self.stages)
+        for i, (field, choices) in enumerate(self.global_choices()):
+            x[first + i] = choices.index(arch[field])
         return x
 
     # validation ------------------------------------------------------------------------------------------------
     def validate(self, genome: Genome) -> Genome:
         self.check_space(genome)
         arch = genome.arch
-        self.check_fields(arch, ("resolution", "depths", "kernels", "expansions"))
-        resolution = arch["resolution"]
-        if resolution not in self.resolutions or isinstance(resolution, bool):
-            lo, hi = self.resolutions[0], self.resolutions[-1]
-            raise GenomeError(f"resolution: {resolution!r} is not a choice of space {self.name} ({lo}..{hi})")
+        globals_ = self.global_choices()
+        self.check_fields(arch, (*(f for f, _ in globals_), "depths", "kernels", "expansions"))
+        canonical: dict[str, Any] = {}
+        for field, choices in globals_:
+            value = arch[field]
+            if isinstance(value, bool) or type(value) is not type(choices[0]) or value not in choices:
+                shown = f"{choices[0]}..{choices[-1]}" if len(choices) > 6 else ", ".join(map(str, choices))
+                raise GenomeError(f"{field}: {value!r} is not a choice of space {self.name} ({shown})")
+            canonical[field] = value
         depths = self._choices("depths", arch["depths"], self.depths, len(self.stages))
         n_blocks = sum(depths)
         kernels = self._choices("kernels", arch["kernels"], self.kernels, n_blocks)
         expansions = self._choices("expansions", arch["expansions"], self.expansions, n_blocks)
-        canonical = {"resolution": resolution, "depths": depths, "kernels": kernels, "expansions": expansions}
+        canonical.update({"depths": depths, "kernels": kernels, "expansions": expansions})
         return Genome(self.name, canonical, genome.name)
 
     @staticmethod
@@ -141,9 +174,13 @@ class MobileNetV3Space(SearchSpace):
 
     def describe(self, genome: Genome) -> list[str]:
         arch = self.validate(genome).arch
-        lines = [f"input:  {arch['resolution']} x {arch['resolution']} px (the resolution gene)"]
-        i = 0
-        for n, (stage, depth) in enumerate(zip(self.stages, arch["depths"]), start=1):
+        return [f"input:  {arch['resolution']} x {arch['resolution']} px (the resolution gene)",
+                *self.describe_stages(arch, self.stages)]
+
+    @staticmethod
+    def describe_stages(arch: Mapping[str, Any], stages: Sequence[StageLayout]) -> list[str]:
+        lines, i = [], 0
+        for n, (stage, depth) in enumerate(zip(stages, arch["depths"]), start=1):
             blocks = ", ".join(
                 f"k{k}e{e}" for k, e in zip(arch["kernels"][i : i + depth], arch["expansions"][i : i + depth])
             )
@@ -173,7 +210,7 @@ class MobileNetV3Space(SearchSpace):
         arch = self.validate(genome).arch
         return mbv3_net_spec(
             arch["kernels"], arch["expansions"], arch["depths"],
-            num_classes=size["num_classes"], stages=self.stages, dropout=size["dropout"],
+            num_classes=size["num_classes"], stages=self.stages, dropout=size["dropout"], **self.layout,
         )
 
     def build(self, genome: Genome, **size: Any) -> nn.Module:

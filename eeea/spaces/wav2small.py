@@ -49,9 +49,39 @@ class AudioStudent(nn.Module):
         return self.classifier(self.head(self.body(self.front(audio_batch))))
 
 
-@register_space_kind("wav2small")
-class Wav2SmallSpace(SearchSpace):
+class AudioInput:
+    """Size, input shape and front-end spec shared by the audio spaces (raw 16 kHz audio in, ``outputs`` values out).
+
+    Sizes: ``seconds`` (the clip length MACs are counted at, default 5) and ``outputs`` (default 3: A/D/V)."""
+
     size_keys = frozenset(SIZE_KEYS)
+    front: dict[str, Any]
+    name: str
+
+    def size(self, **overrides: Any) -> dict[str, Any]:
+        size = SearchSpace.size(self, **overrides)  # type: ignore[arg-type]
+        size.setdefault("seconds", 5.0)
+        size.setdefault("outputs", 3)
+        if not isinstance(size["outputs"], int) or size["outputs"] < 1 or float(size["seconds"]) <= 0:
+            raise UserError(f"space {self.name}: outputs must be a positive integer and seconds positive")
+        return size
+
+    def input_shape(self, **size: Any) -> tuple[int, ...]:
+        seconds = float(self.size(**size)["seconds"])
+        return (int(round(seconds * int(self.front["sample_rate"]))),)
+
+    def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
+        return self.input_shape(**size)
+
+    def front_spec(self, mels: int, hop: int) -> tuple:
+        """The log-mel front end's module spec (its fixed parts from the space file's ``front``)."""
+        f = self.front
+        return ("log_mel_front", int(f["n_fft"]), int(f["win_length"]), hop, mels, int(f["sample_rate"]),
+                float(f["fmin"]), float(f["fmax"]), float(f["eps"]))
+
+
+@register_space_kind("wav2small")
+class Wav2SmallSpace(AudioInput, SearchSpace):
 
     def __init__(self, config: Mapping[str, Any], source: str) -> None:
         super().__init__(config, source)
@@ -136,21 +166,11 @@ class Wav2SmallSpace(SearchSpace):
         return lines
 
     # networks --------------------------------------------------------------------------------------------------
-    def size(self, **overrides: Any) -> dict[str, Any]:
-        size = super().size(**overrides)
-        size.setdefault("seconds", 5.0)
-        size.setdefault("outputs", 3)
-        if not isinstance(size["outputs"], int) or size["outputs"] < 1 or float(size["seconds"]) <= 0:
-            raise UserError(f"space {self.name}: outputs must be a positive integer and seconds positive")
-        return size
-
     def specs(self, genome: Genome, **size: Any) -> tuple[tuple, list[tuple], tuple, tuple]:
         """``(front, body, head, classifier)`` module specs: the single description that builds and counts."""
         arch = self.validate(genome).arch
         size = self.size(**size)
-        f = self.front
-        front = ("log_mel_front", int(f["n_fft"]), int(f["win_length"]), arch["hop"], arch["mels"],
-                 int(f["sample_rate"]), float(f["fmin"]), float(f["fmax"]), float(f["eps"]))
+        front = self.front_spec(arch["mels"], arch["hop"])
         body: list[tuple] = []
         c_in, mels = 1, arch["mels"]
         for c, k, p in zip(arch["channels"], arch["kernels"], arch["pool"]):
@@ -180,10 +200,6 @@ class Wav2SmallSpace(SearchSpace):
             macs, shape = spec_macs(spec, shape)
             total += macs
         return total
-
-    def input_shape(self, **size: Any) -> tuple[int, ...]:
-        seconds = float(self.size(**size)["seconds"])
-        return (int(round(seconds * int(self.front["sample_rate"]))),)
 
 
 def _choice(field: str, value: Any, allowed: list) -> None:

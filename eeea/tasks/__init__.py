@@ -1,6 +1,6 @@
 """What a candidate is scored on. Each task module registers itself with :func:`register_task`."""
-from .base import Task, get_task, list_tasks, register_task, task_class
+from .base import Task, get_task, list_tasks, register_task, task_class, task_options
 from . import image  # noqa: F401  (registers cifar10, cifar100, imagefolder)
 
-__all__ = ["Task", "get_task", "list_tasks", "register_task", "task_class"]
+__all__ = ["Task", "get_task", "list_tasks", "register_task", "task_class", "task_options"]
 from . import ser  # noqa: E402,F401  (registers the "ser" task)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -50,6 +50,11 @@ def task_class(name: str) -> type["Task"]:
     return cls
 
 
+def task_options(cls: type["Task"]) -> set[str]:
+    """The options a task's constructor takes besides ``data`` and ``download`` (the search's ``task_config``)."""
+    return set(inspect.signature(cls).parameters) - {"data", "download", "self"}
+
+
 def get_task(name: str, **config: Any) -> "Task":
     cls = task_class(name)
     try:
@@ -65,6 +70,23 @@ class Task(ABC):
     name: str = ""
     #: the objective this task measures (minimised), e.g. "error" or "1-ccc"
     objective: str = "error"
+    #: the search's defaults for this task (see :mod:`eeea.search_config`): space, max_params, population,
+    #: generations, train (the training budget), task_config (every option the constructor takes), checkpoints
+    search_defaults: ClassVar[dict[str, Any]] = {
+        "space": "eeea", "max_params": None, "max_macs": None, "population": 40, "generations": 30, "train": {},
+        "task_config": {}, "checkpoints": False,
+    }
+    #: dimensions of one input sample (3: images C x H x W, 1: raw audio); a space must produce networks taking it
+    input_rank: ClassVar[int] = 3
+    #: whether the constructor takes ``download=True``
+    downloadable: ClassVar[bool] = False
+    #: extra figures of :meth:`evaluate` that ``eeea search`` prints beside the front, as (key, header)
+    summary_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @classmethod
+    def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
+        """The complete training budget (defaults filled in), or UserError naming a bad key."""
+        return dict(budget)
 
     @abstractmethod
     def prepare(self, device: torch.device) -> None:

@@ -37,6 +37,22 @@ class ImageClassificationTask(Task):
     objective = "error"
     worst = 1.0  # recorded for candidates that diverge or crash
     dataset = ""
+    downloadable = True
+    summary_columns = (("accuracy", "accuracy"),)
+    search_defaults = {
+        "space": "eeea",
+        "max_params": 5_000_000,  # EE-PI threshold beta at the evaluation size; 0 or null = no early exit
+        "max_macs": None,
+        "population": 40,
+        "generations": 30,  # offspring generations after the initial population
+        "train": TrainConfig().to_dict(),
+        "task_config": {"holdout": 0.1, "split_seed": 0, "limit": None},
+        "checkpoints": False,  # proxy-trained weights of a cell network at search size are of no later use
+    }
+
+    @classmethod
+    def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
+        return TrainConfig.from_dict(budget).to_dict()
 
     def __init__(
         self,

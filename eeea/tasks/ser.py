@@ -28,9 +28,44 @@ LOSSES = {"ccc": ccc_loss, "ccc+mse": ccc_mse_loss}
 DEFAULT_BUDGET = {"epochs": 8, "batch_size": 16, "lr": 3e-3, "weight_decay": 1e-4}
 
 
+def complete_budget(budget: dict[str, Any] | None) -> dict[str, Any]:
+    """``budget`` over :data:`DEFAULT_BUDGET`; UserError for an unknown key or a non-positive size."""
+    full = {**DEFAULT_BUDGET, **(budget or {})}
+    unknown = set(full) - set(DEFAULT_BUDGET)
+    if unknown:
+        raise UserError(f"ser task: unknown budget key {sorted(unknown)[0]!r} (known: {', '.join(DEFAULT_BUDGET)})")
+    for key in ("epochs", "batch_size"):
+        if isinstance(full[key], bool) or not isinstance(full[key], int) or full[key] < 1:
+            raise UserError(f"ser task: {key} must be a positive integer, got {full[key]!r}")
+    return full
+
+
 @register_task("ser")
 class SERTask(Task):
     objective = "1-ccc"
+    input_rank = 1  # raw audio
+    summary_columns = (("ccc_arousal", "CCC A"), ("ccc_dominance", "CCC D"), ("ccc_valence", "CCC V"),
+                       ("ccc", "mean CCC"))
+    # The default search (``eeea search --max-params 72k``) fits 15 minutes on 2 CPU cores (docs/decisions.md):
+    # MACs are capped near wav2small_17k's 322M per 5 s, which bounds each candidate's training time and its latency.
+    search_defaults = {
+        "space": "wav2small",
+        "max_params": 72_000,  # Wav2Small's size
+        "max_macs": 400_000_000,  # per 5 s clip
+        "population": 10,
+        "generations": 3,
+        "train": dict(DEFAULT_BUDGET),
+        "task_config": {"labels": None, "test_speakers": list(TEST_SPEAKERS), "crop_seconds": 1.0, "loss": "ccc"},
+        "checkpoints": True,  # front members are small trained students worth exporting
+        # Two single-threaded workers: these small students gain little from intra-op threads, and two threads per
+        # process on a busy 2-core machine made one candidate 4x slower (OpenMP oversubscription, decisions.md).
+        "workers": 2,
+        "threads": 1,
+    }
+
+    @classmethod
+    def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
+        return complete_budget(budget)
 
     def __init__(self, data: str | None = None, labels: str | None = None,
                  test_speakers: Sequence[str] = TEST_SPEAKERS, crop_seconds: float = 1.0, loss: str = "ccc") -> None:
@@ -54,11 +89,7 @@ class SERTask(Task):
         self.train_set, self.test_set = clips.split_by_speaker(self.test_speakers)
 
     def _budget(self, budget: dict[str, Any] | None) -> dict[str, Any]:
-        full = {**DEFAULT_BUDGET, **(budget or {})}
-        unknown = set(full) - set(DEFAULT_BUDGET)
-        if unknown:
-            raise UserError(f"ser task: unknown budget key {sorted(unknown)[0]!r} (known: {', '.join(DEFAULT_BUDGET)})")
-        return full
+        return complete_budget(budget)
 
     def train(self, model: nn.Module, budget: dict[str, Any] | None, seed: int) -> nn.Module:
         """Train on random crops of the training speakers' clips."""

@@ -1,0 +1,150 @@
+"""The default search: ``eeea search --max-params 72k`` searches wav2small students on the embedded EmoDB subset.
+
+Run with tiny overrides (population 2, no or one offspring generation, 1 epoch): the CLI wiring, the task-specific
+config, saved trained weights of evaluated candidates, the printed front and its export line, resume, bad input."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from eeea import Genome, get_space
+from eeea.checkpoint import is_checkpoint, load_checkpoint
+from eeea.cli import main
+from eeea.search_config import load_config_file, resolve_config
+from eeea.tasks.ser import DEFAULT_BUDGET
+
+torch.set_num_threads(1)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "search"
+TINY = ["--population", "2", "--generations", "0", "--epochs", "1", "--workers", "1", "--device", "cpu"]
+
+
+def _archive(run) -> list[dict]:
+    return [json.loads(x) for x in (run / "archive.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """``eeea search --max-params 72k`` (plus the tiny budget) with no --out: a new run directory under ./runs."""
+    import contextlib
+    import io
+
+    cwd, out = os.getcwd(), io.StringIO()
+    os.chdir(tmp_path_factory.mktemp("ser"))
+    try:
+        with contextlib.redirect_stdout(out):
+            assert main(["search", "--max-params", "72k", *TINY]) == 0
+        (run,) = (Path.cwd() / "runs").iterdir()
+    finally:
+        os.chdir(cwd)
+    assert run.name.startswith("ser-") and f"run directory: runs/{run.name}" in out.getvalue()
+    return run, out.getvalue().replace(f"runs/{run.name}", str(run))
+
+
+def test_default_search_is_ser_on_wav2small_with_the_task_budget(default_run):
+    run, _ = default_run
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["task"] == "ser" and config["space"] == "wav2small"
+    assert config["max_params"] == 72_000 and config["max_macs"] == 400_000_000
+    assert config["train"] == {**DEFAULT_BUDGET, "epochs": 1}  # the ser budget, not the image TrainConfig
+    assert config["task_config"]["test_speakers"] == ["03", "08", "16"] and config["checkpoints"] is True
+    assert config["threads"] == 1 and resolve_config({})["workers"] == 2
+    space = get_space("wav2small")
+    records = _archive(run)
+    assert len(records) == 2
+    for r in records:
+        assert r["status"] == "ok" and r["params"] <= 72_000 and r["macs"] <= 400_000_000
+        assert 0 <= r["objectives"]["1-ccc"] <= 2
+        assert {"ccc_arousal", "ccc_dominance", "ccc_valence", "ccc"} <= set(r["extra"])
+        genome = Genome.from_text(r["genome"])
+        assert space.count_params(genome) == r["params"]
+        # trained weights of every evaluated candidate, loadable, scoring what the archive says
+        assert r["checkpoint"] == f"checkpoints/{r['key']}" and is_checkpoint(run / r["checkpoint"])
+        loaded, size, model = load_checkpoint(run / r["checkpoint"])
+        assert loaded == genome and size == {"seconds": 5.0, "outputs": 3}
+        assert not torch.equal(model.classifier.weight, space.build(genome).classifier.weight)
+
+
+def test_front_printout_names_params_macs_ccc_per_dimension_and_a_working_export(default_run, tmp_path, capsys):
+    run, printed = default_run
+    header = next(line for line in printed.splitlines() if line.startswith("rank"))
+    for column in ("params", "macs", "CCC A", "CCC D", "CCC V", "mean CCC"):
+        assert column in header
+    line = next(line for line in printed.splitlines() if line.startswith("export the best front member"))
+    argv = line.split(": ", 1)[1].split()
+    assert argv[:2] == ["eeea", "export"] and argv[3:5] == ["--format", "onnx-int8"]
+    assert is_checkpoint(argv[2])
+    out = tmp_path / "best.onnx"
+    assert main([*argv[1:5], "--out", str(out)]) == 0  # the printed command, writing into tmp_path
+    assert out.stat().st_size > 1000 and "(kept)" in capsys.readouterr().out
+
+
+def test_resume_extends_without_retraining_or_rewriting_weights(default_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(default_run[0], run)
+    before = {r["key"]: os.stat(run / r["checkpoint"] / "weights.pt").st_mtime_ns for r in _archive(run)}
+    assert main(["search", "--resume", str(run), "--generations", "1", "--quiet"]) == 0
+    records = _archive(run)
+    assert len(records) == 4 and len({r["key"] for r in records}) == 4
+    for key, mtime in before.items():
+        assert os.stat(run / "checkpoints" / key / "weights.pt").st_mtime_ns == mtime
+    assert all(is_checkpoint(run / r["checkpoint"]) for r in records)
+    assert main(["search", "--resume", str(run), "--epochs", "2"]) == 2  # another budget is another search
+
+
+def test_the_space_follows_the_task_unless_given():
+    assert resolve_config({})["space"] == "wav2small"
+    cifar = resolve_config({"task": "cifar10"})
+    assert cifar["space"] == "eeea" and cifar["max_params"] == 5_000_000 and cifar["train"]["lr"] == 0.025
+    assert cifar["task_config"] == {"holdout": 0.1, "split_seed": 0, "limit": None} and not cifar["checkpoints"]
+    assert resolve_config({"space": "mobilenet_audio"})["space"] == "mobilenet_audio"
+    assert resolve_config({"train": {"epochs": 3}})["train"] == {**DEFAULT_BUDGET, "epochs": 3}
+    # a config file for another task does not leak its task options into a --task override
+    file_layer = load_config_file(CONFIGS / "cifar10_eeea_c.yaml")
+    ser = resolve_config(file_layer, {"task": "ser"})
+    assert ser["space"] == "wav2small" and ser["train"] == DEFAULT_BUDGET
+
+
+def test_ser_72k_config_resolves():
+    config = resolve_config(load_config_file(CONFIGS / "ser_72k.yaml"))
+    assert config["task"] == "ser" and config["max_params"] == 72_000 and config["data"] is None
+    assert config["population"] > 12 and config["generations"] > 4 and config["train"]["epochs"] > DEFAULT_BUDGET["epochs"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--holdout", "0.2"], "task ser has no option 'holdout'"),
+    (["--max-steps", "2"], "ser task: unknown budget key 'max_steps'"),
+    (["--epochs", "0"], "ser task: epochs must be a positive integer"),
+    (["--download"], "--download: task ser cannot download its data"),
+    (["--channels", "4"], "unknown size option 'channels'"),
+    (["--max-params", "200"], "--max-params 200 cannot be met by space wav2small at seconds=5.0"),
+    (["--data", "/nonexistent/emodb.zip"], "not an EmoDB zip or folder"),
+    (["--space", "eeea", "--max-params", "5M"], "space eeea does not take raw audio, the input of task ser"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
+    code = main(["search", "--out", str(tmp_path / "r"), *TINY, "--quiet", *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("eeea: error: ") and err.count("\n") == 1 and message in err, err
+
+
+@pytest.mark.slow
+def test_the_default_search_finishes_within_15_minutes(tmp_path):
+    """The quick-start command itself, with nothing overridden (about 6 minutes on a busy 2-core CPU)."""
+    import subprocess
+    import sys
+    import time
+
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "eeea.cli", "search", "--max-params", "72k", "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=20 * 60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert time.perf_counter() - start <= 15 * 60
+    (run,) = (tmp_path / "runs").iterdir()
+    records = _archive(run)
+    assert 20 <= len(records) <= 40 and all(is_checkpoint(run / r["checkpoint"]) for r in records)
