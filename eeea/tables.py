@@ -56,7 +56,9 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "te
         writer.writerow(headers)
         writer.writerows([["" if v is None else v for v in row] for row in rows])
         return buf.getvalue()
-    cells = [[_cell(v) for v in row] for row in rows]
+    # a column with any count of 10,000 or more groups the digits of all its integers
+    grouped = [any(_is_int(row[i]) and row[i] >= 10_000 for row in rows) for i in range(len(headers))]
+    cells = [[_cell(v, grouped[i]) for i, v in enumerate(row)] for row in rows]
     if fmt == "markdown":
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(row) + " |" for row in cells]
@@ -76,10 +78,14 @@ def _is_number(v: Any) -> bool:
     return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
-def _cell(v: Any) -> str:
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _cell(v: Any, grouped: bool) -> str:
     if v is None:
         return ""
-    if isinstance(v, int) and not isinstance(v, bool) and v >= 10_000:
+    if grouped and _is_int(v):
         return f"{v:,}"
     return str(v)
 

@@ -97,3 +97,12 @@ def test_console_script_errors_without_traceback_and_debug_shows_it():
     assert done.returncode != 0 and "Traceback" in done.stderr
     done = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("eeea ")
+
+
+def test_tables_group_digits_per_column_and_keep_exact_csv():
+    from eeea.tables import render
+
+    rows = [[0, 20506, 0.5], [1, 5667, 0.25]]
+    text = render(["rank", "params", "x"], rows).splitlines()
+    assert text[2].split() == ["0", "20,506", "0.5"] and text[3].split() == ["1", "5,667", "0.25"]
+    assert render(["rank", "params", "x"], rows, "csv").splitlines()[1] == "0,20506,0.5"
