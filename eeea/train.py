@@ -7,9 +7,9 @@ rate over all steps, cutout, auxiliary-head loss weight, gradient-norm clipping,
 from __future__ import annotations
 
 import math
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -64,6 +64,26 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tupl
 def autocast(device: torch.device | str, dtype: torch.dtype | None) -> Any:
     """``torch.autocast`` for ``dtype`` on ``device``'s type, or a no-op context when ``dtype`` is None."""
     return torch.autocast(torch.device(device).type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def cpu_amp_guard(device: torch.device | str, dtype: torch.dtype | None) -> Any:
+    """A context that turns oneDNN off while autocasting on the CPU.
+
+    With oneDNN, the bf16 weight gradient of a depthwise dilated convolution came out NaN on the CPU (torch 2.15 on an
+    AVX-512-BF16 CPU), so CPU autocast runs on PyTorch's own kernels; CUDA is unaffected."""
+    if dtype is not None and torch.device(device).type == "cpu":
+        return _mkldnn_off()
+    return nullcontext()
+
+
+@contextmanager
+def _mkldnn_off() -> Iterator[None]:
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
 
 
 def train_step(

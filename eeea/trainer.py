@@ -35,7 +35,7 @@ from .checkpoint import save_checkpoint
 from .counting import count_macs, count_params
 from .errors import UserError
 from .spaces import get_space
-from .train import TrainConfig, evaluate_accuracy, make_optimizer, train_epoch
+from .train import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
 from .train_config import RESUME_FREE, check_resume, dump, resolve_train_config
 from .zoo import default_size, resolve_genome
 
@@ -71,8 +71,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def train_command(out: str | None, resume: str | None, config_file: str | None, flags: Mapping[str, Any], *,
-                  force: bool = False, quiet: bool = False) -> dict[str, Any]:
-    """Start (``out``) or continue (``resume``) a training run; returns the content of result.json."""
+                  force: bool = False, quiet: bool = False, stop_after: int | None = None) -> dict[str, Any] | None:
+    """Start (``out``) or continue (``resume``) a training run; returns the content of result.json, or None when
+    ``stop_after`` (a number of epochs) stopped it early, resumable like an interrupted run."""
     if resume:
         run = Path(resume)
         if not (run / CONFIG).is_file():
@@ -90,7 +91,7 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
         config = resolve_train_config(config_file, flags)
         run = _create_run_dir(Path(out), force)
         _atomic_write(run / CONFIG, dump(config))
-    return Trainer(run, config, quiet).run()
+    return Trainer(run, config, quiet).run(stop_after)
 
 
 def _create_run_dir(path: Path, force: bool) -> Path:
@@ -147,13 +148,13 @@ class Trainer:
             size["network"] = "imagenet"
         return self.space.size(**size)
 
-    def run(self) -> dict[str, Any]:
+    def run(self, stop_after: int | None = None) -> dict[str, Any] | None:
         cfg = self.config
         torch.manual_seed(int(cfg["seed"]))
         job = SERJob(self) if cfg["dataset"] == "ser" else ImageJob(self)
         state = self._load_state()
         rows: list[dict[str, Any]] = []
-        first, elapsed = 0, 0.0
+        first = 0
         if state is not None:
             job.model.load_state_dict(state["model"])
             job.opt.load_state_dict(state["optimizer"])
@@ -162,7 +163,7 @@ class Trainer:
             torch.set_rng_state(state["rng"]["torch"])
             if self.device.type == "cuda" and state["rng"]["cuda"]:
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-            first, rows, elapsed = int(state["epoch"]), list(state["metrics"]), float(state["elapsed"])
+            first, rows = int(state["epoch"]), list(state["metrics"])
             self.log(f"resumed after epoch {first} of {job.epochs}")
         else:
             if self.unused_size_keys():
@@ -170,9 +171,22 @@ class Trainer:
             self.log(f"training {self.genome.name or self.genome.key} ({self.genome.to_text()}) on {cfg['dataset']}, "
                      f"recipe {cfg['recipe']}, {job.epochs} epochs, device {self.device}, seed {cfg['seed']}; "
                      f"test figures: {job.test_split}")
+        try:
+            with cpu_amp_guard(self.device, self.amp):
+                stopped = self._epochs(job, first, rows, stop_after)
+        except Diverged as e:
+            raise UserError(f"training diverged in epoch {len(rows) + 1} ({e}); try a lower --lr; "
+                            f"--resume {self.run_dir} restarts from the last good epoch") from None
+        return None if stopped else self._finish(job, rows, sum(r["seconds"] for r in rows))
+
+    def _epochs(self, job: "ImageJob | SERJob", first: int, rows: list[dict[str, Any]], stop_after: int | None) -> bool:
+        """Train epochs ``first`` .. end, saving after each; True when ``stop_after`` stopped the run."""
         from tqdm import tqdm
 
         for epoch in range(first, job.epochs):
+            if stop_after is not None and epoch >= stop_after:
+                self.log(f"stopped after epoch {epoch} as asked; --resume {self.run_dir} continues")
+                return True
             t = time.time()
             lr = job.opt.param_groups[0]["lr"]
             with tqdm(total=job.steps, desc=f"epoch {epoch + 1}/{job.epochs}", unit="batch", disable=self.quiet,
@@ -183,11 +197,10 @@ class Trainer:
             seconds = time.time() - t
             row.update({"seconds": round(seconds, 3), "img_per_s": round(samples / max(seconds_train, 1e-9), 1)})
             rows.append(row)
-            elapsed += seconds
-            self._save_state(job, epoch + 1, rows, elapsed)
+            self._save_state(job, epoch + 1, rows)
             self._write_metrics(rows)
             self.log(" ".join(f"{k}={_short(v)}" for k, v in row.items()))
-        return self._finish(job, rows, elapsed)
+        return False
 
     # state ---------------------------------------------------------------------------------------------------------
     def _load_state(self) -> dict[str, Any] | None:
@@ -199,7 +212,7 @@ class Trainer:
         except Exception as e:  # a damaged file: one line, not a traceback
             raise UserError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0][:200]})") from None
 
-    def _save_state(self, job: "ImageJob | SERJob", epoch: int, rows: list[dict[str, Any]], elapsed: float) -> None:
+    def _save_state(self, job: "ImageJob | SERJob", epoch: int, rows: list[dict[str, Any]]) -> None:
         state = {
             "epoch": epoch,
             "model": job.model.state_dict(),
@@ -209,7 +222,6 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
             "extra": job.extra_state(),
             "metrics": rows,
-            "elapsed": elapsed,
         }
         path = self.run_dir / CHECKPOINT
         tmp = path.with_name(path.name + ".tmp")
@@ -246,7 +258,7 @@ class Trainer:
             "device": str(self.device),
             "amp": str(self.amp).replace("torch.", "") if self.amp else "none",
             "torch": torch.__version__,
-            "duration_s": round(elapsed, 1),
+            "duration_s": round(elapsed, 1),  # training + evaluation, summed over epochs (resumes included)
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         meta = {"dataset": result["dataset"], "recipe": result["recipe"], "seed": result["seed"],
