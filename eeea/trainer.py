@@ -275,6 +275,20 @@ def _short(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def _check_forward(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> None:
+    """One training-mode forward pass on a copy (the model's BN statistics stay untouched): a network that cannot
+    run at this input size fails here with one line instead of a traceback in the first step."""
+    import copy
+
+    probe = copy.deepcopy(model).train()
+    try:
+        with torch.no_grad():
+            probe(torch.zeros(2, *shape, device=device))
+    except RuntimeError as e:
+        raise UserError(f"the network cannot run at input {'x'.join(map(str, shape))} ({str(e).splitlines()[0][:160]}); "
+                        f"use a larger --input-size, or --no-auxiliary for cell networks") from None
+
+
 class ImageJob:
     """Image classification: SGD recipe of :class:`TrainConfig`, top-1 accuracy on the test split."""
 
@@ -293,6 +307,7 @@ class ImageJob:
         self.data, self.classes, self.test_split = data, data.classes, data.test_split
         self.size = trainer.model_size(len(data.classes))
         self.model = trainer.space.build(trainer.genome, **self.size).to(trainer.device)
+        _check_forward(self.model, trainer.space.genome_input_shape(trainer.genome, **self.size), trainer.device)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net: nn.Module = torch.compile(self.model, mode="reduce-overhead") if cfg["compile"] else self.model
