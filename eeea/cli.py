@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--auxiliary", action=argparse.BooleanOptionalAction, default=None, help="auxiliary head (cells)")
     g.add_argument("--input-size", type=int, help="input resolution (default: the genome's or the space's)")
     g = p.add_argument_group("speed levers (defaults: bf16 + channels_last on CUDA, off on the CPU)")
-    g.add_argument("--amp", choices=["auto", "bf16", "fp16", "none"], help="autocast dtype")
+    g.add_argument("--amp", choices=["auto", "bf16", "none"], help="autocast dtype (auto: bf16 on CUDA)")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--compile", action="store_true", help='torch.compile(mode="reduce-overhead"): CUDA graphs on CUDA')
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")

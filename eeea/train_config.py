@@ -17,7 +17,7 @@ from .search_config import load_config_file, merge
 from .train import TrainConfig
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "ser")
-AMP = ("auto", "bf16", "fp16", "none")
+AMP = ("auto", "bf16", "none")
 
 DEFAULTS: dict[str, Any] = {
     "arch": None,

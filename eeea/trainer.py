@@ -44,7 +44,7 @@ METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
 RUN_FILES = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
 #: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
 TIMING = ("seconds", "img_per_s")
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}
+AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}  # fp16 would need loss scaling; bf16 does not
 
 
 def epoch_seed(seed: int, epoch: int) -> int:

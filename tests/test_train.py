@@ -202,3 +202,11 @@ def test_cifar_folder_with_its_test_split(tmp_path, shared_dir):
                  str(data / "cifar10-train.zip"), "--test-data", str(data / "cifar10-test.zip")]) == 0
     result = json.loads((run / "result.json").read_text())
     assert result["test_split"].startswith("test data") and "held-out" not in result["test_split"]
+
+
+@pytest.mark.slow
+def test_compile_on_the_cpu(tmp_path, TINY):
+    """torch.compile on the CPU (inductor builds C++ kernels: minutes) trains and saves plain weights."""
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY, "--epochs", "1", "--max-steps", "2", "--compile"]) == 0
+    assert not any(k.startswith("_orig_mod") for k in _state(run))
