@@ -322,6 +322,8 @@ class ImageJob:
 
     def _layout(self, batches: Any) -> Any:
         for x, y in batches:
+            if self.net is not self.model:  # compiled: a new CUDA-graph step may overwrite the last one's outputs
+                torch.compiler.cudagraph_mark_step_begin()
             yield (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), y
 
     def train_epoch(self, epoch: int, bar: Any) -> tuple[dict[str, float], int]:
