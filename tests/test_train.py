@@ -210,3 +210,14 @@ def test_compile_on_the_cpu(tmp_path, TINY):
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *TINY, "--epochs", "1", "--max-steps", "2", "--compile"]) == 0
     assert not any(k.startswith("_orig_mod") for k in _state(run))
+
+
+def test_test_data_flag_supplies_the_test_split(tmp_path, tiny_data):
+    import shutil
+
+    train_only = tmp_path / "train_only"
+    shutil.copytree(tiny_data / "train", train_only / "train")
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *NET, "--epochs", "1", "--max-steps", "1", "--data", str(train_only),
+                 "--test-data", str(tiny_data)]) == 0
+    assert json.loads((run / "result.json").read_text())["test_split"] == f"test data {tiny_data}"
