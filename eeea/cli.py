@@ -104,9 +104,10 @@ def _save_genome(genome: Any, path: Path, force: bool) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from .tables import paper_table, render
+    from .tables import measured_errors, paper_table, render
 
-    headers, rows = paper_table(args.dataset)
+    measured = measured_errors(args.runs, args.dataset) if args.runs else None
+    headers, rows = paper_table(args.dataset, measured)
     print(render(headers, rows, args.format), end="")
     return 0
 
@@ -161,6 +162,43 @@ def print_front(result: Any) -> None:
         genome = result.run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
         print(f"export the best front member (architecture only; train it first, weights are untrained): "
               f"eeea export {genome} --format onnx-int8 --out {out}")
+
+
+#: ``eeea train`` flags -> (config section or None, key)
+TRAIN_FLAGS = {
+    "arch": (None, "arch"), "dataset": (None, "dataset"), "recipe": (None, "recipe"), "data": (None, "data"),
+    "test_data": (None, "test_data"), "labels": (None, "labels"), "holdout": (None, "holdout"),
+    "seed": (None, "seed"), "device": (None, "device"), "threads": (None, "threads"), "amp": (None, "amp"),
+    "channels_last": (None, "channels_last"), "epochs": ("train", "epochs"), "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"), "weight_decay": ("train", "weight_decay"), "cutout": ("train", "cutout"),
+    "drop_path": ("train", "drop_path"), "auxiliary_weight": ("train", "auxiliary_weight"),
+    "grad_clip": ("train", "grad_clip"), "max_steps": ("train", "max_steps"), "channels": ("size", "channels"),
+    "layers": ("size", "layers"), "input_size": ("size", "input_size"), "auxiliary": ("size", "auxiliary"),
+    "crop_seconds": ("task", "crop_seconds"), "loss": ("task", "loss"),
+}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .trainer import train_command
+
+    flags: dict[str, Any] = {}
+    for name, (section, key) in TRAIN_FLAGS.items():
+        value = getattr(args, name)
+        if value is not None:
+            (flags.setdefault(section, {}) if section else flags)[key] = value
+    for name in ("autoaugment", "download", "compile"):
+        if getattr(args, name):
+            flags[name] = True
+    result = train_command(args.out, args.resume, args.config, flags, force=args.force, quiet=args.quiet)
+    if not args.quiet:
+        if "test_acc" in result:
+            print(f"test accuracy {result['test_acc']:.2%} (error {result['test_error']:.2%}) after "
+                  f"{result['epochs']} epochs; {result['test_split']}")
+        else:
+            dims = ", ".join(f"{k[9:]} {v:.3f}" for k, v in result.items() if k.startswith("test_ccc_"))
+            print(f"test CCC {result.get('test_ccc', float('nan')):.3f} ({dims}); {result['test_split']}")
+        print(f"params {result['params']:,}, MACs {result['macs']:,}; run directory: {args.resume or args.out}")
+    return 0
 
 
 def _rounded(v: float) -> float | int:
@@ -253,7 +291,51 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
     p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+    p.add_argument("--runs", metavar="DIR", help="fill the measured error from the training runs under DIR "
+                   "(result.json files of eeea train, matched by genome and data set; mean ± std over seeds)")
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("train", help="train an architecture with a recipe (paper or fast) into a resumable run directory")
+    p.add_argument("--arch", help="zoo name, genome file or genome text")
+    p.add_argument("--dataset", "--task", dest="dataset", help="cifar10 (default), cifar100, imagefolder or ser")
+    p.add_argument("--recipe", help="paper (the EEEA-Net CIFAR recipe), fast (default) or a recipe YAML file")
+    p.add_argument("--config", metavar="FILE", help="training config YAML (keys of configs/train/*.yaml); flags override")
+    p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (must be empty unless --force)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run where its last epoch ended")
+    p.add_argument("--force", action="store_true", help="start over in a non-empty --out (removes its run files)")
+    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the embedded CIFAR-10 / EmoDB subset)")
+    p.add_argument("--test-data", metavar="DIR", help="image folder/zip holding the test split (when --data has none)")
+    p.add_argument("--labels", metavar="CSV", help="ser: teacher labels (eeea label) instead of the category mapping")
+    p.add_argument("--download", action="store_true", help="download CIFAR into --data if missing")
+    p.add_argument("--holdout", type=float, help="held-out fraction when no test split exists (default 0.1)")
+    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    g = p.add_argument_group("recipe overrides")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--cutout", type=int, help="cutout square side in pixels (0 = off)")
+    g.add_argument("--drop-path", type=float, help="final drop-path probability (ramped linearly from 0)")
+    g.add_argument("--auxiliary-weight", type=float)
+    g.add_argument("--grad-clip", type=float)
+    g.add_argument("--max-steps", type=int, help="cap on steps per epoch (quick looks, tests)")
+    g.add_argument("--autoaugment", action="store_true", help="torchvision AutoAugment (CIFAR-10 policy) per image, on "
+                   "the CPU (costs CPU time per batch; see README)")
+    g.add_argument("--crop-seconds", type=float, help="ser: training crop length")
+    g.add_argument("--loss", help="ser: ccc or ccc+mse")
+    g = p.add_argument_group("network size")
+    g.add_argument("--channels", type=int, help="initial channels C (cell genomes; paper 36)")
+    g.add_argument("--layers", type=int, help="cells (cell genomes; paper 20)")
+    g.add_argument("--auxiliary", action=argparse.BooleanOptionalAction, default=None, help="auxiliary head (cells)")
+    g.add_argument("--input-size", type=int, help="input resolution (default: the genome's or the space's)")
+    g = p.add_argument_group("speed levers (defaults: bf16 + channels_last on CUDA, off on the CPU)")
+    g.add_argument("--amp", choices=["auto", "bf16", "none"], help="autocast dtype (auto: bf16 on CUDA)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--compile", action="store_true", help='torch.compile(mode="reduce-overhead"): CUDA graphs on CUDA')
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("label", help="label audio with a teacher's arousal/dominance/valence (resumable)")
     p.add_argument("--teacher", required=True, help="teacher: labels .csv, .onnx model, eeea checkpoint or HF directory")

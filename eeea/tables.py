@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import statistics
+import warnings
 from importlib import resources
+from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
@@ -26,10 +30,41 @@ def paper_rows(table: str) -> list[dict[str, Any]]:
     return data[table]
 
 
-def paper_table(dataset: str, measured_error: dict[str, float] | None = None) -> tuple[list[str], list[list[Any]]]:
+#: the data set a training run must have used to count for a table (ImageNet runs are image-folder runs)
+RUN_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "imagenet": "imagefolder"}
+
+
+def measured_errors(runs: str | Path, dataset: str) -> dict[str, str]:
+    """``{zoo name: "mean ± std (n=K)"}`` test error (%) of the training runs under ``runs`` (their result.json)
+    whose genome is a row's zoo genome and whose data set is the table's."""
+    if dataset not in DATASETS:
+        raise UserError(f"no table for {dataset!r} (tables: {', '.join(DATASETS)})")
+    root = Path(runs)
+    if not root.is_dir():
+        raise UserError(f"--runs {runs}: not a directory")
+    keys = {resolve_genome(r["zoo"]).key: r["zoo"] for r in paper_rows(DATASETS[dataset][0]) if r["zoo"]}
+    errors: dict[str, list[float]] = {}
+    for path in sorted(root.rglob("result.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            warnings.warn(f"{path}: not readable JSON; skipped", stacklevel=2)
+            continue
+        name = keys.get(result.get("genome_key"))
+        if name and result.get("dataset") == RUN_DATASETS[dataset] and isinstance(result.get("test_error"), (int, float)):
+            errors.setdefault(name, []).append(100.0 * result["test_error"])
+    out = {}
+    for name, values in errors.items():
+        spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+        out[name] = f"{statistics.mean(values):.2f}{spread} (n={len(values)})"
+    return out
+
+
+def paper_table(dataset: str, measured_error: dict[str, float | str] | None = None) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows of the paper's table for ``dataset`` with our measured params and MACs beside the paper's.
 
-    ``measured_error`` maps zoo names to test error (%) from training runs; rows without one stay empty.
+    ``measured_error`` maps zoo names to test error (%) from training runs (see :func:`measured_errors`); rows
+    without one stay empty.
     ImageNet models are counted at their own resolution (192 px for EEEA-Net-C1/C2), as the paper reports them.
     """
     if dataset not in DATASETS:

@@ -7,8 +7,9 @@ rate over all steps, cutout, auxiliary-head loss weight, gradient-norm clipping,
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -60,16 +61,50 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tupl
     return opt, sched
 
 
+def autocast(device: torch.device | str, dtype: torch.dtype | None) -> Any:
+    """``torch.autocast`` for ``dtype`` on ``device``'s type, or a no-op context when ``dtype`` is None."""
+    return torch.autocast(torch.device(device).type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def cpu_amp_guard(device: torch.device | str, dtype: torch.dtype | None) -> Any:
+    """A context that turns oneDNN off while autocasting on the CPU.
+
+    With oneDNN, the bf16 weight gradient of a depthwise dilated convolution came out NaN on the CPU (torch 2.15 on an
+    AVX-512-BF16 CPU), so CPU autocast runs on PyTorch's own kernels; CUDA is unaffected."""
+    if dtype is not None and torch.device(device).type == "cpu":
+        return _mkldnn_off()
+    return nullcontext()
+
+
+@contextmanager
+def _mkldnn_off() -> Iterator[None]:
+    previous = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = previous
+
+
 def train_step(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, cfg: TrainConfig
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt: torch.optim.Optimizer, cfg: TrainConfig,
+    amp: torch.dtype | None = None, stats: dict[str, Any] | None = None,
 ) -> float:
-    """One SGD step with the auxiliary loss and gradient clipping; returns the loss (raises Diverged if not finite)."""
-    out = model(x)
-    if isinstance(out, tuple):
-        logits, aux = out
-        loss = nn.functional.cross_entropy(logits, y) + cfg.auxiliary_weight * nn.functional.cross_entropy(aux, y)
-    else:
-        loss = nn.functional.cross_entropy(out, y)
+    """One SGD step with the auxiliary loss and gradient clipping; returns the loss (raises Diverged if not finite).
+
+    ``amp`` (e.g. ``torch.bfloat16``) runs the forward pass and loss under autocast; backward runs outside it.
+    ``stats``, when given, accumulates ``correct`` (a device tensor, no sync) and ``seen`` for the training accuracy."""
+    with autocast(x.device, amp):
+        out = model(x)
+        if isinstance(out, tuple):
+            logits, aux = out
+            loss = nn.functional.cross_entropy(logits, y) + cfg.auxiliary_weight * nn.functional.cross_entropy(aux, y)
+        else:
+            logits = out
+            loss = nn.functional.cross_entropy(out, y)
+    if stats is not None:
+        stats["correct"] = stats.get("correct", 0) + (logits.detach().argmax(1) == y).sum()
+        stats["seen"] = stats.get("seen", 0) + len(y)
     value = float(loss.detach())
     if not math.isfinite(value):
         raise Diverged(f"loss is {value}")
@@ -90,14 +125,18 @@ def train_epoch(
     *,
     epoch: int = 0,
     progress: Any = None,
+    amp: torch.dtype | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> float:
-    """Train one epoch; returns the mean loss. Drop-path ramps linearly with ``epoch / cfg.epochs``."""
+    """Train one epoch; returns the mean loss. Drop-path ramps linearly with ``epoch / cfg.epochs``.
+    ``amp`` and ``stats``: see :func:`train_step`."""
     model.train()
-    if hasattr(model, "drop_path_prob"):
-        model.drop_path_prob = cfg.drop_path * epoch / cfg.epochs
+    net = getattr(model, "_orig_mod", model)  # a torch.compile'd model keeps the network as _orig_mod
+    if hasattr(net, "drop_path_prob"):
+        net.drop_path_prob = cfg.drop_path * epoch / cfg.epochs
     total, steps = 0.0, 0
     for x, y in batches:
-        total += train_step(model, x, y, opt, cfg)
+        total += train_step(model, x, y, opt, cfg, amp, stats)
         sched.step()
         steps += 1
         if progress is not None:
@@ -108,12 +147,15 @@ def train_epoch(
 
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> float:
-    """Top-1 accuracy in eval mode."""
+def evaluate_accuracy(
+    model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], amp: torch.dtype | None = None
+) -> float:
+    """Top-1 accuracy in eval mode (forward passes under autocast when ``amp`` is a dtype)."""
     model.eval()
     correct = seen = 0
     for x, y in batches:
-        logits = model(x)
+        with autocast(x.device, amp):
+            logits = model(x)
         correct += int((logits.argmax(1) == y).sum())
         seen += len(y)
     return correct / max(1, seen)

@@ -45,11 +45,21 @@ def load_cifar(name: str, data: str | Path | None = None, download: bool = False
     )
 
 
-def _load_torchvision(cls_name: str, root: Path, download: bool) -> ImageSet:
+def load_cifar_test(name: str, data: str | Path) -> ImageSet | None:
+    """The test split of a torchvision CIFAR folder, or None when ``data`` is not one (image folders/zips have their
+    test split in another archive or under ``test/``, see :mod:`eeea.train_data`)."""
+    path = Path(data).expanduser()
+    cls_name, folder = _TORCHVISION[name]
+    if (path / folder).is_dir() or path.name == folder:
+        return _load_torchvision(cls_name, path.parent if path.name == folder else path, False, train=False)
+    return None
+
+
+def _load_torchvision(cls_name: str, root: Path, download: bool, train: bool = True) -> ImageSet:
     import torchvision
 
     try:
-        ds = getattr(torchvision.datasets, cls_name)(str(root), train=True, download=download)
+        ds = getattr(torchvision.datasets, cls_name)(str(root), train=train, download=download)
     except RuntimeError as e:  # torchvision raises RuntimeError("Dataset not found or corrupted ...")
         raise UserError(f"{root}: {str(e).splitlines()[0]}") from None
     except OSError as e:  # offline download

@@ -6,7 +6,7 @@ flips and cutouts on every device.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -42,8 +42,11 @@ class DeviceImages:
         pad: int = 4,
         cutout: int = 0,
         drop_last: bool = True,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield ``(x, y)`` batches: shuffled when ``generator`` is given, else in order (evaluation)."""
+        """Yield ``(x, y)`` batches: shuffled when ``generator`` is given, else in order (evaluation).
+
+        ``transform`` maps each uint8 batch after crop and flip, before normalisation and cutout (AutoAugment)."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
         for i in range(self.steps(batch_size, drop_last)):
@@ -52,6 +55,8 @@ class DeviceImages:
             y = self.labels[index.to(self.device)]
             if augment:
                 x = random_crop_flip(x, pad, generator)
+            if transform is not None:
+                x = transform(x)
             x = self._normalise(x)
             if augment and cutout > 0:
                 x = apply_cutout(x, cutout, generator)

@@ -91,30 +91,55 @@ class SERTask(Task):
     def _budget(self, budget: dict[str, Any] | None) -> dict[str, Any]:
         return complete_budget(budget)
 
-    def train(self, model: nn.Module, budget: dict[str, Any] | None, seed: int) -> nn.Module:
-        """Train on random crops of the training speakers' clips."""
+    def steps_per_epoch(self, budget: dict[str, Any] | None, max_steps: int | None = None) -> int:
+        assert self.train_set is not None
+        steps = max(1, len(self.train_set) // self._budget(budget)["batch_size"])
+        return min(steps, max_steps) if max_steps else steps
+
+    def start_training(self, model: nn.Module, budget: dict[str, Any] | None, seed: int,
+                       max_steps: int | None = None) -> tuple[torch.optim.Optimizer, Any, np.random.Generator]:
+        """Seed, move ``model`` to the device and return ``(optimizer, schedule, crop rng)`` for :meth:`train_epoch`;
+        ``max_steps`` caps the steps per epoch (the schedule spans the capped steps)."""
         if self.train_set is None:
             self.prepare(self.device)
-        assert self.train_set is not None
         b = self._budget(budget)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         model.to(self.device).train()
         opt = torch.optim.AdamW(model.parameters(), lr=b["lr"], weight_decay=b["weight_decay"])
-        steps_per_epoch = max(1, len(self.train_set) // b["batch_size"])
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=b["lr"], total_steps=b["epochs"] * steps_per_epoch)
+        total = b["epochs"] * self.steps_per_epoch(b, max_steps)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=b["lr"], total_steps=total)
+        return opt, sched, rng
+
+    def train_epoch(self, model: nn.Module, opt: torch.optim.Optimizer, sched: Any, budget: dict[str, Any] | None,
+                    rng: np.random.Generator, max_steps: int | None = None, progress: Any = None) -> float:
+        """One epoch on random crops of the training speakers' clips; returns the mean loss."""
+        assert self.train_set is not None
+        b = self._budget(budget)
+        model.train()
         targets = torch.from_numpy(self.train_set.targets).to(self.device)
         loss_fn = LOSSES[self.loss_name]
-        for _ in range(b["epochs"]):
-            order = rng.permutation(len(self.train_set))
-            for s in range(steps_per_epoch):
-                index = order[s * b["batch_size"] : (s + 1) * b["batch_size"]]
-                x = random_crops(self.train_set.waves, index, self.crop, rng).to(self.device)
-                loss = loss_fn(model(x), targets[index])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+        order = rng.permutation(len(self.train_set))
+        steps = self.steps_per_epoch(b, max_steps)
+        total = 0.0
+        for s in range(steps):
+            index = order[s * b["batch_size"] : (s + 1) * b["batch_size"]]
+            x = random_crops(self.train_set.waves, index, self.crop, rng).to(self.device)
+            loss = loss_fn(model(x), targets[index])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach())
+            if progress is not None:
+                progress.update(1)
+        return total / steps
+
+    def train(self, model: nn.Module, budget: dict[str, Any] | None, seed: int) -> nn.Module:
+        """Train on random crops of the training speakers' clips."""
+        opt, sched, rng = self.start_training(model, budget, seed)
+        for _ in range(self._budget(budget)["epochs"]):
+            self.train_epoch(model, opt, sched, budget, rng)
         return model.eval()
 
     def score(self, model: nn.Module) -> dict[str, float]:

@@ -1,0 +1,134 @@
+"""The configuration of ``eeea train``: defaults, recipes (``configs/train/*.yaml``), ``--config`` files, flags.
+
+Layers, later wins: :data:`DEFAULTS`, the recipe file, the ``--config`` file, the command-line flags. ``--recipe NAME``
+reads ``configs/train/DATASET_NAME.yaml`` when there is one (``cifar10_paper.yaml``), else ``configs/train/NAME.yaml``
+(``fast.yaml``); a path to a YAML file works too. A resumed run must ask for the same training (:func:`check_resume`).
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import UserError
+from .search_config import load_config_file, merge
+from .train import TrainConfig
+
+DATASETS = ("cifar10", "cifar100", "imagefolder", "ser")
+AMP = ("auto", "bf16", "none")
+
+DEFAULTS: dict[str, Any] = {
+    "arch": None,
+    "dataset": "cifar10",
+    "recipe": "fast",
+    "data": None,  # None: the embedded subset (cifar10, ser)
+    "test_data": None,  # image folder/zip with the test split, when --data has none
+    "labels": None,  # ser: a teacher's labels CSV (eeea label) instead of the category mapping
+    "download": False,
+    "holdout": 0.1,  # used only when no test split exists: a fraction or count of the training set held out
+    "seed": 0,
+    "device": "auto",
+    "threads": None,
+    "autoaugment": False,
+    "amp": "auto",  # auto: bf16 on CUDA, off on the CPU
+    "channels_last": None,  # None: on for CUDA, off on the CPU
+    "compile": False,  # torch.compile(mode="reduce-overhead") of the model (CUDA graphs on CUDA)
+    "size": {},  # network size; recipe keys a space does not take (channels for a MobileNet) are dropped
+    "train": {},  # TrainConfig keys for images, SER budget keys (epochs, batch_size, lr, weight_decay) for ser
+    "task": {},  # ser: crop_seconds, loss, test_speakers
+}
+#: keys a resumed run may change without changing its results (on the same device)
+RESUME_FREE = {"device", "threads"}
+SER_TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "max_steps"}
+
+
+def recipe_dir() -> Path:
+    return Path(str(resources.files("eeea.configs").joinpath("train")))
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in recipe_dir().glob("*.yaml"))
+
+
+def recipe_file(recipe: str, dataset: str) -> Path:
+    """The YAML file of ``recipe`` for ``dataset`` (see the module docstring)."""
+    if recipe.endswith((".yaml", ".yml")):
+        path = Path(recipe).expanduser()
+        if not path.is_file():
+            raise UserError(f"--recipe {recipe}: no such file")
+        return path
+    # generic recipes (fast.yaml) are for images; audio students have their own (ser_fast.yaml)
+    for name in (f"{dataset}_{recipe}",) if dataset == "ser" else (f"{dataset}_{recipe}", recipe):
+        path = recipe_dir() / f"{name}.yaml"
+        if path.is_file():
+            return path
+    raise UserError(f"no recipe {recipe!r} for {dataset} (recipes: {', '.join(list_recipes())})")
+
+
+def _check_layer(layer: Mapping[str, Any], source: str) -> None:
+    unknown = set(layer) - set(DEFAULTS)
+    if unknown:
+        raise UserError(f"{source}: unknown training option {sorted(unknown)[0]!r} (known: {', '.join(sorted(DEFAULTS))})")
+
+
+def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults, recipe, ``--config`` file, flags: validated, with paths made absolute."""
+    file_layer = load_config_file(config_file) if config_file else {}
+    _check_layer(file_layer, f"--config {config_file}")
+    _check_layer(flags, "flags")
+    head = merge(merge(DEFAULTS, file_layer), flags)  # which recipe and dataset are asked for
+    dataset = str(head["dataset"])
+    if dataset not in DATASETS:
+        raise UserError(f"--dataset: unknown data set {dataset!r} (choose from {', '.join(DATASETS)})")
+    recipe_path = recipe_file(str(head["recipe"]), dataset)
+    recipe_layer = load_config_file(recipe_path)
+    _check_layer(recipe_layer, f"recipe {recipe_path.name}")
+    config = merge(merge(merge(DEFAULTS, recipe_layer), file_layer), flags)
+    if not config["arch"]:
+        raise UserError("--arch is required (a zoo name, genome file or genome text)")
+    for key in ("data", "test_data", "labels"):
+        if config[key] is not None:
+            config[key] = str(Path(str(config[key])).expanduser().resolve())
+    if config["amp"] not in AMP:
+        raise UserError(f"--amp: {config['amp']!r} is not one of {', '.join(AMP)}")
+    for key in ("size", "train", "task"):
+        if not isinstance(config[key], Mapping):
+            raise UserError(f"{key}: expected a mapping of options, got {config[key]!r}")
+    if dataset == "ser":
+        unknown = set(config["train"]) - SER_TRAIN_KEYS
+        if unknown:
+            raise UserError(f"train: unknown option {sorted(unknown)[0]!r} for ser (known: {', '.join(sorted(SER_TRAIN_KEYS))})")
+        if config["autoaugment"]:
+            raise UserError("--autoaugment is for image data sets, not ser")
+    else:
+        config["train"] = TrainConfig.from_dict(config["train"]).to_dict()
+        if config["task"]:
+            raise UserError(f"task: options {sorted(config['task'])} apply to ser only")
+    if not isinstance(config["seed"], int) or isinstance(config["seed"], bool):
+        raise UserError(f"--seed: must be an integer, got {config['seed']!r}")
+    return config
+
+
+def check_resume(stored: Mapping[str, Any], flags: Mapping[str, Any], run: str) -> None:
+    """Refuse to resume ``run`` with flags that ask for a different training (one line naming the option)."""
+    for key, value in flags.items():
+        if key in RESUME_FREE:
+            continue
+        old = stored.get(key)
+        if isinstance(value, Mapping) and isinstance(old, Mapping):
+            diff = [k for k in value if old.get(k) != value[k]]
+            if diff:
+                raise UserError(f"--resume {run}: the run was started with {key}.{diff[0]}={old.get(diff[0])!r}, "
+                                f"this command asks for {value[diff[0]]!r}; drop that option or start a new --out")
+        elif key in ("data", "test_data", "labels") and value is not None and \
+                str(Path(str(value)).expanduser().resolve()) == old:
+            continue
+        elif old != value:
+            raise UserError(f"--resume {run}: the run was started with {key}={old!r}, this command asks for "
+                            f"{value!r}; drop that option or start a new --out")
+
+
+def dump(config: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(config), sort_keys=False)

@@ -1,0 +1,391 @@
+"""``eeea train``: train one architecture to the end of a recipe, in a run directory that survives interruption.
+
+Run directory::
+
+    config.yaml     the resolved configuration (defaults + recipe + --config + flags)
+    checkpoint.pt   after every epoch: state dicts (model, optimizer, schedule), RNG states as tensors / JSON text,
+                    the epoch and the metric rows; plain data only, read with torch.load(weights_only=True);
+                    written to a temporary file and renamed, so a kill never leaves half a checkpoint
+    metrics.csv / metrics.jsonl   one row per epoch (epoch, lr, train loss/accuracy, test metric, seconds, img/s)
+    model/          the final network as an eeea checkpoint (genome.yaml + weights.pt): eeea export, teachers
+    result.json     final test figures, params, MACs, genome key, recipe, seed, device, torch version, duration
+    log.txt         what happened, one line per event
+
+Resume restores every state the next epoch reads (weights, optimizer, schedule, torch's global RNG, the SER crop RNG;
+image batches draw from a generator seeded by (seed, epoch)), so on the CPU a resumed run ends bit for bit where an
+uninterrupted one does.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from .checkpoint import save_checkpoint
+from .counting import count_macs, count_params
+from .errors import UserError
+from .spaces import get_space
+from .train import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
+from .train_config import RESUME_FREE, check_resume, dump, resolve_train_config
+from .zoo import default_size, resolve_genome
+
+CONFIG, CHECKPOINT, RESULT, LOG, MODEL = "config.yaml", "checkpoint.pt", "result.json", "log.txt", "model"
+METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
+RUN_FILES = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
+#: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
+TIMING = ("seconds", "img_per_s")
+AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}  # fp16 would need loss scaling; bf16 does not
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of an epoch's batch order and augmentation: independent of how the run was interrupted."""
+    return (seed * 1_000_003 + epoch) % (2**63)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device: {name!r} is not auto, cpu or cuda[:N]") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available (use --device cpu)")
+    return device
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def train_command(out: str | None, resume: str | None, config_file: str | None, flags: Mapping[str, Any], *,
+                  force: bool = False, quiet: bool = False, stop_after: int | None = None) -> dict[str, Any] | None:
+    """Start (``out``) or continue (``resume``) a training run; returns the content of result.json, or None when
+    ``stop_after`` (a number of epochs) stopped it early, resumable like an interrupted run."""
+    if resume:
+        run = Path(resume)
+        if not (run / CONFIG).is_file():
+            raise UserError(f"--resume {run}: not a training run directory (no {CONFIG})")
+        if out and Path(out).resolve() != run.resolve():
+            raise UserError("--out and --resume name different directories; --resume RUN_DIR alone continues a run")
+        if config_file:
+            raise UserError("--config cannot change a resumed run; --resume RUN_DIR uses the run's config.yaml")
+        stored = yaml.safe_load((run / CONFIG).read_text())
+        check_resume(stored, flags, str(run))
+        config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
+    else:
+        if not out:
+            raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
+        config = resolve_train_config(config_file, flags)
+        run = _create_run_dir(Path(out), force)
+        _atomic_write(run / CONFIG, dump(config))
+    return Trainer(run, config, quiet).run(stop_after)
+
+
+def _create_run_dir(path: Path, force: bool) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if not force:
+            raise UserError(f"{path} is not empty; pass --resume {path} to continue it or --force to start over")
+        for name in RUN_FILES:
+            target = path / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class Trainer:
+    """One training run: builds the data, the model and its job (images or speech), then the epoch loop."""
+
+    def __init__(self, run: Path, config: Mapping[str, Any], quiet: bool = False) -> None:
+        self.run_dir, self.config, self.quiet = run, dict(config), quiet
+        self.device = pick_device(str(config["device"]))
+        if config.get("threads"):
+            torch.set_num_threads(int(config["threads"]))
+        self.genome = resolve_genome(config["arch"])
+        self.space = get_space(self.genome.space)
+        cuda = self.device.type == "cuda"
+        amp = str(config["amp"])
+        self.amp = (torch.bfloat16 if cuda else None) if amp == "auto" else AMP_DTYPES[amp]
+        self.channels_last = cuda if config["channels_last"] is None else bool(config["channels_last"])
+
+    def log(self, message: str) -> None:
+        with (self.run_dir / LOG).open("a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        if not self.quiet:
+            from tqdm import tqdm
+
+            tqdm.write(message)
+
+    def unused_size_keys(self) -> list[str]:
+        """Size options of the config that this genome's space does not take (a recipe's channels for a MobileNet)."""
+        keys = self.space.size_keys
+        return sorted(set(self.config["size"]) - set(keys)) if keys else []
+
+    def model_size(self, num_classes: int | None) -> dict[str, Any]:
+        size = default_size(self.config["arch"])
+        unused = self.unused_size_keys()
+        size.update({k: v for k, v in self.config["size"].items() if k not in unused})
+        if num_classes is not None:
+            size["num_classes"] = num_classes
+        if self.config["dataset"] == "imagefolder" and "network" in self.space.size_keys:
+            size["network"] = "imagenet"
+        return self.space.size(**size)
+
+    def run(self, stop_after: int | None = None) -> dict[str, Any] | None:
+        cfg = self.config
+        torch.manual_seed(int(cfg["seed"]))
+        job = SERJob(self) if cfg["dataset"] == "ser" else ImageJob(self)
+        state = self._load_state()
+        rows: list[dict[str, Any]] = []
+        first = 0
+        if state is not None:
+            job.model.load_state_dict(state["model"])
+            job.opt.load_state_dict(state["optimizer"])
+            job.sched.load_state_dict(state["scheduler"])
+            job.load_extra_state(state["extra"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if self.device.type == "cuda" and state["rng"]["cuda"]:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            first, rows = int(state["epoch"]), list(state["metrics"])
+            self.log(f"resumed after epoch {first} of {job.epochs}")
+        else:
+            if self.unused_size_keys():
+                self.log(f"note: space {self.space.name} takes no {', '.join(self.unused_size_keys())}; ignored")
+            self.log(f"training {self.genome.name or self.genome.key} ({self.genome.to_text()}) on {cfg['dataset']}, "
+                     f"recipe {cfg['recipe']}, {job.epochs} epochs, device {self.device}, seed {cfg['seed']}; "
+                     f"test figures: {job.test_split}")
+        try:
+            with cpu_amp_guard(self.device, self.amp):
+                stopped = self._epochs(job, first, rows, stop_after)
+        except Diverged as e:
+            raise UserError(f"training diverged in epoch {len(rows) + 1} ({e}); try a lower --lr; "
+                            f"--resume {self.run_dir} restarts from the last good epoch") from None
+        return None if stopped else self._finish(job, rows, sum(r["seconds"] for r in rows))
+
+    def _epochs(self, job: "ImageJob | SERJob", first: int, rows: list[dict[str, Any]], stop_after: int | None) -> bool:
+        """Train epochs ``first`` .. end, saving after each; True when ``stop_after`` stopped the run."""
+        from tqdm import tqdm
+
+        for epoch in range(first, job.epochs):
+            if stop_after is not None and epoch >= stop_after:
+                self.log(f"stopped after epoch {epoch} as asked; --resume {self.run_dir} continues")
+                return True
+            t = time.time()
+            lr = job.opt.param_groups[0]["lr"]
+            with tqdm(total=job.steps, desc=f"epoch {epoch + 1}/{job.epochs}", unit="batch", disable=self.quiet,
+                      leave=False) as bar:
+                train, samples = job.train_epoch(epoch, bar)
+            seconds_train = time.time() - t
+            row = {"epoch": epoch + 1, "lr": lr, **train, **job.evaluate()}
+            seconds = time.time() - t
+            row.update({"seconds": round(seconds, 3), "img_per_s": round(samples / max(seconds_train, 1e-9), 1)})
+            rows.append(row)
+            self._save_state(job, epoch + 1, rows)
+            self._write_metrics(rows)
+            self.log(" ".join(f"{k}={_short(v)}" for k, v in row.items()))
+        return False
+
+    # state ---------------------------------------------------------------------------------------------------------
+    def _load_state(self) -> dict[str, Any] | None:
+        path = self.run_dir / CHECKPOINT
+        if not path.is_file():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # a damaged file: one line, not a traceback
+            raise UserError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0][:200]})") from None
+
+    def _save_state(self, job: "ImageJob | SERJob", epoch: int, rows: list[dict[str, Any]]) -> None:
+        state = {
+            "epoch": epoch,
+            "model": job.model.state_dict(),
+            "optimizer": job.opt.state_dict(),
+            "scheduler": job.sched.state_dict(),
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+            "extra": job.extra_state(),
+            "metrics": rows,
+        }
+        path = self.run_dir / CHECKPOINT
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+
+    def _write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        _atomic_write(self.run_dir / METRICS_CSV, buf.getvalue())
+        _atomic_write(self.run_dir / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
+
+    def _finish(self, job: "ImageJob | SERJob", rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+        final = {k: v for k, v in rows[-1].items() if k not in ("epoch", "lr", *TIMING)} if rows else {}
+        size = job.size
+        result = {
+            "dataset": self.config["dataset"],
+            "arch": self.config["arch"],
+            "genome_name": self.genome.name,
+            "genome_key": self.genome.key,
+            "genome": self.genome.to_text(),
+            "recipe": self.config["recipe"],
+            "seed": self.config["seed"],
+            "epochs": job.epochs,
+            "max_steps": self.config["train"].get("max_steps"),
+            **final,
+            "test_split": job.test_split,
+            "params": count_params(self.genome, size),
+            "macs": count_macs(self.genome, size),
+            "size": size,
+            "device": str(self.device),
+            "amp": str(self.amp).replace("torch.", "") if self.amp else "none",
+            "torch": torch.__version__,
+            "duration_s": round(elapsed, 1),  # training + evaluation, summed over epochs (resumes included)
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        meta = {"dataset": result["dataset"], "recipe": result["recipe"], "seed": result["seed"],
+                **{k: v for k, v in final.items() if k.startswith(("test", "ccc", "1-ccc"))}}
+        if getattr(job, "classes", None):
+            meta["classes"] = job.classes
+        save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
+        _atomic_write(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
+        self.log("finished: " + ", ".join(f"{k}={_short(v)}" for k, v in final.items()))
+        return result
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _check_forward(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> None:
+    """One training-mode forward pass on a copy (the model's BN statistics stay untouched): a network that cannot
+    run at this input size fails here with one line instead of a traceback in the first step."""
+    import copy
+
+    probe = copy.deepcopy(model).train()
+    try:
+        with torch.no_grad():
+            probe(torch.zeros(2, *shape, device=device))
+    except RuntimeError as e:
+        raise UserError(f"the network cannot run at input {'x'.join(map(str, shape))} ({str(e).splitlines()[0][:160]}); "
+                        f"use a larger --input-size, or --no-auxiliary for cell networks") from None
+
+
+class ImageJob:
+    """Image classification: SGD recipe of :class:`TrainConfig`, top-1 accuracy on the test split."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        from .train_data import autoaugment, load_image_data
+
+        cfg = trainer.config
+        self.cfg = TrainConfig.from_dict(cfg["train"])
+        self.seed, self.amp, self.channels_last = int(cfg["seed"]), trainer.amp, trainer.channels_last
+        resolution = None
+        if cfg["dataset"] == "imagefolder":  # the network's own resolution (genome gene or space default)
+            size = trainer.model_size(num_classes=2)
+            resolution = trainer.space.genome_input_shape(trainer.genome, **size)[-1]
+        data = load_image_data(cfg["dataset"], cfg["data"], cfg["test_data"], cfg["holdout"], trainer.device,
+                               resolution, bool(cfg.get("download")))
+        self.data, self.classes, self.test_split = data, data.classes, data.test_split
+        self.size = trainer.model_size(len(data.classes))
+        self.model = trainer.space.build(trainer.genome, **self.size).to(trainer.device)
+        _check_forward(self.model, trainer.space.genome_input_shape(trainer.genome, **self.size), trainer.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net: nn.Module = torch.compile(self.model, mode="reduce-overhead") if cfg["compile"] else self.model
+        self.steps = data.train.steps(self.cfg.batch_size)
+        if self.steps == 0:
+            raise UserError(f"batch size {self.cfg.batch_size} exceeds the {len(data.train)} training images")
+        if self.cfg.max_steps:
+            self.steps = min(self.steps, self.cfg.max_steps)
+        self.epochs = self.cfg.epochs
+        self.opt, self.sched = make_optimizer(self.model, self.cfg, self.steps * self.epochs)
+        self.transform = autoaugment(cfg["dataset"]) if cfg["autoaugment"] else None
+
+    def _layout(self, batches: Any) -> Any:
+        for x, y in batches:
+            if self.net is not self.model:  # compiled: a new CUDA-graph step may overwrite the last one's outputs
+                torch.compiler.cudagraph_mark_step_begin()
+            yield (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), y
+
+    def train_epoch(self, epoch: int, bar: Any) -> tuple[dict[str, float], int]:
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
+        batches = self.data.train.batches(self.cfg.batch_size, generator, augment=True, cutout=self.cfg.cutout,
+                                          transform=self.transform)
+        stats: dict[str, Any] = {}
+        loss = train_epoch(self.net, self._layout(batches), self.opt, self.sched, self.cfg, epoch=epoch,
+                           progress=bar, amp=self.amp, stats=stats)
+        seen = int(stats.get("seen", 0))
+        return {"train_loss": loss, "train_acc": float(stats.get("correct", 0)) / max(1, seen)}, seen
+
+    def evaluate(self) -> dict[str, float]:
+        batches = self.data.test.batches(self.cfg.eval_batch_size, drop_last=False)
+        accuracy = evaluate_accuracy(self.net, self._layout(batches), self.amp)
+        return {"test_acc": accuracy, "test_error": 1.0 - accuracy}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+
+class SERJob:
+    """Speech-emotion students through :class:`eeea.tasks.ser.SERTask`: CCC per dimension on held-out speakers."""
+
+    TASK_KEYS = {"crop_seconds", "loss", "test_speakers"}
+
+    def __init__(self, trainer: Trainer) -> None:
+        from .tasks.ser import SERTask
+
+        cfg = trainer.config
+        unknown = set(cfg["task"]) - self.TASK_KEYS
+        if unknown:
+            raise UserError(f"task: unknown ser option {sorted(unknown)[0]!r} (known: {', '.join(sorted(self.TASK_KEYS))})")
+        if trainer.device.type == "cuda" and trainer.amp is not None:
+            trainer.amp = None  # the audio front end's log-power spectrum wants fp32; students are tiny anyway
+        self.task = SERTask(data=cfg["data"], labels=cfg["labels"], **cfg["task"])
+        self.task.prepare(trainer.device)
+        assert self.task.test_set is not None
+        self.test_split = f"held-out speakers {', '.join(self.task.test_speakers)} ({len(self.task.test_set)} clips)"
+        self.size = trainer.model_size(None)
+        self.model = trainer.space.build(trainer.genome, **self.size).to(trainer.device)
+        self.max_steps = cfg["train"].get("max_steps")
+        self.budget = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
+        self.opt, self.sched, self.rng = self.task.start_training(self.model, self.budget, int(cfg["seed"]), self.max_steps)
+        self.epochs = int(self.task._budget(self.budget)["epochs"])
+        self.steps = self.task.steps_per_epoch(self.budget, self.max_steps)
+        self.batch_size = int(self.task._budget(self.budget)["batch_size"])
+
+    def train_epoch(self, epoch: int, bar: Any) -> tuple[dict[str, float], int]:
+        loss = self.task.train_epoch(self.model, self.opt, self.sched, self.budget, self.rng, self.max_steps, bar)
+        return {"train_loss": loss}, self.steps * self.batch_size
+
+    def evaluate(self) -> dict[str, float]:
+        report = self.task.score(self.model)
+        return {f"test_{k}" if not k.startswith("1-") else k: v for k, v in report.items()}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"crop_rng": json.dumps(self.rng.bit_generator.state)}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = json.loads(state["crop_rng"])
