@@ -12,3 +12,11 @@ def genomes(draw: st.DrawFn, space_name: str) -> Genome:
     space = get_space(space_name)
     x = [draw(st.integers(int(lo), int(hi))) for lo, hi in zip(space.xl, space.xu)]
     return space.decode(np.array(x))
+
+
+def assert_round_trips(space, seed: int) -> None:
+    """A sampled vector decodes to a genome that survives encode/decode and its text form, within the bounds."""
+    genome = space.decode(space.sample(np.random.default_rng(seed)))
+    assert space.decode(space.encode(genome)) == genome
+    assert space.validate(Genome.from_text(genome.to_text())) == genome
+    assert np.all(space.encode(genome) >= space.xl) and np.all(space.encode(genome) <= space.xu)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import assert_round_trips
 
 from eeea import Genome, GenomeError, get_space, resolve_genome
 from eeea.counting import profile_macs
@@ -30,11 +31,7 @@ def test_sampled_genomes_build_run_and_count_exactly(seed):
 @settings(max_examples=50, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_encoding_and_text_round_trip(seed):
-    x = SPACE.sample(np.random.default_rng(seed))
-    genome = SPACE.decode(x)
-    assert SPACE.decode(SPACE.encode(genome)) == genome
-    assert SPACE.validate(Genome.from_text(genome.to_text())) == genome
-    assert np.all(SPACE.encode(genome) >= SPACE.xl) and np.all(SPACE.encode(genome) <= SPACE.xu)
+    assert_round_trips(SPACE, seed)
 
 
 def test_public_layout_is_a_point_of_the_space():

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from eeea import Genome, GenomeError, UserError, get_space
 from eeea.counting import profile_macs
 from eeea.export import export, run_onnx
-from strategies import genomes
+from strategies import assert_round_trips, genomes
 
 torch.set_num_threads(1)
 SPACE = get_space("mobilenet_audio")
@@ -34,11 +34,7 @@ def test_sampled_genomes_build_run_on_raw_audio_and_count_exactly(genome, sample
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_encoding_and_text_round_trip(seed):
-    x = SPACE.sample(np.random.default_rng(seed))
-    genome = SPACE.decode(x)
-    assert SPACE.decode(SPACE.encode(genome)) == genome
-    assert SPACE.validate(Genome.from_text(genome.to_text())) == genome
-    assert np.all(SPACE.encode(genome) >= SPACE.xl) and np.all(SPACE.encode(genome) <= SPACE.xu)
+    assert_round_trips(SPACE, seed)
 
 
 def test_many_members_fit_wav2small_size_and_the_layout_follows_the_genes():

@@ -3,15 +3,12 @@ and retrains nothing that had finished."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 from search_helpers import TINY_FLAGS
+
+from process_helpers import run_and_kill
 
 from eeea.cli import main
 
@@ -26,17 +23,8 @@ def _lines(run) -> list[dict]:
 
 def test_kill_9_then_resume_gives_the_uninterrupted_front(tmp_path, capsys):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "eeea.cli", "search", "--out", str(killed), *FLAGS],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    try:
-        while len(_lines(killed)) < 2:
-            assert proc.poll() is None, "the search ended before it could be killed"
-            assert time.time() < deadline, "no archive lines in time"
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    run_and_kill(["search", "--out", str(killed), *FLAGS], lambda: len(_lines(killed)) >= 2, 240,
+                 "archive lines")
     before = (killed / "archive.jsonl").read_text().splitlines()
     done_before = {json.loads(x)["key"] for x in before if x.endswith("}")}
     assert 2 <= len(done_before) < 12

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from train_helpers import write_image_folder
+
+from process_helpers import run_and_kill
 
 from eeea.cli import main
 from eeea.train_config import resolve_train_config
@@ -106,17 +103,7 @@ def test_resume_refuses_another_training(tmp_path, capsys, tiny_data):
 def test_kill_9_then_resume_matches_the_uninterrupted_run(tmp_path, TINY):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     flags = [*TINY, "--epochs", "6"]
-    proc = subprocess.Popen([sys.executable, "-m", "eeea.cli", "train", "--out", str(killed), *flags],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    try:
-        while not (killed / "checkpoint.pt").exists():
-            assert proc.poll() is None, "training ended before it could be killed"
-            assert time.time() < deadline, "no checkpoint in time"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    run_and_kill(["train", "--out", str(killed), *flags], (killed / "checkpoint.pt").exists, 120, "checkpoint")
     done = torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"]
     assert 1 <= done < 6 and not (killed / "result.json").exists()
     assert main(["train", "--out", str(whole), *flags]) == 0
