@@ -22,7 +22,7 @@ import torch
 from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from eeea.data.device import DeviceImages
 from eeea.train import TrainConfig, cpu_amp_guard, make_optimizer, train_step
-from eeea.trainer import pick_device
+from eeea.executors import resolve_device
 from eeea.zoo import create_model
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -77,7 +77,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, help="torch CPU threads")
     ap.add_argument("--no-record", action="store_true", help="print only; do not append to RESULTS.md")
     args = ap.parse_args()
-    device = pick_device(args.device)
+    device = resolve_device(args.device)
     cuda = device.type == "cuda"
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -34,6 +34,7 @@ from torch import nn
 from .checkpoint import save_checkpoint
 from .counting import count_macs, count_params
 from .errors import UserError
+from .executors import resolve_device
 from .spaces import get_space
 from .train import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
 from .train_config import RESUME_FREE, check_resume, dump, resolve_train_config
@@ -50,18 +51,6 @@ AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}  # fp16 would need loss scal
 def epoch_seed(seed: int, epoch: int) -> int:
     """The seed of an epoch's batch order and augmentation: independent of how the run was interrupted."""
     return (seed * 1_000_003 + epoch) % (2**63)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device: {name!r} is not auto, cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available (use --device cpu)")
-    return device
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -115,7 +104,7 @@ class Trainer:
 
     def __init__(self, run: Path, config: Mapping[str, Any], quiet: bool = False) -> None:
         self.run_dir, self.config, self.quiet = run, dict(config), quiet
-        self.device = pick_device(str(config["device"]))
+        self.device = resolve_device(str(config["device"]))
         if config.get("threads"):
             torch.set_num_threads(int(config["threads"]))
         self.genome = resolve_genome(config["arch"])
@@ -354,7 +343,7 @@ class SERJob:
     TASK_KEYS = {"crop_seconds", "loss", "test_speakers"}
 
     def __init__(self, trainer: Trainer) -> None:
-        from .tasks.ser import SERTask
+        from .tasks.ser import SERTask, complete_budget
 
         cfg = trainer.config
         unknown = set(cfg["task"]) - self.TASK_KEYS
@@ -371,9 +360,9 @@ class SERJob:
         self.max_steps = cfg["train"].get("max_steps")
         self.budget = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
         self.opt, self.sched, self.rng = self.task.start_training(self.model, self.budget, int(cfg["seed"]), self.max_steps)
-        self.epochs = int(self.task._budget(self.budget)["epochs"])
+        budget = complete_budget(self.budget)
+        self.epochs, self.batch_size = int(budget["epochs"]), int(budget["batch_size"])
         self.steps = self.task.steps_per_epoch(self.budget, self.max_steps)
-        self.batch_size = int(self.task._budget(self.budget)["batch_size"])
 
     def train_epoch(self, epoch: int, bar: Any) -> tuple[dict[str, float], int]:
         loss = self.task.train_epoch(self.model, self.opt, self.sched, self.budget, self.rng, self.max_steps, bar)

@@ -88,12 +88,9 @@ class SERTask(Task):
             clips.targets = teacher.predict(clips.waves, clips.names).astype(np.float32)
         self.train_set, self.test_set = clips.split_by_speaker(self.test_speakers)
 
-    def _budget(self, budget: dict[str, Any] | None) -> dict[str, Any]:
-        return complete_budget(budget)
-
     def steps_per_epoch(self, budget: dict[str, Any] | None, max_steps: int | None = None) -> int:
         assert self.train_set is not None
-        steps = max(1, len(self.train_set) // self._budget(budget)["batch_size"])
+        steps = max(1, len(self.train_set) // complete_budget(budget)["batch_size"])
         return min(steps, max_steps) if max_steps else steps
 
     def start_training(self, model: nn.Module, budget: dict[str, Any] | None, seed: int,
@@ -102,7 +99,7 @@ class SERTask(Task):
         ``max_steps`` caps the steps per epoch (the schedule spans the capped steps)."""
         if self.train_set is None:
             self.prepare(self.device)
-        b = self._budget(budget)
+        b = complete_budget(budget)
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         model.to(self.device).train()
@@ -115,7 +112,7 @@ class SERTask(Task):
                     rng: np.random.Generator, max_steps: int | None = None, progress: Any = None) -> float:
         """One epoch on random crops of the training speakers' clips; returns the mean loss."""
         assert self.train_set is not None
-        b = self._budget(budget)
+        b = complete_budget(budget)
         model.train()
         targets = torch.from_numpy(self.train_set.targets).to(self.device)
         loss_fn = LOSSES[self.loss_name]
@@ -138,7 +135,7 @@ class SERTask(Task):
     def train(self, model: nn.Module, budget: dict[str, Any] | None, seed: int) -> nn.Module:
         """Train on random crops of the training speakers' clips."""
         opt, sched, rng = self.start_training(model, budget, seed)
-        for _ in range(self._budget(budget)["epochs"]):
+        for _ in range(complete_budget(budget)["epochs"]):
             self.train_epoch(model, opt, sched, budget, rng)
         return model.eval()
 
