@@ -153,16 +153,20 @@ class RunDir:
 
     # front ---------------------------------------------------------------------------------------------------------
     def write_front(self, front: Sequence[Mapping[str, Any]], objectives: Sequence[str], space_name: str,
-                    all_points: Iterable[Sequence[float]] = ()) -> None:
-        """pareto.csv, pareto.png and genomes/NN_KEY.yaml for the front members (sorted by the first objective)."""
+                    all_points: Iterable[Sequence[float]] = (), extras: Sequence[str] = ()) -> None:
+        """pareto.csv, pareto.png and genomes/NN_KEY.yaml for the front members (sorted by the first objective).
+        ``extras``: the task's figures (per-dimension CCC, accuracy) shown beside the objectives."""
         counted = [c for c in ("params", "macs") if c not in objectives]  # always shown, objectives or not
-        headers = ["rank", "key", *objectives, *counted, "status", "genome"]
+        extras = [e for e in extras if e not in objectives]
+        headers = ["rank", "key", *objectives, *counted, *extras, "status", "checkpoint", "genome"]
         with open(self.path / PARETO_CSV, "w", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(headers)
             for i, r in enumerate(front):
+                found = r.get("extra", {})
                 writer.writerow([i, r["key"], *(_fmt(r["objectives"][o]) for o in objectives),
-                                 *(r[c] for c in counted), r["status"], r["genome"]])
+                                 *(r[c] for c in counted), *(_fmt(found[e]) if e in found else "" for e in extras),
+                                 r["status"], r.get("checkpoint", ""), r["genome"]])
         genomes = self.path / GENOMES
         if genomes.exists():
             shutil.rmtree(genomes)  # the front may have changed since the last write

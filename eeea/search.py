@@ -152,7 +152,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     records = [cache[k] for k in order]
     front = pareto_front(records, objectives)
     points = [[r["objectives"][o] for o in objectives] for r in records]
-    run.write_front(front, objectives, space.name, points)
+    run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
     stats = _eepi_stats(eepi, repair)
     log.info(f"done: {len(order)} genomes evaluated ({trained} trained now), front of {len(front)}, EE-PI {stats}")
     run.close_logger()

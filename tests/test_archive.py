@@ -79,7 +79,7 @@ def test_front_files(tmp_path):
             "max_pool_3x3@5,max_pool_3x3@5")
     rec = {**REC, "genome": text}
     run.write_front([rec], ["error", "params"], "eeea", [[0.5, 10], [0.7, 12]])
-    assert (run.path / "pareto.csv").read_text().splitlines()[0] == "rank,key,error,params,macs,status,genome"
+    assert (run.path / "pareto.csv").read_text().splitlines()[0] == "rank,key,error,params,macs,status,checkpoint,genome"
     assert (run.path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     (genome_file,) = (run.path / "genomes").iterdir()
     assert Genome.load(genome_file) == Genome.from_text(text)

@@ -139,4 +139,4 @@ def test_three_objectives_with_a_mac_budget(tmp_path):
     assert result.objectives == ["error", "params", "macs"]
     for r in _archive(tmp_path / "r").values():
         assert r["macs"] <= 600_000_000 and r["objectives"]["macs"] == r["macs"]
-    assert (tmp_path / "r" / "pareto.csv").read_text().startswith("rank,key,error,params,macs,status")
+    assert (tmp_path / "r" / "pareto.csv").read_text().startswith("rank,key,error,params,macs,accuracy,status")

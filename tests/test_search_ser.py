@@ -4,6 +4,7 @@ Run with tiny overrides (population 2, no or one offspring generation, 1 epoch):
 config, saved trained weights of evaluated candidates, the printed front and its export line, resume, bad input."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -67,6 +68,13 @@ def test_default_search_is_ser_on_wav2small_with_the_task_budget(default_run):
         loaded, size, model = load_checkpoint(run / r["checkpoint"])
         assert loaded == genome and size == {"seconds": 5.0, "outputs": 3}
         assert not torch.equal(model.classifier.weight, space.build(genome).classifier.weight)
+    with open(run / "pareto.csv") as f:
+        front = list(csv.DictReader(f))
+    archive = {r["key"]: r for r in _archive(run)}
+    for row in front:  # the per-dimension CCCs and the trained checkpoint beside each front member
+        r = archive[row["key"]]
+        assert float(row["ccc_valence"]) == pytest.approx(r["extra"]["ccc_valence"], abs=1e-6)
+        assert row["checkpoint"] == r["checkpoint"]
 
 
 def test_front_printout_names_params_macs_ccc_per_dimension_and_a_working_export(default_run, tmp_path, capsys):
