@@ -13,7 +13,7 @@ import os
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import yaml
@@ -27,6 +27,18 @@ CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS = (
 RUN_FILES = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
 
 
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Replace ``path`` atomically: ``write`` fills a temporary sibling, which is then renamed over it (a kill leaves
+    the old file or the new one, never half of one)."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
 class RunDir:
     """A search's output folder (see the module docstring for its files)."""
 
@@ -35,22 +47,23 @@ class RunDir:
 
     # creation / opening --------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path: str | Path, config: Mapping[str, Any], force: bool = False) -> "RunDir":
-        """A fresh run directory; refuses a non-empty folder unless ``force`` (which removes only run files)."""
+    def create(cls, path: str | Path, config: Mapping[str, Any], force: bool = False,
+               files: Sequence[str] = RUN_FILES) -> "RunDir":
+        """A fresh run directory; refuses a non-empty folder unless ``force`` (which removes only the run's ``files``)."""
         run = cls(path)
         if run.path.exists() and not run.path.is_dir():
             raise UserError(f"{run.path} exists and is not a directory")
         if run.path.is_dir() and any(run.path.iterdir()):
             if not force:
                 raise UserError(f"{run.path} is not empty; pass --resume {run.path} to continue it or --force to start over")
-            for name in RUN_FILES:
+            for name in files:
                 target = run.path / name
                 if target.is_dir():
                     shutil.rmtree(target)
                 elif target.exists():
                     target.unlink()
         run.path.mkdir(parents=True, exist_ok=True)
-        (run.path / CONFIG).write_text(yaml.safe_dump(dict(config), sort_keys=False))
+        run.write_config(config)
         return run
 
     @classmethod
@@ -59,6 +72,9 @@ class RunDir:
         if not (run.path / CONFIG).is_file():
             raise UserError(f"{run.path}: not a run directory (no {CONFIG}); nothing to resume")
         return run
+
+    def write_config(self, config: Mapping[str, Any]) -> None:
+        atomic_write_text(self.path / CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
 
     def config(self) -> dict[str, Any]:
         try:
@@ -125,9 +141,7 @@ class RunDir:
     # state ---------------------------------------------------------------------------------------------------------
     def write_state(self, state: Mapping[str, Any]) -> None:
         """Atomically replace state.json (write a temporary file, then rename)."""
-        tmp = self.path / (STATE + ".tmp")
-        tmp.write_text(json.dumps(dict(state), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.path / STATE)
+        atomic_write_text(self.path / STATE, json.dumps(dict(state), indent=2, sort_keys=True) + "\n")
 
     def read_state(self) -> dict[str, Any]:
         path = self.path / STATE

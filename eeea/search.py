@@ -189,7 +189,7 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)
         if asked != stored:  # only resume-free keys changed (workers, device, generations)
-            (run.path / "config.yaml").write_text(__import__("yaml").safe_dump(asked, sort_keys=False))
+            run.write_config(asked)
         return search(asked, resume, resume=True, quiet=quiet)
     config = resolve_config(file_layer, overrides)
     return search(config, out or default_run_dir(config["task"]), force=force, quiet=quiet)

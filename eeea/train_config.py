@@ -10,7 +10,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from .errors import UserError
 from .search_config import load_config_file, merge
@@ -129,6 +128,3 @@ def check_resume(stored: Mapping[str, Any], flags: Mapping[str, Any], run: str) 
             raise UserError(f"--resume {run}: the run was started with {key}={old!r}, this command asks for "
                             f"{value!r}; drop that option or start a new --out")
 
-
-def dump(config: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(config), sort_keys=False)

@@ -20,24 +20,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
+from .archive import RunDir, atomic_write, atomic_write_text
 from .checkpoint import save_checkpoint
 from .counting import count_macs, count_params
 from .errors import UserError
 from .executors import resolve_device
 from .spaces import get_space
 from .train import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
-from .train_config import RESUME_FREE, check_resume, dump, resolve_train_config
+from .train_config import RESUME_FREE, check_resume, resolve_train_config
 from .zoo import default_size, resolve_genome
 
 CONFIG, CHECKPOINT, RESULT, LOG, MODEL = "config.yaml", "checkpoint.pt", "result.json", "log.txt", "model"
@@ -53,12 +51,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch) % (2**63)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def train_command(out: str | None, resume: str | None, config_file: str | None, flags: Mapping[str, Any], *,
                   force: bool = False, quiet: bool = False, stop_after: int | None = None) -> dict[str, Any] | None:
     """Start (``out``) or continue (``resume``) a training run; returns the content of result.json, or None when
@@ -71,32 +63,15 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
             raise UserError("--out and --resume name different directories; --resume RUN_DIR alone continues a run")
         if config_file:
             raise UserError("--config cannot change a resumed run; --resume RUN_DIR uses the run's config.yaml")
-        stored = yaml.safe_load((run / CONFIG).read_text())
+        stored = RunDir(run).config()
         check_resume(stored, flags, str(run))
         config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
     else:
         if not out:
             raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
         config = resolve_train_config(config_file, flags)
-        run = _create_run_dir(Path(out), force)
-        _atomic_write(run / CONFIG, dump(config))
+        run = RunDir.create(out, config, force, files=RUN_FILES).path
     return Trainer(run, config, quiet).run(stop_after)
-
-
-def _create_run_dir(path: Path, force: bool) -> Path:
-    if path.exists() and not path.is_dir():
-        raise UserError(f"--out {path}: exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()):
-        if not force:
-            raise UserError(f"{path} is not empty; pass --resume {path} to continue it or --force to start over")
-        for name in RUN_FILES:
-            target = path / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 class Trainer:
@@ -212,10 +187,7 @@ class Trainer:
             "extra": job.extra_state(),
             "metrics": rows,
         }
-        path = self.run_dir / CHECKPOINT
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
 
     def _write_metrics(self, rows: list[dict[str, Any]]) -> None:
         columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -223,8 +195,8 @@ class Trainer:
         writer = csv.DictWriter(buf, columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        _atomic_write(self.run_dir / METRICS_CSV, buf.getvalue())
-        _atomic_write(self.run_dir / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(self.run_dir / METRICS_CSV, buf.getvalue())
+        atomic_write_text(self.run_dir / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
 
     def _finish(self, job: "ImageJob | SERJob", rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         final = {k: v for k, v in rows[-1].items() if k not in ("epoch", "lr", *TIMING)} if rows else {}
@@ -255,7 +227,7 @@ class Trainer:
         if getattr(job, "classes", None):
             meta["classes"] = job.classes
         save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
-        _atomic_write(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
+        atomic_write_text(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
         self.log("finished: " + ", ".join(f"{k}={_short(v)}" for k, v in final.items()))
         return result
 
