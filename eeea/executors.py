@@ -5,7 +5,8 @@ loop never knows which one runs.
 A candidate's result depends only on its job (genome, size, budget and seed derived from the run seed and genome key),
 never on the worker, the order or a resume. Faults are recorded, not fatal: a NaN/inf loss gives status ``diverged``, a
 CUDA out-of-memory error is retried once at half the batch (then ``oom``), an exception or a dead worker is retried once
-(then ``crashed``: see :class:`PoolExecutor` for how a death is pinned on one candidate); all of them score the task's worst objective so the search goes on.
+(then ``crashed``: see :class:`PoolExecutor` for how a death is pinned on one candidate); all of them score the
+task's worst objective so the search goes on.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import torch
 from .errors import UserError
 from .genome import Genome
 from .spaces import get_space
-from .tasks import get_task
+from .tasks import get_task, task_class
 from .train import Diverged
 
 
@@ -89,7 +90,7 @@ class Evaluator:
         self.task = get_task(task_name, **task_config)
         self.space = get_space(space)
         self.task.prepare(self.device)
-        self.worst = float(getattr(self.task, "worst", 1.0))
+        self.worst = float(self.task.worst)
 
     def evaluate(self, job: Job) -> dict[str, Any]:
         with torch_threads(self.threads):
@@ -202,8 +203,8 @@ class PoolExecutor:
                  threads: int | None = None) -> None:
         self.workers = workers
         self.args = (task_name, task_config, space, device, candidate_threads(threads))
-        task = get_task(task_name, **task_config)
-        self.objective, self.worst = task.objective, float(getattr(task, "worst", 1.0))
+        task = task_class(task_name)  # only its class attributes are needed here; workers build and prepare it
+        self.objective, self.worst = task.objective, float(task.worst)
         self.context = multiprocessing.get_context("spawn")
         self.pool = self._new_pool()
 

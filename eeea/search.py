@@ -60,7 +60,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     task_config = {"data": config["data"], **({"download": True} if config["download"] else {}),
                    **config["task_config"]}
     task = get_task(config["task"], **task_config)
-    fixed = task.size_overrides() if hasattr(task, "size_overrides") else {}
+    fixed = task.size_overrides()
     eval_size = space.size(**{**fixed, **config["eval_size"]})
     train_size = space.size(**{**space.search_size, **fixed, **config["size"]})
     if isinstance(space, CellSpace) and config["train"].get("auxiliary_weight", 0) > 0:

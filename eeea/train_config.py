@@ -13,6 +13,8 @@ from typing import Any, Mapping
 
 from .errors import UserError
 from .search_config import load_config_file, merge
+from .tasks.base import task_options
+from .tasks.ser import DEFAULT_BUDGET as SER_BUDGET, SERTask
 from .train import TrainConfig
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "ser")
@@ -40,7 +42,9 @@ DEFAULTS: dict[str, Any] = {
 }
 #: keys a resumed run may change without changing its results (on the same device)
 RESUME_FREE = {"device", "threads"}
-SER_TRAIN_KEYS = {"epochs", "batch_size", "lr", "weight_decay", "max_steps"}
+SER_TRAIN_KEYS = set(SER_BUDGET) | {"max_steps"}
+#: ser options of the ``task`` section (the labels file has its own flag)
+SER_TASK_KEYS = task_options(SERTask) - {"labels"}
 
 
 def recipe_dir() -> Path:
@@ -99,6 +103,9 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
         unknown = set(config["train"]) - SER_TRAIN_KEYS
         if unknown:
             raise UserError(f"train: unknown option {sorted(unknown)[0]!r} for ser (known: {', '.join(sorted(SER_TRAIN_KEYS))})")
+        unknown = set(config["task"]) - SER_TASK_KEYS
+        if unknown:
+            raise UserError(f"task: unknown ser option {sorted(unknown)[0]!r} (known: {', '.join(sorted(SER_TASK_KEYS))})")
         if config["autoaugment"]:
             raise UserError("--autoaugment is for image data sets, not ser")
     else:

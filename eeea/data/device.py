@@ -49,10 +49,11 @@ class DeviceImages:
         ``transform`` maps each uint8 batch after crop and flip, before normalisation and cutout (AutoAugment)."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        order = order.to(self.device)  # one copy per epoch; the draws stay on the CPU generator
         for i in range(self.steps(batch_size, drop_last)):
             index = order[i * batch_size:(i + 1) * batch_size]
-            x = self.images[index.to(self.device)]
-            y = self.labels[index.to(self.device)]
+            x = self.images[index]
+            y = self.labels[index]
             if augment:
                 x = random_crop_flip(x, pad, generator)
             if transform is not None:

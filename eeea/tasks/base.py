@@ -70,6 +70,8 @@ class Task(ABC):
     name: str = ""
     #: the objective this task measures (minimised), e.g. "error" or "1-ccc"
     objective: str = "error"
+    #: the objective recorded for candidates that diverge, run out of memory or crash
+    worst: ClassVar[float] = 1.0
     #: the search's defaults for this task (see :mod:`eeea.search_config`): space, max_params, population,
     #: generations, train (the training budget), task_config (every option the constructor takes), checkpoints
     search_defaults: ClassVar[dict[str, Any]] = {
@@ -87,6 +89,10 @@ class Task(ABC):
     def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
         """The complete training budget (defaults filled in), or UserError naming a bad key."""
         return dict(budget)
+
+    def size_overrides(self) -> dict[str, Any]:
+        """Network size options the task fixes (e.g. the classifier width); none by default."""
+        return {}
 
     @abstractmethod
     def prepare(self, device: torch.device) -> None:

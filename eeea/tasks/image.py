@@ -35,7 +35,6 @@ class ImageClassificationTask(Task):
     """Train briefly on the training part, score top-1 error on the held-out part."""
 
     objective = "error"
-    worst = 1.0  # recorded for candidates that diverge or crash
     dataset = ""
     downloadable = True
     summary_columns = (("accuracy", "accuracy"),)
