@@ -32,7 +32,7 @@ from _results import record  # noqa: E402
 
 from eeea import count_macs, count_params, create_model, resolve_genome  # noqa: E402
 from eeea.archive import RunDir  # noqa: E402
-from eeea.export import export, export_onnx  # noqa: E402
+from eeea.export import export, export_onnx, onnx_session  # noqa: E402
 from eeea.tasks import get_task  # noqa: E402
 
 CLIP = 5 * 16000
@@ -53,12 +53,7 @@ print(base, hwm())
 
 
 def latency_ms(path: Path, runs: int) -> float:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(path, threads=1)
     feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, CLIP)).astype(np.float32)}
     for _ in range(5):
         session.run(None, feed)

@@ -128,12 +128,19 @@ def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> Non
                           dynamic_axes={"input": axes, "output": {0: "batch"}}, opset_version=OPSET, dynamo=False)
 
 
-def run_onnx(path: Path, inputs: Sequence[np.ndarray], threads: int = 1) -> np.ndarray:
+def onnx_session(path: str | Path, threads: int = 1) -> Any:
+    """An onnxruntime CPU session with ``threads`` intra-op threads (0: onnxruntime's default) and one inter-op."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def run_onnx(path: str | Path | Any, inputs: Sequence[np.ndarray], threads: int = 1) -> np.ndarray:
+    """Outputs of an ONNX file (or an open session) for each input, concatenated along the batch."""
+    session = path if hasattr(path, "run") else onnx_session(path, threads)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: x})[0] for x in inputs])
 

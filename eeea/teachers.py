@@ -64,19 +64,17 @@ class CSVTeacher(Teacher):
 
 class ONNXTeacher(Teacher):
     def __init__(self, path: str | Path, threads: int = 0) -> None:
-        import onnxruntime as ort
+        from .export import onnx_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            self.session = onnx_session(path, threads)
         except Exception as e:  # onnxruntime raises its own exception types for unreadable models
             raise UserError(f"{path}: not a usable ONNX model ({str(e).splitlines()[0][:200]})") from None
-        self.input = self.session.get_inputs()[0].name
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
-        out = [self.session.run(None, {self.input: np.asarray(w, dtype=np.float32)[None]})[0] for w in waves]
-        return np.concatenate(out)[:, : len(DIMENSIONS)]
+        from .export import run_onnx
+
+        return run_onnx(self.session, [np.asarray(w, dtype=np.float32)[None] for w in waves])[:, : len(DIMENSIONS)]
 
 
 class CheckpointTeacher(Teacher):
