@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -64,6 +64,20 @@ def spec_macs(spec: tuple, in_shape: Shape) -> tuple[int, Shape]:
     with torch.no_grad():
         out = module(x)
     return macs, tuple(out.shape[1:])
+
+
+def chain_params(specs: Iterable[tuple]) -> int:
+    """Parameters of a chain of modules given by their specs."""
+    return sum(spec_params(s) for s in specs)
+
+
+def chain_macs(specs: Iterable[tuple], in_shape: Shape) -> int:
+    """MACs of a chain of modules given by their specs, each reading the previous one's output."""
+    total, shape = 0, tuple(in_shape)
+    for spec in specs:
+        macs, shape = spec_macs(spec, shape)
+        total += macs
+    return total
 
 
 def count_params(genome: Genome, size: Mapping[str, Any] | None = None, **overrides: Any) -> int:

@@ -188,6 +188,9 @@ def mbv3_net_spec(
 class MobileNetV3(nn.Module):
     """A MobileNetV3 built from a :class:`MobileNetV3Spec`; ``front`` (optional) runs first, e.g. an audio front end."""
 
+    #: kept in float when quantised (an audio front end's log of a power spectrum does not survive int8)
+    float_modules = ("front",)
+
     def __init__(self, spec: MobileNetV3Spec, front: nn.Module | None = None) -> None:
         super().__init__()
         self.spec = spec

@@ -43,16 +43,17 @@ RESUME_FREE = {"workers", "device", "threads", "generations"}
 SCOPES = ("init", "all")
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
+def load_config_file(path: str | Path, what: str = "--config") -> dict[str, Any]:
+    """A YAML mapping of options; errors name ``what`` (the flag, or "recipe NAME") and the path in one line."""
     path = Path(path)
     try:
         config = yaml.safe_load(path.read_text())
     except OSError as e:
-        raise UserError(f"--config {path}: cannot read ({e.strerror or e})") from None
+        raise UserError(f"{what} {path}: cannot read ({e.strerror or e})") from None
     except yaml.YAMLError as e:
-        raise UserError(f"--config {path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        raise UserError(f"{what} {path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(config, dict):
-        raise UserError(f"--config {path}: expected a mapping of search options")
+        raise UserError(f"{what} {path}: expected a mapping of options")
     return config
 
 

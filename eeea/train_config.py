@@ -86,7 +86,7 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     if dataset not in DATASETS:
         raise UserError(f"--dataset: unknown data set {dataset!r} (choose from {', '.join(DATASETS)})")
     recipe_path = recipe_file(str(head["recipe"]), dataset)
-    recipe_layer = load_config_file(recipe_path)
+    recipe_layer = load_config_file(recipe_path, "recipe")
     _check_layer(recipe_layer, f"recipe {recipe_path.name}")
     config = merge(merge(merge(DEFAULTS, recipe_layer), file_layer), flags)
     if not config["arch"]:

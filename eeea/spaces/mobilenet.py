@@ -18,7 +18,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from ..counting import spec_macs, spec_params
+from ..counting import chain_macs, chain_params
+from ..ops import build_module
 from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..mobilenet import ACTIVATIONS, OFA_STAGES, MobileNetV3, MobileNetV3Spec, StageLayout, mbv3_net_spec
@@ -213,19 +214,24 @@ class MobileNetV3Space(SearchSpace):
             num_classes=size["num_classes"], stages=self.stages, dropout=size["dropout"], **self.layout,
         )
 
+    def front_of(self, genome: Genome, **size: Any) -> tuple | None:
+        """The spec of a module run before the stem (an audio front end), or None: images go straight in."""
+        return None
+
+    def chain(self, genome: Genome, **size: Any) -> tuple[tuple, ...]:
+        """Every module spec of the network in order: the single description that builds and counts."""
+        front = self.front_of(genome, **size)
+        return (*((front,) if front else ()), *self.net_spec(genome, **size).modules)
+
     def build(self, genome: Genome, **size: Any) -> nn.Module:
-        return MobileNetV3(self.net_spec(genome, **size))
+        front = self.front_of(genome, **size)
+        return MobileNetV3(self.net_spec(genome, **size), front=build_module(front) if front else None)
 
     def count_params(self, genome: Genome, **size: Any) -> int:
-        return sum(spec_params(s) for s in self.net_spec(genome, **size).modules)
+        return chain_params(self.chain(genome, **size))
 
     def count_macs(self, genome: Genome, **size: Any) -> int:
-        shape = self.genome_input_shape(genome, **size)
-        total = 0
-        for s in self.net_spec(genome, **size).modules:
-            macs, shape = spec_macs(s, shape)
-            total += macs
-        return total
+        return chain_macs(self.chain(genome, **size), self.genome_input_shape(genome, **size))
 
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         n = self.size(**size).get("input_size") or self.default_resolution

@@ -12,22 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from torch import nn
 
 from .. import audio  # noqa: F401  (registers the audio module specs)
-from ..counting import spec_macs, spec_params
 from ..errors import UserError
 from ..genome import Genome
-from ..mobilenet import MobileNetV3, MobileNetV3Spec, StageLayout, make_divisible, mbv3_net_spec
+from ..mobilenet import MobileNetV3Spec, StageLayout, make_divisible, mbv3_net_spec
 from .base import register_space_kind
 from .mobilenet import MobileNetV3Space
 from .wav2small import FRONT_DEFAULTS, AudioInput
-
-
-class AudioMobileNetV3(MobileNetV3):
-    """A MobileNetV3 whose ``front`` turns raw audio into a log-mel spectrogram (kept in float when quantised)."""
-
-    float_modules = ("front",)
 
 
 def _choices(config: Mapping[str, Any], key: str, typ: type, source: str) -> list:
@@ -70,36 +62,16 @@ class MobileNetAudioSpace(AudioInput, MobileNetV3Space):
         width = arch["width"]
         return tuple(StageLayout(make_divisible(s.width * width, 8), s.stride, s.act, s.se) for s in self.stages)
 
-    def audio_specs(self, genome: Genome, **size: Any) -> tuple[tuple, MobileNetV3Spec]:
-        """``(front spec, body spec)``: the single description that builds and counts."""
+    def net_spec(self, genome: Genome, **size: Any) -> MobileNetV3Spec:
         size = self.size(**size)
         arch = self.validate(genome).arch
-        front = self.front_spec(arch["mels"], arch["hop"])
-        body = mbv3_net_spec(
+        return mbv3_net_spec(
             arch["kernels"], arch["expansions"], arch["depths"], num_classes=size["outputs"],
             stages=self.scaled_stages(arch), in_channels=1, stem_width=self.scaled(arch, "stem_width"),
             stem_stride=self.layout["stem_stride"], final_expand=self.scaled(arch, "final_expand"),
             feature_mix=self.scaled(arch, "feature_mix"),
         )
-        return front, body
 
-    def net_spec(self, genome: Genome, **size: Any) -> MobileNetV3Spec:
-        return self.audio_specs(genome, **size)[1]
-
-    def build(self, genome: Genome, **size: Any) -> nn.Module:
-        front, body = self.audio_specs(genome, **size)
-        from ..ops import build_module
-
-        return AudioMobileNetV3(body, front=build_module(front))
-
-    def count_params(self, genome: Genome, **size: Any) -> int:
-        front, body = self.audio_specs(genome, **size)
-        return sum(spec_params(s) for s in (front, *body.modules))
-
-    def count_macs(self, genome: Genome, **size: Any) -> int:
-        front, body = self.audio_specs(genome, **size)
-        total, shape = 0, self.input_shape(**size)
-        for spec in (front, *body.modules):
-            macs, shape = spec_macs(spec, shape)
-            total += macs
-        return total
+    def front_of(self, genome: Genome, **size: Any) -> tuple:
+        arch = self.validate(genome).arch
+        return self.front_spec(arch["mels"], arch["hop"])

@@ -20,7 +20,7 @@ import numpy as np
 from torch import nn
 
 from .. import audio  # noqa: F401  (registers the audio module specs)
-from ..counting import spec_macs, spec_params
+from ..counting import chain_macs, chain_params
 from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..ops import build_module
@@ -191,15 +191,11 @@ class Wav2SmallSpace(AudioInput, SearchSpace):
 
     def count_params(self, genome: Genome, **size: Any) -> int:
         front, body, head, classifier = self.specs(genome, **size)
-        return sum(spec_params(s) for s in (front, *body, head, classifier))
+        return chain_params((front, *body, head, classifier))
 
     def count_macs(self, genome: Genome, **size: Any) -> int:
         front, body, head, classifier = self.specs(genome, **size)
-        total, shape = 0, self.input_shape(**size)
-        for spec in (front, *body, head, classifier):
-            macs, shape = spec_macs(spec, shape)
-            total += macs
-        return total
+        return chain_macs((front, *body, head, classifier), self.input_shape(**size))
 
 
 def _choice(field: str, value: Any, allowed: list) -> None:
