@@ -23,7 +23,7 @@ import torch
 
 from .data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar, load_cifar_test
 from .data.device import DeviceImages, apply_cutout
-from .data.images import IMAGE_SUFFIXES, load_image_folder
+from .data.images import image_members, load_image_folder
 from .errors import UserError
 from .tasks.image import holdout_split
 
@@ -77,7 +77,7 @@ def load_image_data(dataset: str, data: str | None, test_data: str | None, holdo
         where = f"test split of {data}"
     elif test_data is not None:
         test, where = load_image_folder(_existing(test_data, "--test-data"), split="test"), f"test data {test_data}"
-    elif data is not None and _split_names(Path(data), "test"):
+    elif data is not None and _split_names(image_members(Path(data)), "test"):
         test, where = load_image_folder(data, split="test"), f"test/ of {data}"
     if test is None:
         keep, held = holdout_split(train.labels, holdout, seed=0)
@@ -95,16 +95,9 @@ def _existing(path: str, flag: str) -> str:
     return path
 
 
-def _split_names(path: Path, split: str) -> list[str]:
-    """Image members under a ``split/`` folder of a directory or zip (relative posix paths), else []."""
-    if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if n.lower().endswith(IMAGE_SUFFIXES)]
-    elif path.is_dir():
-        names = [p.relative_to(path).as_posix() for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-    else:
-        return []
-    return sorted(n for n in names if split in n.split("/")[:-2])
+def _split_names(members: list[str], split: str) -> list[str]:
+    """The image members under a ``split/`` folder (``members`` from :func:`image_members`)."""
+    return [n for n in members if split in n.split("/")[:-2]]
 
 
 def _folder_data(data: str | None, test_data: str | None, holdout: float | int, device: torch.device,
@@ -112,14 +105,17 @@ def _folder_data(data: str | None, test_data: str | None, holdout: float | int, 
     if data is None:
         raise UserError("--dataset imagefolder needs --data (a folder or .zip with train/CLASS/IMAGE and val/CLASS/IMAGE)")
     root = Path(_existing(data, "--data"))
-    train = _split_names(root, "train")
+    members = image_members(root)
+    train = _split_names(members, "train")
     if not train:
         raise UserError(f"{root}: no train/CLASS/IMAGE files")
-    test_root, test = root, _split_names(root, "val") or _split_names(root, "test")
+    test_root, test = root, _split_names(members, "val") or _split_names(members, "test")
     where = f"val/ of {root}"
     if test_data is not None:
         test_root = Path(_existing(test_data, "--test-data"))
-        test, where = _split_names(test_root, "val") or _split_names(test_root, "test"), f"test data {test_data}"
+        test_members = image_members(test_root)
+        test = _split_names(test_members, "val") or _split_names(test_members, "test")
+        where = f"test data {test_data}"
         if not test:
             raise UserError(f"--test-data {test_data}: no val/CLASS/IMAGE or test/CLASS/IMAGE files")
     classes = sorted({PurePosixPath(n).parent.name for n in train})

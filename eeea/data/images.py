@@ -73,16 +73,28 @@ def _split_filter(names: list[str], split: str) -> list[str]:
     return under or names
 
 
+def image_members(path: Path) -> list[str]:
+    """The image files of a directory or zip as sorted relative posix paths ([] when ``path`` is neither)."""
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            return sorted(n for n in z.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
+    if path.is_dir():
+        return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return []
+
+
+def image_classes(path: str | Path, split: str = "train") -> list[str]:
+    """The class names :func:`load_image_folder` would find, from the file listing alone (nothing decoded)."""
+    return sorted({PurePosixPath(n).parent.name for n in _split_filter(image_members(Path(path)), split)})
+
+
 def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     """Read an ImageFolder-style directory or zip archive (``[split/]CLASS/IMAGE``); other files are ignored."""
     path = Path(path)
+    names = _split_filter(image_members(path), split)
     if path.is_file() and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
-            names = [n for n in z.namelist() if n.lower().endswith(IMAGE_SUFFIXES)]
-            names = _split_filter(names, split)
             return _from_members(((n, z.read(n)) for n in names), str(path))
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        rel = _split_filter([p.relative_to(path).as_posix() for p in files], split)
-        return _from_members(((n, (path / n).read_bytes()) for n in rel), str(path))
+        return _from_members(((n, (path / n).read_bytes()) for n in names), str(path))
     raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from ..data.device import DeviceImages
-from ..data.images import ImageSet, load_image_folder
+from ..data.images import ImageSet, image_classes, load_image_folder
 from ..errors import UserError
 from ..train import TrainConfig, evaluate_accuracy, make_optimizer, train_epoch
 from .base import Task, register_task
@@ -66,24 +66,17 @@ class ImageClassificationTask(Task):
         self.train_set: DeviceImages | None = None
         self.val_set: DeviceImages | None = None
         self.num_classes: int | None = None
-        self._loaded: ImageSet | None = None
 
     def load(self) -> ImageSet:
         return load_cifar(self.dataset, self.data, self.download)
 
-    def _data(self) -> ImageSet:
-        if self._loaded is None:
-            self._loaded = self.load()
-        return self._loaded
-
     def size_overrides(self) -> dict[str, Any]:
         """Network size options the task fixes (the classifier width)."""
         known = {"cifar10": 10, "cifar100": 100}
-        return {"num_classes": self.num_classes or known.get(self.dataset) or len(self._data().classes)}
+        return {"num_classes": self.num_classes or known.get(self.dataset) or len(self.load().classes)}
 
     def prepare(self, device: torch.device) -> None:
-        data = self._data()
-        self._loaded = None  # the device copy is all that evaluate needs
+        data = self.load()
         if self.limit:  # a fixed, class-balanced-in-expectation prefix of a fixed permutation
             keep = np.sort(np.random.default_rng(self.split_seed + 1).permutation(len(data))[: self.limit])
             data = data.subset(keep)
@@ -130,7 +123,19 @@ class ImageFolderTask(ImageClassificationTask):
 
     dataset = "imagefolder"
 
-    def load(self) -> ImageSet:
+    def _data_path(self) -> str | Path:
         if self.data is None:
             raise UserError("task imagefolder needs --data (a folder or .zip of CLASS/IMAGE files)")
-        return load_image_folder(self.data)
+        return self.data
+
+    def load(self) -> ImageSet:
+        return load_image_folder(self._data_path())
+
+    def size_overrides(self) -> dict[str, Any]:
+        """The classifier width from the class folders' names: nothing is decoded until :meth:`prepare`."""
+        if self.num_classes is None:
+            classes = image_classes(self._data_path())
+            if len(classes) < 2:
+                self.load()  # not an image folder: load's one-line error says what was expected
+            self.num_classes = len(classes)
+        return {"num_classes": self.num_classes}
