@@ -124,3 +124,15 @@ def test_crashing_candidate_is_retried_once_then_recorded():
     ok, bad = ex.map([Job("a" * 16, g, 12, TINY_SIZE, {}), Job("b" * 16, g, 13, TINY_SIZE, {})])
     assert ok["status"] == "ok" and ok["objectives"] == {"error": 0.25}
     assert bad["status"] == "crashed" and bad["objectives"] == {"error": 1.0} and "worker fault" in bad["note"]
+
+
+def test_imagefolder_task_sizes_its_classifier_from_the_listing_and_trains(tmp_path):
+    from train_helpers import write_image_folder
+
+    root = write_image_folder(tmp_path / "imgs", classes=3, per_class=10)
+    task = get_task("imagefolder", data=str(root), holdout=6)
+    assert task.size_overrides() == {"num_classes": 3}
+    task.prepare(torch.device("cpu"))
+    assert task.num_classes == 3 and len(task.train_set) == 24 and len(task.val_set) == 6
+    with pytest.raises(UserError, match="expected an image folder"):
+        get_task("imagefolder", data=str(tmp_path / "nothing")).size_overrides()
