@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from .archive import RunDir
 from .eepi import EEPI, BudgetRepair, EEPISampling
 from .errors import UserError
-from .genome import Genome
 from .executors import Job, candidate_seed, make_executor
 from .search_config import check_resume, resolve_config
 from .spaces import CellSpace, get_space
@@ -100,7 +99,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             if len(genomes) == 0:
                 log.info(f"generation {gen}: no new distinct offspring could be bred; stopping early")
                 break
-            jobs = {}
+            jobs, by_key = {}, {g.key: g for g in genomes}
             for g in genomes:
                 if g.key not in cache and g.key not in jobs:
                     checkpoint = str(run.checkpoint_dir(g.key)) if config["checkpoints"] else None
@@ -114,7 +113,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                       disable=quiet or not jobs) as inner:
                 for result in (executor.map(list(jobs.values())) if jobs else ()):
                     job = jobs[result["key"]]
-                    g = space.validate(Genome.from_text(job.genome))
+                    g = by_key[job.key]
                     record = {**result, "genome": job.genome, "generation": gen, "seed": job.seed,
                               "params": eepi.params(g), "macs": eepi.macs(g)}
                     record["objectives"] = {**record["objectives"], "params": record["params"], "macs": record["macs"]}
