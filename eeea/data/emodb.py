@@ -52,24 +52,28 @@ def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None 
     """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
     path = embedded_path() if source is None else Path(source)
     mapping = adv_mapping()
+    archive = zipfile.ZipFile(path) if not path.is_dir() and zipfile.is_zipfile(path) else None
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and parse_name(p.name))
-        items = [(p.name, lambda p=p: read_audio(p)) for p in files]
-    elif zipfile.is_zipfile(path):
-        archive = zipfile.ZipFile(path)
-        members = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in AUDIO_EXTENSIONS and parse_name(n))
-        items = [(Path(n).name, lambda n=n: read_audio(archive.read(n), name=n)) for n in members]
+        members = [p.relative_to(path).as_posix() for p in path.rglob("*")]
+    elif archive is not None:
+        members = archive.namelist()
     else:
         raise UserError(f"{path}: not an EmoDB zip or folder")
-    if not items:
+    chosen = []  # (member, parsed name), the speaker filter applied before anything is decoded
+    for member in sorted(members):
+        parsed = parse_name(Path(member).name) if Path(member).suffix.lower() in AUDIO_EXTENSIONS else None
+        if parsed and (speakers is None or parsed[0] in speakers):
+            chosen.append((member, parsed))
+    if not chosen and not any(parse_name(Path(m).name) for m in members):
         raise UserError(f"{path}: no EmoDB clips (SSTTTEV.wav names) found")
     names, waves, targets, spk = [], [], [], []
-    for name, read in items:
-        speaker, _, emotion = parse_name(name)  # type: ignore[misc]
-        if speakers is not None and speaker not in speakers:
-            continue
-        names.append(Path(name).stem)
-        waves.append(read())
-        targets.append(mapping[emotion])
-        spk.append(speaker)
+    try:
+        for member, (speaker, _, emotion) in chosen:
+            names.append(Path(member).stem)
+            waves.append(read_audio(archive.read(member), name=member) if archive else read_audio(path / member))
+            targets.append(mapping[emotion])
+            spk.append(speaker)
+    finally:
+        if archive is not None:
+            archive.close()
     return ClipSet(names, waves, np.stack(targets), spk)
