@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from eeea import get_space
-from eeea.counting import profile_macs
+from eeea.models.specs import profile_macs
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _results import record  # noqa: E402

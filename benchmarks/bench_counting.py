@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from eeea import count_macs, count_params, get_space
-from eeea.counting import spec_macs, spec_params
+from eeea.models.specs import spec_macs, spec_params
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 from _results import record  # noqa: E402

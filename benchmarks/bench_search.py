@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from eeea.executors import Evaluator, Job, candidate_seed
+from eeea.search.executors import Evaluator, Job, candidate_seed
 from eeea.spaces import get_space
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import record  # noqa: E402
 
 from eeea import count_macs, count_params, create_model, resolve_genome  # noqa: E402
-from eeea.archive import RunDir  # noqa: E402
+from eeea.search.archive import SearchRun  # noqa: E402
 from eeea.export import export, export_onnx, onnx_session  # noqa: E402
 from eeea.tasks import get_task  # noqa: E402
 
@@ -74,7 +74,7 @@ def peak_rss_mb(path: Path) -> tuple[float, float]:
 
 def searched_student(run_dir: str, max_params: int) -> tuple[str, str]:
     """(genome text, description) of the run's best evaluated genome (lowest task objective) within ``max_params``."""
-    run = RunDir.open(run_dir)
+    run = SearchRun.open(run_dir)
     objective = "1-ccc"
     records = [r for r in run.read_archive() if r["status"] == "ok" and r["params"] <= max_params]
     if not records:
@@ -86,7 +86,7 @@ def searched_student(run_dir: str, max_params: int) -> tuple[str, str]:
 
 
 def run_search(out: str, config_file: str | None) -> None:
-    from eeea.search import search_command
+    from eeea.search.loop import search_command
 
     start = time.perf_counter()
     result = search_command(out, None, config_file, {"max_params": 72_000}, quiet=True)

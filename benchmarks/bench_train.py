@@ -21,8 +21,8 @@ import torch
 
 from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from eeea.data.device import DeviceImages
-from eeea.train import TrainConfig, cpu_amp_guard, make_optimizer, train_step
-from eeea.executors import resolve_device
+from eeea.tasks.training import TrainConfig, cpu_amp_guard, make_optimizer, train_step
+from eeea.runtime import resolve_device
 from eeea.zoo import create_model
 
 sys.path.insert(0, os.path.dirname(__file__))

@@ -113,7 +113,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from .search import search_command
+    from .search.loop import search_command
 
     overrides: dict[str, Any] = {}
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
@@ -179,7 +179,7 @@ TRAIN_FLAGS = {
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .trainer import train_command
+    from .train.trainer import train_command
 
     flags: dict[str, Any] = {}
     for name, (section, key) in TRAIN_FLAGS.items():

@@ -1,6 +1,6 @@
 """Named architectures and ``create_model``.
 
-Published cell genotypes are data (``genotypes.yaml`` beside this file); architectures defined in code register with
+Published architectures are data (``genotypes.yaml`` beside this file); architectures defined in code register with
 the :func:`register_model` decorator. ``create_model`` accepts a zoo name, a :class:`Genome`, a genome file or the
 one-line genome text, and builds the network through the genome's space.
 """
@@ -105,6 +105,3 @@ def create_model(arch: str | Path | Genome, **size: Any) -> nn.Module:
     genome = resolve_genome(arch)
     return get_space(genome.space).build(genome, **{**default_size(arch), **size})
 
-
-# Architectures defined in code register themselves on import.
-from . import students  # noqa: E402,F401

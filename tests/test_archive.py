@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from eeea.archive import RunDir
+from eeea.search.archive import SearchRun
 from eeea.errors import UserError
 from eeea.genome import Genome
 
@@ -16,19 +16,19 @@ REC = {"key": "a" * 16, "status": "ok", "objectives": {"error": 0.5, "params": 1
 def test_create_refuses_non_empty_unless_force(tmp_path):
     (tmp_path / "mine.txt").write_text("user file")
     with pytest.raises(UserError, match="not empty; pass --resume .* or --force"):
-        RunDir.create(tmp_path, {"seed": 0})
-    run = RunDir.create(tmp_path, {"seed": 0}, force=True)
+        SearchRun.create(tmp_path, {"seed": 0})
+    run = SearchRun.create(tmp_path, {"seed": 0}, force=True)
     assert (tmp_path / "mine.txt").read_text() == "user file"  # --force removes run files only
     assert run.config() == {"seed": 0}
 
 
 def test_open_requires_a_run_directory(tmp_path):
     with pytest.raises(UserError, match="not a run directory"):
-        RunDir.open(tmp_path)
+        SearchRun.open(tmp_path)
 
 
 def test_append_and_read_back(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
+    run = SearchRun.create(tmp_path / "r", {})
     for i in range(3):
         run.append({**REC, "key": f"{i:016d}"})
     assert [r["key"] for r in run.read_archive()] == [f"{i:016d}" for i in range(3)]
@@ -37,7 +37,7 @@ def test_append_and_read_back(tmp_path):
 
 
 def test_torn_last_line_is_dropped_with_a_warning_and_cut_off(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
+    run = SearchRun.create(tmp_path / "r", {})
     run.append(REC)
     with open(run.path / "archive.jsonl", "a") as f:
         f.write('{"key": "bbbbbbbbbbbbbbbb", "stat')  # the kill hit mid-write
@@ -49,7 +49,7 @@ def test_torn_last_line_is_dropped_with_a_warning_and_cut_off(tmp_path):
 
 
 def test_complete_last_line_without_newline_is_kept(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
+    run = SearchRun.create(tmp_path / "r", {})
     (run.path / "archive.jsonl").write_text(json.dumps(REC))
     assert len(run.read_archive()) == 1
     run.append({**REC, "key": "d" * 16})
@@ -57,14 +57,14 @@ def test_complete_last_line_without_newline_is_kept(tmp_path):
 
 
 def test_corrupt_middle_line_is_an_error(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
+    run = SearchRun.create(tmp_path / "r", {})
     (run.path / "archive.jsonl").write_text("garbage\n" + json.dumps(REC) + "\n")
     with pytest.raises(UserError, match=r"archive.jsonl:1: corrupt"):
         run.read_archive()
 
 
 def test_state_is_replaced_atomically(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
+    run = SearchRun.create(tmp_path / "r", {})
     run.write_state({"generation": 1})
     run.write_state({"generation": 2})
     assert run.read_state() == {"generation": 2}
@@ -72,7 +72,7 @@ def test_state_is_replaced_atomically(tmp_path):
 
 
 def test_front_files(tmp_path):
-    run = RunDir.create(tmp_path / "r", {})
+    run = SearchRun.create(tmp_path / "r", {})
     text = ("eeea:normal=max_pool_3x3@0,max_pool_3x3@1,max_pool_3x3@2,max_pool_3x3@2,max_pool_3x3@3,max_pool_3x3@3,"
             "max_pool_3x3@4,max_pool_3x3@4,max_pool_3x3@5,max_pool_3x3@5;reduce=max_pool_3x3@0,max_pool_3x3@1,"
             "max_pool_3x3@2,max_pool_3x3@2,max_pool_3x3@3,max_pool_3x3@3,max_pool_3x3@4,max_pool_3x3@4,"

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from eeea import count_macs, count_params, create_model, resolve_genome
-from eeea.audio import DFTPower, LogMelFrontEnd, mel_filterbank, num_frames
-from eeea.counting import profile_macs
+from eeea.models.audio import DFTPower, LogMelFrontEnd, mel_filterbank, num_frames
+from eeea.models.specs import profile_macs
 
 torch.set_num_threads(1)
 

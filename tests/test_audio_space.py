@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from strategies import assert_round_trips
 
 from eeea import Genome, GenomeError, get_space, resolve_genome
-from eeea.counting import profile_macs
+from eeea.models.specs import profile_macs
 
 torch.set_num_threads(1)
 SPACE = get_space("wav2small")

@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eeea import count_macs, count_params, create_model, get_space, resolve_genome
-from eeea.counting import profile_macs
+from eeea.models.specs import profile_macs
 from strategies import genomes
 
 

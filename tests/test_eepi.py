@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from eeea.eepi import EEPI, BudgetRepair, smallest_genome
+from eeea.search.eepi import EEPI, BudgetRepair, smallest_genome
 from eeea.errors import UserError
 from eeea.spaces import get_space
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from eeea.errors import UserError
-from eeea.executors import Job, LocalExecutor, PoolExecutor
-from eeea.search import search
-from eeea.search_config import resolve_config
+from eeea.search.executors import Job, LocalExecutor, PoolExecutor
+from eeea.search.loop import search
+from eeea.search.config import resolve_config
 from eeea.tasks import get_task
 
 torch.set_num_threads(1)

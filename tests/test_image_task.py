@@ -13,7 +13,7 @@ from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_subset_path, load_ci
 from eeea.data.device import DeviceImages, apply_cutout, random_crop_flip
 from eeea.data.images import load_image_folder
 from eeea.errors import UserError
-from eeea.executors import Job, LocalExecutor, candidate_seed
+from eeea.search.executors import Job, LocalExecutor, candidate_seed
 from eeea.tasks import Task, get_task, register_task
 from eeea.tasks.image import holdout_split
 

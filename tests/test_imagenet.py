@@ -6,7 +6,7 @@ import torch
 
 from eeea import count_macs, count_params, create_model, resolve_genome
 from eeea.cli import main
-from eeea.counting import profile_macs
+from eeea.models.specs import profile_macs
 from eeea.tables import paper_table
 
 torch.set_num_threads(1)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from eeea import Genome, GenomeError, UserError, count_macs, count_params, create_model, get_space, resolve_genome
-from eeea.counting import profile_macs
-from eeea.mobilenet import MBConv, MobileNetV3, SqueezeExcite, make_divisible, mbv3_net_spec
+from eeea.models.specs import profile_macs
+from eeea.models.mobilenet import MBConv, MobileNetV3, SqueezeExcite, make_divisible, mbv3_net_spec
 
 torch.set_num_threads(1)
 SPACE = get_space("ofa_mbv3")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eeea import Genome, GenomeError, UserError, get_space
-from eeea.counting import profile_macs
+from eeea.models.specs import profile_macs
 from eeea.export import export, run_onnx
 from strategies import assert_round_trips, genomes
 

@@ -12,10 +12,10 @@ from search_helpers import TINY_CONFIG, TINY_FLAGS
 
 from eeea.cli import main
 from eeea.genome import Genome
-from eeea.search import search
-from eeea.search_config import resolve_config
+from eeea.search.loop import search
+from eeea.search.config import resolve_config
 from eeea.spaces import get_space
-from eeea.variation import GroupMutation, GroupUniformCrossover
+from eeea.search.variation import GroupMutation, GroupUniformCrossover
 
 torch.set_num_threads(1)
 SPACE = get_space("eeea")

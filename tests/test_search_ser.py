@@ -16,7 +16,8 @@ import yaml
 from eeea import Genome, get_space
 from eeea.checkpoint import is_checkpoint, load_checkpoint
 from eeea.cli import main
-from eeea.search_config import load_config_file, resolve_config
+from eeea.config import load_config_file
+from eeea.search.config import resolve_config
 from eeea.tasks.ser import DEFAULT_BUDGET
 
 torch.set_num_threads(1)

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eeea import Genome, GenomeError, UserError, get_space, list_spaces, resolve_genome
-from eeea.cells import loose_ends
-from eeea.ops import OPS
+from eeea.models.cellnet import loose_ends
+from eeea.models.ops import OPS
 from strategies import genomes
 
 EEEA_OPS = ["max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",

@@ -13,8 +13,8 @@ from train_helpers import write_image_folder
 from process_helpers import run_and_kill
 
 from eeea.cli import main
-from eeea.train_config import resolve_train_config
-from eeea.trainer import train_command
+from eeea.train.config import resolve_train_config
+from eeea.train.trainer import train_command
 
 # A tiny cell network: 3 epochs of 3 steps of 16 images.
 NET = ["--arch", "eeea_c", "--channels", "4", "--layers", "3", "--batch-size", "16", "--epochs", "3",

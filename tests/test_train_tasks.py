@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from eeea.cli import main
-from eeea.trainer import train_command
+from eeea.train.trainer import train_command
 
 TIMING = ("seconds", "img_per_s")
 

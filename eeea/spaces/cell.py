@@ -14,12 +14,11 @@ from typing import Any, Mapping
 import numpy as np
 from torch import nn
 
-from ..cells import Pair, loose_ends, op_stride
-from ..counting import spec_macs, spec_params
 from ..errors import GenomeError, UserError
 from ..genome import Genome
-from ..nets import CellNetSpec, CellNetwork, cell_net_spec
-from ..ops import OPS
+from ..models.cellnet import CellNetSpec, CellNetwork, Pair, cell_net_spec, loose_ends, op_stride
+from ..models.ops import OPS
+from ..models.specs import spec_macs, spec_params
 from .base import SearchSpace, register_space_kind
 
 CELLS = ("normal", "reduce")

@@ -18,11 +18,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from torch import nn
 
-from ..counting import chain_macs, chain_params
-from ..ops import build_module
 from ..errors import GenomeError, UserError
 from ..genome import Genome
-from ..mobilenet import ACTIVATIONS, OFA_STAGES, MobileNetV3, MobileNetV3Spec, StageLayout, mbv3_net_spec
+from ..models.specs import build_module, chain_macs, chain_params
+from ..models.mobilenet import ACTIVATIONS, OFA_STAGES, MobileNetV3, MobileNetV3Spec, StageLayout, mbv3_net_spec
 from .base import SearchSpace, register_space_kind
 
 SIZE_KEYS = {"num_classes", "input_size", "dropout"}

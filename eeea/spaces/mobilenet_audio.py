@@ -1,7 +1,7 @@
 """MobileNetV3 students for speech emotion: raw 16 kHz audio -> log-mel (inside the model) -> MobileNetV3 -> A/D/V.
 
-The body is :mod:`eeea.mobilenet`'s (stem, MBConv stages, final expand, feature mix, linear output) on a 1-channel
-log-mel "image" ``[batch, 1, frames, mels]``; the front end is :mod:`eeea.audio`'s, so an exported ONNX file takes raw
+The body is :mod:`eeea.models.mobilenet`'s (stem, MBConv stages, final expand, feature mix, linear output) on a 1-channel
+log-mel "image" ``[batch, 1, frames, mels]``; the front end is :mod:`eeea.models.audio`'s, so an exported ONNX file takes raw
 audio of any length. Global average pooling (in squeeze-excite and the feature mix) makes the network length-free.
 
 Genome ``arch``: the front end's ``mels`` and ``hop``, a ``width`` multiplier of every stage, stem and head width
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-
-from .. import audio  # noqa: F401  (registers the audio module specs)
 from ..errors import UserError
 from ..genome import Genome
-from ..mobilenet import MobileNetV3Spec, StageLayout, make_divisible, mbv3_net_spec
+from ..models.mobilenet import MobileNetV3Spec, StageLayout, make_divisible, mbv3_net_spec
 from .base import register_space_kind
 from .mobilenet import MobileNetV3Space
 from .wav2small import FRONT_DEFAULTS, AudioInput

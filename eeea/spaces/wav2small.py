@@ -19,34 +19,16 @@ from typing import Any, Mapping
 import numpy as np
 from torch import nn
 
-from .. import audio  # noqa: F401  (registers the audio module specs)
-from ..counting import chain_macs, chain_params
 from ..errors import GenomeError, UserError
 from ..genome import Genome
-from ..ops import build_module
+from ..models.audio import AudioStudent
+from ..models.specs import chain_macs, chain_params
 from .base import SearchSpace, register_space_kind
 
 HEADS = ("attention_gram", "attention", "mean")
 SIZE_KEYS = {"seconds", "outputs"}
 FIELDS = ("mels", "hop", "channels", "kernels", "pool", "head")
 FRONT_DEFAULTS = {"n_fft": 64, "win_length": 64, "sample_rate": 16000, "fmin": 0.0, "fmax": 8000.0, "eps": 1e-7}
-
-
-class AudioStudent(nn.Module):
-    """``front`` (frozen log-mel) -> ``body`` (conv blocks and pools) -> ``head`` (pooling) -> ``classifier``."""
-
-    #: submodules kept in float when quantising to int8 (the log of a power spectrum does not survive int8)
-    float_modules = ("front",)
-
-    def __init__(self, front: tuple, body: list[tuple], head: tuple, classifier: tuple) -> None:
-        super().__init__()
-        self.front = build_module(front)
-        self.body = nn.Sequential(*(build_module(s) for s in body))
-        self.head = build_module(head)
-        self.classifier = build_module(classifier)
-
-    def forward(self, audio_batch):  # [B, samples] -> [B, outputs]
-        return self.classifier(self.head(self.body(self.front(audio_batch))))
 
 
 class AudioInput:

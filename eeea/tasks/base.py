@@ -72,7 +72,7 @@ class Task(ABC):
     objective: str = "error"
     #: the objective recorded for candidates that diverge, run out of memory or crash
     worst: ClassVar[float] = 1.0
-    #: the search's defaults for this task (see :mod:`eeea.search_config`): space, max_params, population,
+    #: the search's defaults for this task (see :mod:`eeea.search.config`): space, max_params, population,
     #: generations, train (the training budget), task_config (every option the constructor takes), checkpoints
     search_defaults: ClassVar[dict[str, Any]] = {
         "space": "eeea", "max_params": None, "max_macs": None, "population": 40, "generations": 30, "train": {},

@@ -16,7 +16,7 @@ from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from ..data.device import DeviceImages
 from ..data.images import ImageSet, image_classes, load_image_folder
 from ..errors import UserError
-from ..train import TrainConfig, evaluate_accuracy, make_optimizer, train_epoch
+from .training import TrainConfig, evaluate_accuracy, make_optimizer, train_epoch
 from .base import Task, register_task
 
 

@@ -7,15 +7,13 @@ the one the last layer names (default ``ser``), so ``eeea search --task cifar10`
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
-from .errors import UserError
-from .tasks.base import Task, task_class, task_options
-from .units import parse_count
+from ..config import merge
+from ..errors import UserError
+from ..tasks.base import Task, task_class, task_options
+from ..units import parse_count
 
 DEFAULTS: dict[str, Any] = {
     "task": "ser",  # speech-emotion students on the embedded EmoDB subset; cifar10, cifar100, imagefolder
@@ -41,31 +39,6 @@ TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "tr
 #: keys a resumed run may change: they do not change which genomes are trained or their results
 RESUME_FREE = {"workers", "device", "threads", "generations"}
 SCOPES = ("init", "all")
-
-
-def load_config_file(path: str | Path, what: str = "--config") -> dict[str, Any]:
-    """A YAML mapping of options; errors name ``what`` (the flag, or "recipe NAME") and the path in one line."""
-    path = Path(path)
-    try:
-        config = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise UserError(f"{what} {path}: cannot read ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"{what} {path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{what} {path}: expected a mapping of options")
-    return config
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` on top of ``base``; nested mappings merge key by key."""
-    out = copy.deepcopy(dict(base))
-    for k, v in override.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def _task_name(layers: tuple[Mapping[str, Any], ...]) -> str:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 
-from .errors import UserError
-from .search_config import load_config_file, merge
-from .tasks.base import task_options
-from .tasks.ser import DEFAULT_BUDGET as SER_BUDGET, SERTask
-from .train import TrainConfig
+from ..config import load_config_file, merge
+from ..errors import UserError
+from ..tasks.base import task_options
+from ..tasks.ser import DEFAULT_BUDGET as SER_BUDGET, SERTask
+from ..tasks.training import TrainConfig
 
 DATASETS = ("cifar10", "cifar100", "imagefolder", "ser")
 AMP = ("auto", "bf16", "none")

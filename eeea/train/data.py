@@ -21,11 +21,11 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from .data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar, load_cifar_test
-from .data.device import DeviceImages, apply_cutout
-from .data.images import image_members, load_image_folder
-from .errors import UserError
-from .tasks.image import holdout_split
+from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar, load_cifar_test
+from ..data.device import DeviceImages, apply_cutout
+from ..data.images import image_members, load_image_folder
+from ..errors import UserError
+from ..tasks.image import holdout_split
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

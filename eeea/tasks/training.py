@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import torch
 from torch import nn
 
-from .errors import UserError
+from ..errors import UserError
 
 
 class Diverged(RuntimeError):

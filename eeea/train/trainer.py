@@ -28,22 +28,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from .archive import RunDir, atomic_write, atomic_write_text
-from .checkpoint import save_checkpoint
-from .counting import count_macs, count_params
-from .errors import UserError
-from .executors import resolve_device
-from .spaces import get_space
-from .train import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
-from .train_config import RESUME_FREE, check_resume, resolve_train_config
-from .zoo import default_size, resolve_genome
+from ..checkpoint import save_checkpoint
+from ..counting import count_macs, count_params
+from ..errors import UserError
+from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text
+from ..runtime import resolve_device
+from ..spaces import get_space
+from ..tasks.training import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
+from ..zoo import default_size, resolve_genome
+from .config import RESUME_FREE, check_resume, resolve_train_config
 
-CONFIG, CHECKPOINT, RESULT, LOG, MODEL = "config.yaml", "checkpoint.pt", "result.json", "log.txt", "model"
+CHECKPOINT, RESULT, MODEL = "checkpoint.pt", "result.json", "model"
 METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
-RUN_FILES = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
 #: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
 TIMING = ("seconds", "img_per_s")
 AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}  # fp16 would need loss scaling; bf16 does not
+
+
+class TrainRun(RunDir):
+    """A training run's directory (see the module docstring for its files)."""
+
+    files = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -63,14 +68,14 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
             raise UserError("--out and --resume name different directories; --resume RUN_DIR alone continues a run")
         if config_file:
             raise UserError("--config cannot change a resumed run; --resume RUN_DIR uses the run's config.yaml")
-        stored = RunDir(run).config()
+        stored = TrainRun(run).config()
         check_resume(stored, flags, str(run))
         config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
     else:
         if not out:
             raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
         config = resolve_train_config(config_file, flags)
-        run = RunDir.create(out, config, force, files=RUN_FILES).path
+        run = TrainRun.create(out, config, force).path
     return Trainer(run, config, quiet).run(stop_after)
 
 
@@ -256,7 +261,7 @@ class ImageJob:
     """Image classification: SGD recipe of :class:`TrainConfig`, top-1 accuracy on the test split."""
 
     def __init__(self, trainer: Trainer) -> None:
-        from .train_data import autoaugment, load_image_data
+        from .data import autoaugment, load_image_data
 
         cfg = trainer.config
         self.cfg = TrainConfig.from_dict(cfg["train"])
@@ -315,7 +320,7 @@ class SERJob:
     """Speech-emotion students through :class:`eeea.tasks.ser.SERTask`: CCC per dimension on held-out speakers."""
 
     def __init__(self, trainer: Trainer) -> None:
-        from .tasks.ser import SERTask, complete_budget
+        from ..tasks.ser import SERTask, complete_budget
 
         cfg = trainer.config
         self.task = SERTask(data=cfg["data"], labels=cfg["labels"], **cfg["task"])

@@ -14,11 +14,11 @@ import numpy as np
 from pymoo.core.repair import Repair
 from pymoo.core.sampling import Sampling
 
-from .errors import UserError
-from .genome import Genome
-from .spaces.base import SearchSpace
-from .spaces.cell import CellSpace
-from .units import format_count
+from ..errors import UserError
+from ..genome import Genome
+from ..spaces.base import SearchSpace
+from ..spaces.cell import CellSpace
+from ..units import format_count
 
 #: give up (with a clear error) after this many draws per wanted genome
 MAX_DRAWS_PER_GENOME = 20_000

@@ -19,8 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .counting import THOP_CUSTOM_OPS
-from .ops import register_module
+from .specs import THOP_RULES, build_module, register_module
 
 
 class ClipNorm(nn.Module):
@@ -153,6 +152,23 @@ class ConvBNReLU(nn.Sequential):
         super().__init__(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
+class AudioStudent(nn.Module):
+    """``front`` (frozen log-mel) -> ``body`` (conv blocks and pools) -> ``head`` (pooling) -> ``classifier``."""
+
+    #: submodules kept in float when quantising to int8 (the log of a power spectrum does not survive int8)
+    float_modules = ("front",)
+
+    def __init__(self, front: tuple, body: list[tuple], head: tuple, classifier: tuple) -> None:
+        super().__init__()
+        self.front = build_module(front)
+        self.body = nn.Sequential(*(build_module(s) for s in body))
+        self.head = build_module(head)
+        self.classifier = build_module(classifier)
+
+    def forward(self, audio_batch):  # [B, samples] -> [B, outputs]
+        return self.classifier(self.head(self.body(self.front(audio_batch))))
+
+
 # thop rules for the parameter-free matrix products (see the module docstring) --------------------------------------
 def _dft_macs(module: DFTPower, inputs: tuple, output: torch.Tensor) -> None:
     batch, bins, frames = output.shape
@@ -170,7 +186,7 @@ def _gram_macs(module: Gram, inputs: tuple, output: torch.Tensor) -> None:
     module.total_ops += torch.tensor([batch * c * c * f], dtype=torch.float64)
 
 
-THOP_CUSTOM_OPS.update({DFTPower: _dft_macs, LogMel: _mel_macs, Gram: _gram_macs})
+THOP_RULES.update({DFTPower: _dft_macs, LogMel: _mel_macs, Gram: _gram_macs})
 
 register_module("log_mel_front")(LogMelFrontEnd)
 register_module("conv_bn_relu")(ConvBNReLU)

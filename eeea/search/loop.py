@@ -19,13 +19,13 @@ from pymoo.core.repair import NoRepair
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
-from .archive import RunDir
+from ..errors import UserError
+from ..spaces import CellSpace, get_space
+from ..tasks import get_task
+from .archive import SearchRun
+from .config import check_resume, resolve_config
 from .eepi import EEPI, BudgetRepair, EEPISampling
-from .errors import UserError
 from .executors import Job, candidate_seed, make_executor
-from .search_config import check_resume, resolve_config
-from .spaces import CellSpace, get_space
-from .tasks import get_task
 from .variation import GroupMutation, GroupUniformCrossover, KeyDuplicates
 
 COUNTED = ("params", "macs")
@@ -54,7 +54,7 @@ def _objectives(config: Mapping[str, Any], task_objective: str) -> list[str]:
 
 def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, force: bool = False,
            quiet: bool = False) -> SearchResult:
-    """Run (or resume) a search with a resolved ``config`` (see :mod:`eeea.search_config`) into run directory ``out``."""
+    """Run (or resume) a search with a resolved ``config`` (see :mod:`eeea.search.config`) into run directory ``out``."""
     space = get_space(config["space"])
     task_config = {"data": config["data"], **({"download": True} if config["download"] else {}),
                    **config["task_config"]}
@@ -72,7 +72,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
     eepi.check_feasible()
 
-    run = RunDir.open(out) if resume else RunDir.create(out, config, force)
+    run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
     cache = {r["key"]: r for r in run.read_archive()}
     log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
@@ -177,13 +177,13 @@ def pareto_front(records: list[dict[str, Any]], objectives: list[str]) -> list[d
 def search_command(out: str | None, resume: str | None, config_file: str | None, overrides: Mapping[str, Any],
                    force: bool = False, quiet: bool = False) -> SearchResult:
     """What ``eeea search`` does: resolve the config (file, then flags), start or resume, return the result."""
-    from .search_config import load_config_file
+    from ..config import load_config_file
 
     file_layer = load_config_file(config_file) if config_file else {}
     if resume:
         if out and Path(out).resolve() != Path(resume).resolve():
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
-        run = RunDir.open(resume)
+        run = SearchRun.open(resume)
         stored = run.config()
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)

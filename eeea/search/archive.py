@@ -1,4 +1,5 @@
-"""The run directory: resolved config, append-only JSONL archive, state, Pareto front (CSV, PNG, genome files), log.
+"""The archive of a search's evaluations, in its run directory: append-only ``archive.jsonl``, the trained
+checkpoints of candidates, and the Pareto front (CSV, PNG, genome files).
 
 ``archive.jsonl`` holds one JSON object per finished evaluation, flushed and fsynced before the search moves on, so a
 run killed at any moment loses at most the evaluations in flight. A torn last line (the kill hit mid-write) is dropped
@@ -8,82 +9,27 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import yaml
 
-from .errors import UserError
-from .genome import Genome
+from ..errors import UserError
+from ..genome import Genome
+from ..rundir import CONFIG, LOG, STATE, RunDir
 
-CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS = (
-    "config.yaml", "archive.jsonl", "state.json", "pareto.csv", "pareto.png", "genomes", "log.txt", "checkpoints",
+ARCHIVE, PARETO_CSV, PARETO_PNG, GENOMES, CHECKPOINTS = (
+    "archive.jsonl", "pareto.csv", "pareto.png", "genomes", "checkpoints",
 )
-RUN_FILES = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Replace ``path`` atomically: ``write`` fills a temporary sibling, which is then renamed over it (a kill leaves
-    the old file or the new one, never half of one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+class SearchRun(RunDir):
+    """A search's run directory (see the module docstring for its files)."""
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-class RunDir:
-    """A search's output folder (see the module docstring for its files)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    # creation / opening --------------------------------------------------------------------------------------------
-    @classmethod
-    def create(cls, path: str | Path, config: Mapping[str, Any], force: bool = False,
-               files: Sequence[str] = RUN_FILES) -> "RunDir":
-        """A fresh run directory; refuses a non-empty folder unless ``force`` (which removes only the run's ``files``)."""
-        run = cls(path)
-        if run.path.exists() and not run.path.is_dir():
-            raise UserError(f"{run.path} exists and is not a directory")
-        if run.path.is_dir() and any(run.path.iterdir()):
-            if not force:
-                raise UserError(f"{run.path} is not empty; pass --resume {run.path} to continue it or --force to start over")
-            for name in files:
-                target = run.path / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(config)
-        return run
-
-    @classmethod
-    def open(cls, path: str | Path) -> "RunDir":
-        run = cls(path)
-        if not (run.path / CONFIG).is_file():
-            raise UserError(f"{run.path}: not a run directory (no {CONFIG}); nothing to resume")
-        return run
-
-    def write_config(self, config: Mapping[str, Any]) -> None:
-        atomic_write_text(self.path / CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
-
-    def config(self) -> dict[str, Any]:
-        try:
-            config = yaml.safe_load((self.path / CONFIG).read_text())
-        except yaml.YAMLError as e:
-            raise UserError(f"{self.path / CONFIG}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(config, dict):
-            raise UserError(f"{self.path / CONFIG}: expected a mapping")
-        return config
+    files = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
 
     # archive -------------------------------------------------------------------------------------------------------
     def read_archive(self) -> list[dict[str, Any]]:
@@ -131,39 +77,9 @@ class RunDir:
         return self.path.resolve() / CHECKPOINTS / key
 
     def has_checkpoint(self, key: str) -> bool:
-        from .checkpoint import is_checkpoint
+        from ..checkpoint import is_checkpoint
 
         return is_checkpoint(self.checkpoint_dir(key))
-
-    def relative(self, path: Path) -> str:
-        return Path(path).relative_to(self.path.resolve()).as_posix()
-
-    # state ---------------------------------------------------------------------------------------------------------
-    def write_state(self, state: Mapping[str, Any]) -> None:
-        """Atomically replace state.json (write a temporary file, then rename)."""
-        atomic_write_text(self.path / STATE, json.dumps(dict(state), indent=2, sort_keys=True) + "\n")
-
-    def read_state(self) -> dict[str, Any]:
-        path = self.path / STATE
-        return json.loads(path.read_text()) if path.exists() else {}
-
-    # log -----------------------------------------------------------------------------------------------------------
-    def logger(self) -> logging.Logger:
-        """A logger writing to log.txt (appending on resume)."""
-        log = logging.getLogger(f"eeea.search.{self.path.resolve()}")
-        log.setLevel(logging.INFO)
-        log.propagate = False
-        if not log.handlers:
-            handler = logging.FileHandler(self.path / LOG, encoding="utf-8")
-            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-            log.addHandler(handler)
-        return log
-
-    def close_logger(self) -> None:
-        log = logging.getLogger(f"eeea.search.{self.path.resolve()}")
-        for h in list(log.handlers):
-            h.close()
-            log.removeHandler(h)
 
     # front ---------------------------------------------------------------------------------------------------------
     def write_front(self, front: Sequence[Mapping[str, Any]], objectives: Sequence[str], space_name: str,

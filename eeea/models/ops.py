@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .specs import register_module
+
 OpBuilder = Callable[[int, int], nn.Module]
 
 
@@ -122,30 +124,9 @@ OPS: dict[str, OpBuilder] = {
 }
 
 
-# Every module the networks are assembled from, keyed by a hashable spec ``(kind, *args)``. The builders and the exact
-# counters (eeea.counting) share this table, so a count can never disagree with the module that is built.
-MODULE_BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "op": lambda name, c, stride: OPS[name](c, stride),
-    "relu_conv_bn": ReLUConvBN,
-    "factorized_reduce": FactorizedReduce,
-    "linear": nn.Linear,
-    "global_avg_pool": lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()),
-}
-
-
-def register_module(kind: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator: make a module constructor buildable (and countable) from a ``(kind, *args)`` spec."""
-
-    def add(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if kind in MODULE_BUILDERS:
-            raise ValueError(f"module kind {kind!r} is registered twice")
-        MODULE_BUILDERS[kind] = builder
-        return builder
-
-    return add
-
-
-def build_module(spec: tuple) -> nn.Module:
-    """Build the module a ``(kind, *args)`` spec describes."""
-    kind, *args = spec
-    return MODULE_BUILDERS[kind](*args)
+# The generic modules of every network family, under their spec kinds (see eeea.models.specs).
+register_module("op")(lambda name, c, stride: OPS[name](c, stride))
+register_module("relu_conv_bn")(ReLUConvBN)
+register_module("factorized_reduce")(FactorizedReduce)
+register_module("linear")(nn.Linear)
+register_module("global_avg_pool")(lambda: nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))

@@ -11,7 +11,7 @@ from pymoo.core.duplicate import DuplicateElimination
 from pymoo.core.mutation import Mutation
 
 from .eepi import redraw_group
-from .spaces.base import SearchSpace
+from ..spaces.base import SearchSpace
 
 
 class GroupUniformCrossover(Crossover):

@@ -14,7 +14,6 @@ import hashlib
 import multiprocessing
 import time
 import traceback
-from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -22,11 +21,12 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
-from .errors import UserError
-from .genome import Genome
-from .spaces import get_space
-from .tasks import get_task, task_class
-from .train import Diverged
+from ..errors import UserError
+from ..genome import Genome
+from ..runtime import candidate_threads, resolve_device, torch_threads
+from ..spaces import get_space
+from ..tasks import get_task, task_class
+from ..tasks.training import Diverged
 
 
 def candidate_seed(run_seed: int, key: str) -> int:
@@ -43,41 +43,6 @@ class Job:
     budget: dict[str, Any] = field(hash=False)
     #: directory to save the trained network in (a checkpoint, see :mod:`eeea.checkpoint`); None: not saved
     checkpoint: str | None = field(default=None, hash=False)
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device: {device!r} is not auto, cpu or cuda[:N]") from None
-
-
-def candidate_threads(threads: int | None) -> int:
-    """Torch CPU threads per candidate: 1 unless asked. The same number in every executor, because the thread count
-    changes the order of floating-point sums on the CPU and hence the last bits of a result; use ``--workers N``
-    (processes) rather than threads to use N cores."""
-    if threads is None:
-        return 1
-    if threads < 1:
-        raise UserError(f"--threads: must be at least 1, got {threads}")
-    return int(threads)
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch CPU threads, restoring the caller's setting afterwards."""
-    before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 class Evaluator:
@@ -135,7 +100,7 @@ class Evaluator:
         model = self.space.build(genome, **job.size)
         values = self.task.evaluate(model, budget, job.seed)  # trains ``model`` in place
         if job.checkpoint:  # written before the archive line, so an archived result always has its weights
-            from .checkpoint import save_checkpoint
+            from ..checkpoint import save_checkpoint
 
             meta = {"task": self.task.name, "seed": job.seed, "budget": budget, **values}
             save_checkpoint(job.checkpoint, genome, model.cpu(), job.size, meta=meta, force=True)

@@ -1,7 +1,7 @@
 """MobileNetV3 building blocks and the network they assemble into (Once-for-All layout).
 
 The network is a plain sequence of modules, each described by a hashable spec registered with
-:func:`eeea.ops.register_module`; residual connections live inside the blocks. :func:`mbv3_net_spec` computes the
+:func:`eeea.models.specs.register_module`; residual connections live inside the blocks. :func:`mbv3_net_spec` computes the
 layout as data (:class:`MobileNetV3Spec`), :class:`MobileNetV3` builds it, and the exact counters walk the same specs.
 
 The stem's input channels and stride are parameters, and :class:`MobileNetV3` accepts an optional ``front`` module
@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .ops import build_module, register_module
+from .specs import build_module, register_module
 
 ACTIVATIONS = ("relu", "h_swish")
 

@@ -1,0 +1,44 @@
+"""Where and how torch runs: the device (``auto``, ``cpu``, ``cuda[:N]``) and the number of CPU threads."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+from .errors import UserError
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine (use cpu or auto)")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--device: {device!r} is not auto, cpu or cuda[:N]") from None
+
+
+def candidate_threads(threads: int | None) -> int:
+    """Torch CPU threads per candidate: 1 unless asked. The same number in every executor, because the thread count
+    changes the order of floating-point sums on the CPU and hence the last bits of a result; use ``--workers N``
+    (processes) rather than threads to use N cores."""
+    if threads is None:
+        return 1
+    if threads < 1:
+        raise UserError(f"--threads: must be at least 1, got {threads}")
+    return int(threads)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run a block with ``n`` torch CPU threads, restoring the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
