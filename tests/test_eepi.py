@@ -5,17 +5,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from eeea.search.eepi import EEPI, BudgetRepair, smallest_genome
+from eeea.search.eepi import EEPI, BudgetRepair
 from eeea.errors import UserError
 from eeea.spaces import get_space
 
 SPACE = get_space("eeea")
-SMALLEST = 358_822  # all max-pool chain cells at 20 cells, C = 36 (computed by smallest_genome, checked below)
+SMALLEST = 358_822  # all max-pool chain cells at 20 cells, C = 36 (computed by the space's smallest_genome, checked below)
 
 
 def test_smallest_genome_is_a_lower_bound_of_random_genomes():
     eepi = EEPI(SPACE)
-    g = smallest_genome(SPACE, eepi.params)
+    g = SPACE.smallest_genome(eepi.params)
     assert eepi.params(g) == SMALLEST
     rng = np.random.default_rng(1)
     assert all(eepi.params(SPACE.random_genome(rng)) >= SMALLEST for _ in range(300))

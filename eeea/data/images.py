@@ -98,3 +98,14 @@ def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     if path.is_dir():
         return _from_members(((n, (path / n).read_bytes()) for n in names), str(path))
     raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")
+
+
+def holdout_split(labels: np.ndarray, holdout: float | int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) indices: a fixed random permutation (``seed``), the held-out part of size ``holdout``
+    (a fraction < 1 or a count). The split depends on nothing but the data size and ``seed``."""
+    n = len(labels)
+    k = int(round(holdout * n)) if isinstance(holdout, float) and holdout < 1 else int(holdout)
+    if not 0 < k < n:
+        raise UserError(f"holdout: {holdout!r} leaves no training or no held-out images out of {n}")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[k:]), np.sort(order[:k])

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from ..config import merge
 from ..errors import UserError
-from ..tasks.base import Task, task_class, task_options
+from ..tasks.base import Task, task_class, task_defaults, task_options
 from ..units import parse_count
 
 DEFAULTS: dict[str, Any] = {
@@ -32,8 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "threads": 1,  # torch CPU threads per candidate, the same in every executor (results depend on it in the last bits)
 }
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
-#: train (the task's training budget), task_config (the task's options), checkpoints (save trained weights), and
-#: may set workers / threads (its candidates' best use of a CPU)
+#: train (the task's training budget), checkpoints (save trained weights), and may set workers / threads (its
+#: candidates' best use of a CPU); task_config (the task's options) defaults to its constructor's defaults
 TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "train", "task_config", "checkpoints",
              "workers", "threads")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
@@ -57,6 +57,7 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
     name = _task_name(layers)
     task = task_class(name)
     config = merge(merge(DEFAULTS, Task.search_defaults), task.search_defaults)
+    config["task_config"] = task_defaults(task)
     config["task"] = name
     for layer in layers:
         if layer.get("task") not in (None, name):  # a layer for another task: its task-specific keys do not apply

@@ -17,7 +17,6 @@ from pymoo.core.sampling import Sampling
 from ..errors import UserError
 from ..genome import Genome
 from ..spaces.base import SearchSpace
-from ..spaces.cell import CellSpace
 from ..units import format_count
 
 #: give up (with a clear error) after this many draws per wanted genome
@@ -120,7 +119,7 @@ class EEPI:
             if limit is None:
                 continue
             count = self.params if what == "params" else self.macs
-            genome = smallest_genome(self.space, count, what)
+            genome = self.space.smallest_genome(count)
             smallest = count(genome)
             if smallest > limit:
                 flag = "--max-params" if what == "params" else "--max-macs"
@@ -128,47 +127,6 @@ class EEPI:
                     f"{flag} {format_count(limit)} cannot be met by space {self.space.name} at "
                     f"{self.describe_budget().split(' at ', 1)[1]}: the smallest network has {smallest:,} {what}"
                 )
-
-
-def smallest_genome(space: SearchSpace, count: Any, what: str = "params") -> Genome:
-    """A genome of (near-)minimal ``count``: exact for cell spaces, a greedy descent for other spaces."""
-    if isinstance(space, CellSpace):
-        return _smallest_cell_genome(space, count)
-    rng = np.random.default_rng(0)
-    best = min((space.sample(rng) for _ in range(64)), key=lambda x: count(space.decode(x)))
-    improved = True
-    while improved:  # coordinate descent over every gene's values
-        improved = False
-        for i in range(space.n_var):
-            for v in range(int(space.xl[i]), int(space.xu[i]) + 1):
-                trial = best.copy()
-                trial[i] = v
-                trial = space.repair(trial)
-                if count(space.decode(trial)) < count(space.decode(best)):
-                    best, improved = trial, True
-    return space.decode(best)
-
-
-def _smallest_cell_genome(space: CellSpace, count: Any) -> Genome:
-    """Cells as chains (each block reads the previous one, so the output concatenates a single block: the narrowest
-    cell) with the cheapest op in every slot. Op counts do not depend on the other slots, and the fixed parts
-    (preprocessing, classifier) only grow with the concatenation width, so trying each op per slot is exact."""
-    x = np.zeros(space.n_var, dtype=np.int64)
-    half = space.n_var // 2
-    for offset in (0, half):
-        for b in range(space.blocks):
-            for j in (0, 1):
-                x[offset + 4 * b + 2 * j + 1] = b + 1 if b > 0 else j  # block 0 reads the cell inputs
-    for i in range(0, space.n_var, 2):  # greedy per slot is exact: a slot's op changes nothing else
-        best_op = min(range(len(space.ops)), key=lambda op: count(space.decode(_with(x, i, op))))
-        x[i] = best_op
-    return space.decode(x)
-
-
-def _with(x: np.ndarray, i: int, value: int) -> np.ndarray:
-    y = x.copy()
-    y[i] = value
-    return y
 
 
 # pymoo operators ---------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
 from ..errors import UserError
-from ..spaces import CellSpace, get_space
+from ..spaces import get_space
 from ..tasks import get_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
@@ -61,9 +61,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     task = get_task(config["task"], **task_config)
     fixed = task.size_overrides()
     eval_size = space.size(**{**fixed, **config["eval_size"]})
-    train_size = space.size(**{**space.search_size, **fixed, **config["size"]})
-    if isinstance(space, CellSpace) and config["train"].get("auxiliary_weight", 0) > 0:
-        train_size.setdefault("auxiliary", True)  # the auxiliary loss needs the auxiliary head
+    train_size = space.candidate_size(config["train"], space.size(**{**space.search_size, **fixed, **config["size"]}))
     if len(space.genome_input_shape(space.random_genome(np.random.default_rng(0)), **eval_size)) != task.input_rank:
         kind = "raw audio" if task.input_rank == 1 else "images"
         raise UserError(f"space {space.name} does not take {kind}, the input of task {config['task']}; pick another "

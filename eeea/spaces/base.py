@@ -74,8 +74,16 @@ class SearchSpace(ABC):
     def random_genome(self, rng: np.random.Generator) -> Genome:
         return self.decode(self.sample(rng))
 
+    def decode(self, x: np.ndarray) -> Genome:
+        """The genome of an integer vector (its shape is checked here; :meth:`decode_genes` reads the genes)."""
+        x = np.asarray(x)
+        if x.shape != (self.n_var,):
+            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
+        return self.decode_genes(x)
+
     @abstractmethod
-    def decode(self, x: np.ndarray) -> Genome: ...
+    def decode_genes(self, x: np.ndarray) -> Genome:
+        """The genome of a vector of the right shape."""
 
     @abstractmethod
     def encode(self, genome: Genome) -> np.ndarray: ...
@@ -136,6 +144,29 @@ class SearchSpace(ABC):
     def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
         """Shape of one input sample for ``genome`` (spaces whose genomes choose their resolution override this)."""
         return self.input_shape(**size)
+
+    # search ----------------------------------------------------------------------------------------------------------
+    def smallest_genome(self, count: Callable[[Genome], int]) -> Genome:
+        """A genome of (near-)minimal ``count`` (params or MACs): EE-PI's feasibility check. The default is a
+        coordinate descent from the best of 64 random genomes; spaces that know their minimum exactly override it."""
+        rng = np.random.default_rng(0)
+        best = min((self.sample(rng) for _ in range(64)), key=lambda x: count(self.decode(x)))
+        improved = True
+        while improved:  # coordinate descent over every gene's values
+            improved = False
+            for i in range(self.n_var):
+                for v in range(int(self.xl[i]), int(self.xu[i]) + 1):
+                    trial = best.copy()
+                    trial[i] = v
+                    trial = self.repair(trial)
+                    if count(self.decode(trial)) < count(self.decode(best)):
+                        best, improved = trial, True
+        return self.decode(best)
+
+    def candidate_size(self, train: Mapping[str, Any], size: Mapping[str, Any]) -> dict[str, Any]:
+        """The size candidates train at, given the training budget (``train``): ``size`` unless the budget needs
+        more of the network (cell spaces add the auxiliary head when the budget weighs its loss)."""
+        return dict(size)
 
 
 def _require(config: Mapping[str, Any], key: str, typ: type, source: str) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from torch import nn
@@ -53,10 +53,7 @@ class CellSpace(SearchSpace):
         """Each (op, input) pair travels together."""
         return [[i, i + 1] for i in range(0, self.n_var, 2)]
 
-    def decode(self, x: np.ndarray) -> Genome:
-        x = np.asarray(x)
-        if x.shape != (self.n_var,):
-            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
+    def decode_genes(self, x: np.ndarray) -> Genome:
         half = self.n_var // 2
         arch = {
             cell: [[self.ops[int(x[o + i])], int(x[o + i + 1])] for i in range(0, half, 2)]
@@ -222,6 +219,28 @@ class CellSpace(SearchSpace):
         total += macs
         return total + spec_macs(spec.classifier_spec, pooled)[0]
 
+    def candidate_size(self, train: Mapping[str, Any], size: Mapping[str, Any]) -> dict[str, Any]:
+        """The auxiliary loss of a budget (``auxiliary_weight > 0``) needs the auxiliary head."""
+        size = dict(size)
+        if train.get("auxiliary_weight", 0) > 0:
+            size.setdefault("auxiliary", True)
+        return size
+
+    def smallest_genome(self, count: Callable[[Genome], int]) -> Genome:
+        """Exact: cells as chains (each block reads the previous one, so the output concatenates a single block: the
+        narrowest cell) with the cheapest op in every slot. Op counts do not depend on the other slots, and the fixed
+        parts (preprocessing, classifier) only grow with the concatenation width, so trying each op per slot is exact."""
+        x = np.zeros(self.n_var, dtype=np.int64)
+        half = self.n_var // 2
+        for offset in (0, half):
+            for b in range(self.blocks):
+                for j in (0, 1):
+                    x[offset + 4 * b + 2 * j + 1] = b + 1 if b > 0 else j  # block 0 reads the cell inputs
+        for i in range(0, self.n_var, 2):  # greedy per slot is exact: a slot's op changes nothing else
+            best_op = min(range(len(self.ops)), key=lambda op: count(self.decode(_with(x, i, op))))
+            x[i] = best_op
+        return self.decode(x)
+
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         n = self.size(**size)["input_size"]
         return (3, n, n)
@@ -229,3 +248,9 @@ class CellSpace(SearchSpace):
 
 def _state(i: int) -> str:
     return {0: "c_{k-2}", 1: "c_{k-1}"}.get(i, f"state {i}")
+
+
+def _with(x: np.ndarray, i: int, value: int) -> np.ndarray:
+    y = x.copy()
+    y[i] = value
+    return y

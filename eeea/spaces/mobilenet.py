@@ -106,10 +106,7 @@ class MobileNetV3Space(SearchSpace):
         slots = [[2 * i, 2 * i + 1] for i in range(self._n_slots)]
         return slots + [[i] for i in range(2 * self._n_slots, self.n_var)]
 
-    def decode(self, x: np.ndarray) -> Genome:
-        x = np.asarray(x)
-        if x.shape != (self.n_var,):
-            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
+    def decode_genes(self, x: np.ndarray) -> Genome:
         if (x < self.xl).any() or (x > self.xu).any():
             raise GenomeError(f"space {self.name}: genes out of bounds (repair them first)")
         slots = 2 * self._n_slots

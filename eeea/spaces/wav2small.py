@@ -93,10 +93,7 @@ class Wav2SmallSpace(AudioInput, SearchSpace):
         """The four global genes alone; each block's (channels, kernel, pool) together."""
         return [[i] for i in range(4)] + [[i, i + 1, i + 2] for i in range(4, self.n_var, 3)]
 
-    def decode(self, x: np.ndarray) -> Genome:
-        x = np.asarray(x)
-        if x.shape != (self.n_var,):
-            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
+    def decode_genes(self, x: np.ndarray) -> Genome:
         n = int(x[0])
         blocks = x[4 : 4 + 3 * n].reshape(n, 3)
         arch = {

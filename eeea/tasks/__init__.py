@@ -1,6 +1,7 @@
-"""What a candidate is scored on. Each task module registers itself with :func:`register_task`."""
-from .base import Task, get_task, list_tasks, register_task, task_class, task_options
-from . import image  # noqa: F401  (registers cifar10, cifar100, imagefolder)
+"""What a candidate is scored on. The task modules below register their tasks (:func:`register_task`) when this
+package imports them."""
+from .base import Task, Training, get_task, list_tasks, register_task, task_class, task_defaults, task_options
+from . import image, ser
 
-__all__ = ["Task", "get_task", "list_tasks", "register_task", "task_class", "task_options"]
-from . import ser  # noqa: E402,F401  (registers the "ser" task)
+__all__ = ["Task", "Training", "get_task", "image", "list_tasks", "register_task", "ser", "task_class",
+           "task_defaults", "task_options"]

@@ -1,12 +1,14 @@
 """Image classification tasks: ``cifar10``, ``cifar100`` and ``imagefolder``.
 
-Candidates train on the training set minus a held-out part (default 10%: 45k/5k on CIFAR) and are scored on that
-held-out part; the test set is never touched during search. Objective: ``error`` = 1 - top-1 accuracy.
+Search: candidates train on the training set minus a held-out part (default 10%: 45k/5k on CIFAR) and are scored on
+that held-out part; the test set is never touched. Objective: ``error`` = 1 - top-1 accuracy.
+Final training (``eeea train``, :meth:`ImageClassificationTask.prepare_final`): the whole training set, scored on the
+test split (:mod:`eeea.data.final` says which split that is).
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -14,21 +16,11 @@ from torch import nn
 
 from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from ..data.device import DeviceImages
-from ..data.images import ImageSet, image_classes, load_image_folder
+from ..data.final import ImageData, autoaugment, cifar_data, folder_data
+from ..data.images import ImageSet, holdout_split, image_classes, load_image_folder
 from ..errors import UserError
-from .training import TrainConfig, evaluate_accuracy, make_optimizer, train_epoch
-from .base import Task, register_task
-
-
-def holdout_split(labels: np.ndarray, holdout: float | int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(train, held-out) indices: a fixed random permutation (``seed``), the held-out part of size ``holdout``
-    (a fraction < 1 or a count). The split depends on nothing but the data size and ``seed``."""
-    n = len(labels)
-    k = int(round(holdout * n)) if isinstance(holdout, float) and holdout < 1 else int(holdout)
-    if not 0 < k < n:
-        raise UserError(f"holdout: {holdout!r} leaves no training or no held-out images out of {n}")
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[k:]), np.sort(order[:k])
+from .base import Task, Training, register_task
+from .training import TrainConfig, epoch_seed, evaluate_accuracy, make_optimizer, train_epoch
 
 
 class ImageClassificationTask(Task):
@@ -45,7 +37,6 @@ class ImageClassificationTask(Task):
         "population": 40,
         "generations": 30,  # offspring generations after the initial population
         "train": TrainConfig().to_dict(),
-        "task_config": {"holdout": 0.1, "split_seed": 0, "limit": None},
         "checkpoints": False,  # proxy-trained weights of a cell network at search size are of no later use
     }
 
@@ -60,12 +51,16 @@ class ImageClassificationTask(Task):
         holdout: float | int = 0.1,
         split_seed: int = 0,
         limit: int | None = None,
+        test_data: str | None = None,
+        autoaugment: bool = False,
     ) -> None:
         self.data, self.download = data, download
         self.holdout, self.split_seed, self.limit = holdout, split_seed, limit
-        self.train_set: DeviceImages | None = None
-        self.val_set: DeviceImages | None = None
+        self.test_data, self.autoaugment = test_data, autoaugment
+        self.train_set: Any = None  # DeviceImages, or data.final.FolderImages in a final training
+        self.val_set: Any = None
         self.num_classes: int | None = None
+        self.final = False
 
     def load(self) -> ImageSet:
         return load_cifar(self.dataset, self.data, self.download)
@@ -85,24 +80,75 @@ class ImageClassificationTask(Task):
         self.train_set = DeviceImages(data.subset(train), device, CIFAR_MEAN, CIFAR_STD)
         self.val_set = DeviceImages(data.subset(val), device, CIFAR_MEAN, CIFAR_STD)
 
-    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
-        if self.train_set is None or self.val_set is None:
-            raise RuntimeError("prepare() must run before evaluate()")
+    def final_data(self, device: torch.device, input_shape: tuple[int, ...]) -> ImageData:
+        return cifar_data(self.dataset, self.data, self.test_data, self.holdout, device, self.download)
+
+    def prepare_final(self, device: torch.device, input_shape: tuple[int, ...]) -> str:
+        data = self.final_data(torch.device(device), input_shape)
+        self.train_set, self.val_set, self.classes = data.train, data.test, list(data.classes)
+        self.num_classes, self.final = len(data.classes), True
+        return data.test_split
+
+    def start(self, model: nn.Module, budget: dict[str, Any], seed: int, *, max_steps: int | None = None,
+              amp: torch.dtype | None = None, channels_last: bool = False, compile: bool = False) -> "ImageTraining":
+        if self.train_set is None:
+            raise RuntimeError("prepare() or prepare_final() must run before start()")
         cfg = TrainConfig.from_dict(budget)
-        if cfg.batch_size > len(self.train_set):
-            raise UserError(f"batch size {cfg.batch_size} exceeds the {len(self.train_set)} training images")
-        generator = torch.Generator().manual_seed(seed)
-        model.to(self.train_set.device)
-        steps = self.train_set.steps(cfg.batch_size)
-        if cfg.max_steps is not None:
-            steps = min(steps, cfg.max_steps)
-        opt, sched = make_optimizer(model, cfg, steps * cfg.epochs)
-        loss = 0.0
-        for epoch in range(cfg.epochs):
-            batches = self.train_set.batches(cfg.batch_size, generator, augment=True, cutout=cfg.cutout)
-            loss = train_epoch(model, batches, opt, sched, cfg, epoch=epoch)
-        accuracy = evaluate_accuracy(model, self.val_set.batches(cfg.eval_batch_size, drop_last=False))
-        return {"error": 1.0 - accuracy, "accuracy": accuracy, "train_loss": loss}
+        if max_steps is not None:
+            cfg.max_steps = max_steps
+        transform = autoaugment(self.dataset) if self.autoaugment else None
+        return ImageTraining(self, model, cfg, seed, amp, channels_last, compile, transform)
+
+
+class ImageTraining(Training):
+    """SGD training of a classifier (the recipe of :class:`TrainConfig`), scored by top-1 accuracy."""
+
+    def __init__(self, task: ImageClassificationTask, model: nn.Module, cfg: TrainConfig, seed: int,
+                 amp: torch.dtype | None, channels_last: bool, compile: bool, transform: Any) -> None:
+        self.task, self.cfg, self.seed, self.amp, self.transform = task, cfg, seed, amp, transform
+        self.channels_last = channels_last
+        self.model = model.to(task.train_set.device)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net: nn.Module = torch.compile(self.model, mode="reduce-overhead") if compile else self.model
+        self.steps = task.train_set.steps(cfg.batch_size)
+        if self.steps == 0:
+            raise UserError(f"batch size {cfg.batch_size} exceeds the {len(task.train_set)} training images")
+        if cfg.max_steps:
+            self.steps = min(self.steps, cfg.max_steps)
+        self.epochs = cfg.epochs
+        self.opt, self.sched = make_optimizer(self.model, cfg, self.steps * self.epochs)
+
+    def _layout(self, batches: Any) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in batches:
+            if self.net is not self.model:  # compiled: a new CUDA-graph step may overwrite the last one's outputs
+                torch.compiler.cudagraph_mark_step_begin()
+            yield (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), y
+
+    def train_epoch(self, epoch: int, progress: Any = None) -> tuple[dict[str, float], int]:
+        # one generator per epoch, seeded by (seed, epoch): an interrupted training resumes on the same batches
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
+        batches = self.task.train_set.batches(self.cfg.batch_size, generator, augment=True, cutout=self.cfg.cutout,
+                                              transform=self.transform)
+        stats: dict[str, Any] = {}
+        loss = train_epoch(self.net, self._layout(batches), self.opt, self.sched, self.cfg, epoch=epoch,
+                           progress=progress, amp=self.amp, stats=stats)
+        seen = int(stats.get("seen", 0))
+        return {"train_loss": loss, "train_acc": float(stats.get("correct", 0)) / max(1, seen)}, seen
+
+    def score(self) -> dict[str, float]:
+        batches = self.task.val_set.batches(self.cfg.eval_batch_size, drop_last=False)
+        accuracy = evaluate_accuracy(self.net, self._layout(batches), self.amp)
+        if self.task.final:
+            return {"test_acc": accuracy, "test_error": 1.0 - accuracy}
+        return {"error": 1.0 - accuracy, "accuracy": accuracy}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(), "extra": {}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
 
 
 @register_task("cifar10")
@@ -119,9 +165,11 @@ class Cifar100Task(ImageClassificationTask):
 
 @register_task("imagefolder")
 class ImageFolderTask(ImageClassificationTask):
-    """Any ImageFolder-style directory or zip of equally sized RGB images (CIFAR normalisation)."""
+    """Any ImageFolder-style directory or zip. Search: equally sized RGB images (CIFAR normalisation); final training:
+    ``train/`` and ``val/`` folders of any image sizes at the network's resolution, on the ImageNet network layout."""
 
     dataset = "imagefolder"
+    final_size = {"network": "imagenet"}
 
     def _data_path(self) -> str | Path:
         if self.data is None:
@@ -131,8 +179,13 @@ class ImageFolderTask(ImageClassificationTask):
     def load(self) -> ImageSet:
         return load_image_folder(self._data_path())
 
+    def final_data(self, device: torch.device, input_shape: tuple[int, ...]) -> ImageData:
+        return folder_data(self.data, self.test_data, self.holdout, device, int(input_shape[-1]))
+
     def size_overrides(self) -> dict[str, Any]:
         """The classifier width from the class folders' names: nothing is decoded until :meth:`prepare`."""
+        if self.final:
+            return {"num_classes": self.num_classes}
         if self.num_classes is None:
             classes = image_classes(self._data_path())
             if len(classes) < 2:

@@ -1,6 +1,7 @@
 """Speech emotion (A/D/V) distillation: a student learns a teacher's arousal, dominance and valence.
 
-Training sees random fixed-length crops; scoring runs each held-out clip whole. The objective ``1-ccc`` is
+Training sees random fixed-length crops; scoring runs each held-out clip whole. The search and ``eeea train`` both
+score on the held-out speakers (a final training reports them as ``test_*``). The objective ``1-ccc`` is
 ``1 - mean CCC`` over the three dimensions, CCC computed over all held-out clips at once (population moments);
 held-out clips come from speakers the student never heard. Per-dimension CCCs are returned for the archive.
 
@@ -10,6 +11,8 @@ labels CSV (``eeea label``), matched by file stem.
 """
 from __future__ import annotations
 
+import json
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -21,7 +24,8 @@ from ..data.emodb import TEST_SPEAKERS, load_emodb
 from ..errors import UserError
 from ..metrics import ccc_loss, ccc_mse_loss, ccc_report
 from ..teachers import CSVTeacher, predict_clips
-from .base import Task, register_task
+from .base import Task, Training, register_task
+from .training import Diverged
 
 LOSSES = {"ccc": ccc_loss, "ccc+mse": ccc_mse_loss}
 #: the default budget: small enough for a search on 2 CPU cores, large enough to rank students
@@ -44,6 +48,7 @@ def complete_budget(budget: dict[str, Any] | None) -> dict[str, Any]:
 class SERTask(Task):
     objective = "1-ccc"
     input_rank = 1  # raw audio
+    autocast = False  # the log-power front end wants fp32
     summary_columns = (("ccc_arousal", "CCC A"), ("ccc_dominance", "CCC D"), ("ccc_valence", "CCC V"),
                        ("ccc", "mean CCC"))
     # The default search (``eeea search --max-params 72k``) fits 15 minutes on 2 CPU cores (docs/decisions.md):
@@ -55,7 +60,6 @@ class SERTask(Task):
         "population": 10,
         "generations": 3,
         "train": dict(DEFAULT_BUDGET),
-        "task_config": {"labels": None, "test_speakers": list(TEST_SPEAKERS), "crop_seconds": 1.0, "loss": "ccc"},
         "checkpoints": True,  # front members are small trained students worth exporting
         # Two single-threaded workers: these small students gain little from intra-op threads, and two threads per
         # process on a busy 2-core machine made one candidate 4x slower (OpenMP oversubscription, decisions.md).
@@ -79,6 +83,7 @@ class SERTask(Task):
         self.train_set: ClipSet | None = None
         self.test_set: ClipSet | None = None
         self.device = torch.device("cpu")
+        self.final = False
 
     def prepare(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
@@ -88,66 +93,84 @@ class SERTask(Task):
             clips.targets = teacher.predict(clips.waves, clips.names).astype(np.float32)
         self.train_set, self.test_set = clips.split_by_speaker(self.test_speakers)
 
-    def steps_per_epoch(self, budget: dict[str, Any] | None, max_steps: int | None = None) -> int:
-        assert self.train_set is not None
-        steps = max(1, len(self.train_set) // complete_budget(budget)["batch_size"])
-        return min(steps, max_steps) if max_steps else steps
+    def prepare_final(self, device: torch.device, input_shape: tuple[int, ...]) -> str:
+        self.prepare(device)
+        assert self.test_set is not None
+        self.final = True
+        return f"held-out speakers {', '.join(self.test_speakers)} ({len(self.test_set)} clips)"
 
-    def start_training(self, model: nn.Module, budget: dict[str, Any] | None, seed: int,
-                       max_steps: int | None = None) -> tuple[torch.optim.Optimizer, Any, np.random.Generator]:
-        """Seed, move ``model`` to the device and return ``(optimizer, schedule, crop rng)`` for :meth:`train_epoch`;
-        ``max_steps`` caps the steps per epoch (the schedule spans the capped steps)."""
+    def start(self, model: nn.Module, budget: dict[str, Any], seed: int, *, max_steps: int | None = None,
+              amp: torch.dtype | None = None, channels_last: bool = False, compile: bool = False) -> "SERTraining":
         if self.train_set is None:
             self.prepare(self.device)
-        b = complete_budget(budget)
-        torch.manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        model.to(self.device).train()
-        opt = torch.optim.AdamW(model.parameters(), lr=b["lr"], weight_decay=b["weight_decay"])
-        total = b["epochs"] * self.steps_per_epoch(b, max_steps)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=b["lr"], total_steps=total)
-        return opt, sched, rng
-
-    def train_epoch(self, model: nn.Module, opt: torch.optim.Optimizer, sched: Any, budget: dict[str, Any] | None,
-                    rng: np.random.Generator, max_steps: int | None = None, progress: Any = None) -> float:
-        """One epoch on random crops of the training speakers' clips; returns the mean loss."""
-        assert self.train_set is not None
-        b = complete_budget(budget)
-        model.train()
-        targets = torch.from_numpy(self.train_set.targets).to(self.device)
-        loss_fn = LOSSES[self.loss_name]
-        order = rng.permutation(len(self.train_set))
-        steps = self.steps_per_epoch(b, max_steps)
-        total = 0.0
-        for s in range(steps):
-            index = order[s * b["batch_size"] : (s + 1) * b["batch_size"]]
-            x = random_crops(self.train_set.waves, index, self.crop, rng).to(self.device)
-            loss = loss_fn(model(x), targets[index])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-            if progress is not None:
-                progress.update(1)
-        return total / steps
-
-    def train(self, model: nn.Module, budget: dict[str, Any] | None, seed: int) -> nn.Module:
-        """Train on random crops of the training speakers' clips."""
-        opt, sched, rng = self.start_training(model, budget, seed)
-        for _ in range(complete_budget(budget)["epochs"]):
-            self.train_epoch(model, opt, sched, budget, rng)
-        return model.eval()
+        return SERTraining(self, model, complete_budget(budget), seed, max_steps)
 
     def score(self, model: nn.Module) -> dict[str, float]:
-        """CCC per dimension and ``1-ccc`` on the held-out speakers' whole clips."""
+        """CCC per dimension and ``1-ccc`` on the held-out speakers' whole clips (``test_*`` names after
+        :meth:`prepare_final`); Diverged when the student's outputs are not finite."""
         if self.test_set is None:
             self.prepare(self.device)
         assert self.test_set is not None
         pred = predict_clips(model, self.test_set.waves, self.device)[:, :3]
         if not np.all(np.isfinite(pred)):
-            return {"1-ccc": 1.0, "ccc": 0.0, "diverged": 1.0}
-        return ccc_report(pred, self.test_set.targets)
+            raise Diverged("the student's outputs are not finite")
+        report = ccc_report(pred, self.test_set.targets)
+        if self.final:
+            return {k if k.startswith("1-") else f"test_{k}": v for k, v in report.items()}
+        return report
 
-    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
-        return self.score(self.train(model, budget, seed))
+
+class SERTraining(Training):
+    """AdamW with a one-cycle schedule on random crops of the training speakers' clips (CCC loss)."""
+
+    def __init__(self, task: SERTask, model: nn.Module, budget: dict[str, Any], seed: int,
+                 max_steps: int | None) -> None:
+        assert task.train_set is not None
+        self.task, self.budget = task, budget
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.model = model.to(task.device).train()
+        self.epochs, self.batch_size = int(budget["epochs"]), int(budget["batch_size"])
+        self.steps = max(1, len(task.train_set) // self.batch_size)
+        if max_steps:
+            self.steps = min(self.steps, max_steps)
+        self.opt = torch.optim.AdamW(model.parameters(), lr=budget["lr"], weight_decay=budget["weight_decay"])
+        self.sched = torch.optim.lr_scheduler.OneCycleLR(self.opt, max_lr=budget["lr"],
+                                                         total_steps=self.epochs * self.steps)
+
+    def train_epoch(self, epoch: int, progress: Any = None) -> tuple[dict[str, float], int]:
+        train_set = self.task.train_set
+        assert train_set is not None
+        self.model.train()
+        targets = torch.from_numpy(train_set.targets).to(self.task.device)
+        loss_fn = LOSSES[self.task.loss_name]
+        order = self.rng.permutation(len(train_set))
+        total = 0.0
+        for s in range(self.steps):
+            index = order[s * self.batch_size : (s + 1) * self.batch_size]
+            x = random_crops(train_set.waves, index, self.task.crop, self.rng).to(self.task.device)
+            loss = loss_fn(self.model(x), targets[index])
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise Diverged(f"loss is {value}")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            total += value
+            if progress is not None:
+                progress.update(1)
+        return {"train_loss": total / self.steps}, self.steps * self.batch_size
+
+    def score(self) -> dict[str, float]:
+        return self.task.score(self.model)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                "extra": {"crop_rng": json.dumps(self.rng.bit_generator.state)}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = json.loads(state["extra"]["crop_rng"])

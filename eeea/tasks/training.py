@@ -1,5 +1,5 @@
-"""Training loops. The search's short proxy training is :func:`train_proxy`; the epoch and step code
-(:func:`train_epoch`, :func:`evaluate_accuracy`) is shared with the full training recipes.
+"""The shared SGD training loops of the image tasks: the search's short proxy training and ``eeea train``'s full
+recipes run the same step and epoch code (:func:`train_step`, :func:`train_epoch`, :func:`evaluate_accuracy`).
 
 Recipe knobs (all in :class:`TrainConfig`): SGD with momentum (optionally Nesterov) and weight decay, cosine learning
 rate over all steps, cutout, auxiliary-head loss weight, gradient-norm clipping, drop-path ramped linearly over epochs.
@@ -50,6 +50,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of an epoch's batch order and augmentation: independent of how a training was interrupted."""
+    return (seed * 1_000_003 + epoch) % (2**63)
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, total_steps: int) -> tuple[torch.optim.Optimizer, Any]:

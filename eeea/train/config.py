@@ -13,11 +13,9 @@ from typing import Any, Mapping
 
 from ..config import load_config_file, merge
 from ..errors import UserError
-from ..tasks.base import task_options
-from ..tasks.ser import DEFAULT_BUDGET as SER_BUDGET, SERTask
-from ..tasks.training import TrainConfig
+from ..tasks import Task, get_task, list_tasks, task_class, task_options
 
-DATASETS = ("cifar10", "cifar100", "imagefolder", "ser")
+#: autocast choices: auto = bf16 on CUDA, off on the CPU (fp16 would need loss scaling; bf16 does not)
 AMP = ("auto", "bf16", "none")
 
 DEFAULTS: dict[str, Any] = {
@@ -25,26 +23,26 @@ DEFAULTS: dict[str, Any] = {
     "dataset": "cifar10",
     "recipe": "fast",
     "data": None,  # None: the embedded subset (cifar10, ser)
+    # task inputs (options of the task's constructor; None/False: the task's own default)
     "test_data": None,  # image folder/zip with the test split, when --data has none
     "labels": None,  # ser: a teacher's labels CSV (eeea label) instead of the category mapping
     "download": False,
-    "holdout": 0.1,  # used only when no test split exists: a fraction or count of the training set held out
+    "holdout": None,  # image tasks, when no test split exists: the held-out fraction or count of the training set
+    "autoaugment": False,
     "seed": 0,
     "device": "auto",
     "threads": None,
-    "autoaugment": False,
     "amp": "auto",  # auto: bf16 on CUDA, off on the CPU
     "channels_last": None,  # None: on for CUDA, off on the CPU
     "compile": False,  # torch.compile(mode="reduce-overhead") of the model (CUDA graphs on CUDA)
     "size": {},  # network size; recipe keys a space does not take (channels for a MobileNet) are dropped
-    "train": {},  # TrainConfig keys for images, SER budget keys (epochs, batch_size, lr, weight_decay) for ser
-    "task": {},  # ser: crop_seconds, loss, test_speakers
+    "train": {},  # the task's training budget (Task.budget_keys) and max_steps
+    "task": {},  # other options of the task's constructor (ser: crop_seconds, loss, test_speakers)
 }
+#: top-level keys that are options of the task's constructor (with their own flags)
+TASK_INPUTS = ("test_data", "labels", "download", "holdout", "autoaugment")
 #: keys a resumed run may change without changing its results (on the same device)
 RESUME_FREE = {"device", "threads"}
-SER_TRAIN_KEYS = set(SER_BUDGET) | {"max_steps"}
-#: ser options of the ``task`` section (the labels file has its own flag)
-SER_TASK_KEYS = task_options(SERTask) - {"labels"}
 
 
 def recipe_dir() -> Path:
@@ -62,8 +60,8 @@ def recipe_file(recipe: str, dataset: str) -> Path:
         if not path.is_file():
             raise UserError(f"--recipe {recipe}: no such file")
         return path
-    # generic recipes (fast.yaml) are for images; audio students have their own (ser_fast.yaml)
-    for name in (f"{dataset}_{recipe}",) if dataset == "ser" else (f"{dataset}_{recipe}", recipe):
+    # a task's own recipe (ser_fast.yaml) comes before the generic one of that name (fast.yaml)
+    for name in (f"{dataset}_{recipe}", recipe):
         path = recipe_dir() / f"{name}.yaml"
         if path.is_file():
             return path
@@ -76,6 +74,16 @@ def _check_layer(layer: Mapping[str, Any], source: str) -> None:
         raise UserError(f"{source}: unknown training option {sorted(unknown)[0]!r} (known: {', '.join(sorted(DEFAULTS))})")
 
 
+def _trainable_task(name: str) -> type[Task]:
+    trainable = [t for t in list_tasks() if task_class(t).trainable()]
+    if name not in trainable and ":" not in name:
+        raise UserError(f"--dataset: unknown data set {name!r} (choose from {', '.join(trainable)})")
+    cls = task_class(name)
+    if not cls.trainable():
+        raise UserError(f"--dataset: task {name} does not train networks")
+    return cls
+
+
 def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
     """Defaults, recipe, ``--config`` file, flags: validated, with paths made absolute."""
     file_layer = load_config_file(config_file) if config_file else {}
@@ -83,8 +91,7 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     _check_layer(flags, "flags")
     head = merge(merge(DEFAULTS, file_layer), flags)  # which recipe and dataset are asked for
     dataset = str(head["dataset"])
-    if dataset not in DATASETS:
-        raise UserError(f"--dataset: unknown data set {dataset!r} (choose from {', '.join(DATASETS)})")
+    task = _trainable_task(dataset)
     recipe_path = recipe_file(str(head["recipe"]), dataset)
     recipe_layer = load_config_file(recipe_path, "recipe")
     _check_layer(recipe_layer, f"recipe {recipe_path.name}")
@@ -99,22 +106,34 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     for key in ("size", "train", "task"):
         if not isinstance(config[key], Mapping):
             raise UserError(f"{key}: expected a mapping of options, got {config[key]!r}")
-    if dataset == "ser":
-        unknown = set(config["train"]) - SER_TRAIN_KEYS
-        if unknown:
-            raise UserError(f"train: unknown option {sorted(unknown)[0]!r} for ser (known: {', '.join(sorted(SER_TRAIN_KEYS))})")
-        unknown = set(config["task"]) - SER_TASK_KEYS
-        if unknown:
-            raise UserError(f"task: unknown ser option {sorted(unknown)[0]!r} (known: {', '.join(sorted(SER_TASK_KEYS))})")
-        if config["autoaugment"]:
-            raise UserError("--autoaugment is for image data sets, not ser")
-    else:
-        config["train"] = TrainConfig.from_dict(config["train"]).to_dict()
-        if config["task"]:
-            raise UserError(f"task: options {sorted(config['task'])} apply to ser only")
+    options = task_options(task)
+    for key in TASK_INPUTS:
+        if config[key] not in (None, False) and key not in options:
+            raise UserError(f"--{key.replace('_', '-')} does not apply to task {dataset}")
+    unknown = sorted(set(config["task"]) - (options - set(TASK_INPUTS)))
+    if unknown:
+        raise UserError(f"task: unknown {dataset} option {unknown[0]!r} (known: "
+                        f"{', '.join(sorted(options - set(TASK_INPUTS))) or 'none'})")
+    train = dict(config["train"])
+    max_steps = train.pop("max_steps", None)
+    known = task.budget_keys()
+    unknown = sorted(set(train) - known)
+    if unknown:
+        raise UserError(f"train: unknown option {unknown[0]!r} for {dataset} (known: {', '.join(sorted(known | {'max_steps'}))})")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise UserError(f"--max-steps: must be a positive integer, got {max_steps!r}")
+    config["train"] = {**task.check_budget(train), "max_steps": max_steps}
     if not isinstance(config["seed"], int) or isinstance(config["seed"], bool):
         raise UserError(f"--seed: must be an integer, got {config['seed']!r}")
     return config
+
+
+def make_task(config: Mapping[str, Any]) -> Task:
+    """The task a resolved training config trains on, with its data, inputs and options."""
+    options = task_options(task_class(str(config["dataset"])))
+    inputs = {k: config[k] for k in TASK_INPUTS if k in options and config[k] not in (None, False)}
+    data = {"data": config["data"]} if config["data"] is not None else {}
+    return get_task(str(config["dataset"]), **data, **inputs, **config["task"])
 
 
 def check_resume(stored: Mapping[str, Any], flags: Mapping[str, Any], run: str) -> None:

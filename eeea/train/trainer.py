@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -34,9 +33,10 @@ from ..errors import UserError
 from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text
 from ..runtime import resolve_device
 from ..spaces import get_space
-from ..tasks.training import Diverged, TrainConfig, cpu_amp_guard, evaluate_accuracy, make_optimizer, train_epoch
+from ..tasks import Training
+from ..tasks.training import Diverged, cpu_amp_guard
 from ..zoo import default_size, resolve_genome
-from .config import RESUME_FREE, check_resume, resolve_train_config
+from .config import RESUME_FREE, check_resume, make_task, resolve_train_config
 
 CHECKPOINT, RESULT, MODEL = "checkpoint.pt", "result.json", "model"
 METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
@@ -49,11 +49,6 @@ class TrainRun(RunDir):
     """A training run's directory (see the module docstring for its files)."""
 
     files = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of an epoch's batch order and augmentation: independent of how the run was interrupted."""
-    return (seed * 1_000_003 + epoch) % (2**63)
 
 
 def train_command(out: str | None, resume: str | None, config_file: str | None, flags: Mapping[str, Any], *,
@@ -80,7 +75,8 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
 
 
 class Trainer:
-    """One training run: builds the data, the model and its job (images or speech), then the epoch loop."""
+    """One training run: builds the task's data, the model and the task's :class:`~eeea.tasks.Training`, then the
+    epoch loop (saving the state after every epoch). Nothing here depends on which task trains."""
 
     def __init__(self, run: Path, config: Mapping[str, Any], quiet: bool = False) -> None:
         self.run_dir, self.config, self.quiet = run, dict(config), quiet
@@ -89,10 +85,11 @@ class Trainer:
             torch.set_num_threads(int(config["threads"]))
         self.genome = resolve_genome(config["arch"])
         self.space = get_space(self.genome.space)
+        self.task = make_task(config)
         cuda = self.device.type == "cuda"
         amp = str(config["amp"])
         self.amp = (torch.bfloat16 if cuda else None) if amp == "auto" else AMP_DTYPES[amp]
-        if config["dataset"] == "ser":  # SER training never autocasts: its log-power front end wants fp32
+        if not self.task.autocast:
             self.amp = None
         self.channels_last = cuda if config["channels_last"] is None else bool(config["channels_last"])
 
@@ -109,48 +106,53 @@ class Trainer:
         keys = self.space.size_keys
         return sorted(set(self.config["size"]) - set(keys)) if keys else []
 
-    def model_size(self, num_classes: int | None) -> dict[str, Any]:
+    def model_size(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """The network size: the genome's default, the config's ``size`` (keys the space takes), then the task's
+        ``overrides`` (the classifier width, a layout) where the space takes them."""
         size = default_size(self.config["arch"])
         unused = self.unused_size_keys()
         size.update({k: v for k, v in self.config["size"].items() if k not in unused})
-        if num_classes is not None:
-            size["num_classes"] = num_classes
-        if self.config["dataset"] == "imagefolder" and "network" in self.space.size_keys:
-            size["network"] = "imagenet"
+        keys = self.space.size_keys
+        size.update({k: v for k, v in overrides.items() if not keys or k in keys})
         return self.space.size(**size)
 
     def run(self, stop_after: int | None = None) -> dict[str, Any] | None:
         cfg = self.config
         torch.manual_seed(int(cfg["seed"]))
-        job = SERJob(self) if cfg["dataset"] == "ser" else ImageJob(self)
+        shape = self.space.genome_input_shape(self.genome, **self.model_size(self.task.final_size))
+        test_split = self.task.prepare_final(self.device, shape)
+        self.size = self.model_size({**self.task.final_size, **self.task.size_overrides()})
+        model = self.space.build(self.genome, **self.size).to(self.device)
+        _check_forward(model, self.space.genome_input_shape(self.genome, **self.size), self.device)
+        budget = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
+        training = self.task.start(model, budget, int(cfg["seed"]), max_steps=cfg["train"].get("max_steps"),
+                                   amp=self.amp, channels_last=self.channels_last, compile=bool(cfg["compile"]))
         state = self._load_state()
         rows: list[dict[str, Any]] = []
         first = 0
         if state is not None:
-            job.model.load_state_dict(state["model"])
-            job.opt.load_state_dict(state["optimizer"])
-            job.sched.load_state_dict(state["scheduler"])
-            job.load_extra_state(state["extra"])
+            training.model.load_state_dict(state["model"])
+            training.load_state_dict(state)
             torch.set_rng_state(state["rng"]["torch"])
             if self.device.type == "cuda" and state["rng"]["cuda"]:
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
             first, rows = int(state["epoch"]), list(state["metrics"])
-            self.log(f"resumed after epoch {first} of {job.epochs}")
+            self.log(f"resumed after epoch {first} of {training.epochs}")
         else:
             if self.unused_size_keys():
                 self.log(f"note: space {self.space.name} takes no {', '.join(self.unused_size_keys())}; ignored")
             self.log(f"training {self.genome.name or self.genome.key} ({self.genome.to_text()}) on {cfg['dataset']}, "
-                     f"recipe {cfg['recipe']}, {job.epochs} epochs, device {self.device}, seed {cfg['seed']}; "
-                     f"test figures: {job.test_split}")
+                     f"recipe {cfg['recipe']}, {training.epochs} epochs, device {self.device}, seed {cfg['seed']}; "
+                     f"test figures: {test_split}")
         try:
             with cpu_amp_guard(self.device, self.amp):
-                stopped = self._epochs(job, first, rows, stop_after)
+                stopped = self._epochs(training, first, rows, stop_after)
         except Diverged as e:
             raise UserError(f"training diverged in epoch {len(rows) + 1} ({e}); try a lower --lr; "
                             f"--resume {self.run_dir} restarts from the last good epoch") from None
-        return None if stopped else self._finish(job, rows, sum(r["seconds"] for r in rows))
+        return None if stopped else self._finish(training, test_split, rows, sum(r["seconds"] for r in rows))
 
-    def _epochs(self, job: "ImageJob | SERJob", first: int, rows: list[dict[str, Any]], stop_after: int | None) -> bool:
+    def _epochs(self, job: Training, first: int, rows: list[dict[str, Any]], stop_after: int | None) -> bool:
         """Train epochs ``first`` .. end, saving after each; True when ``stop_after`` stopped the run."""
         from tqdm import tqdm
 
@@ -164,7 +166,7 @@ class Trainer:
                       leave=False) as bar:
                 train, samples = job.train_epoch(epoch, bar)
             seconds_train = time.time() - t
-            row = {"epoch": epoch + 1, "lr": lr, **train, **job.evaluate()}
+            row = {"epoch": epoch + 1, "lr": lr, **train, **job.score()}
             seconds = time.time() - t
             row.update({"seconds": round(seconds, 3), "img_per_s": round(samples / max(seconds_train, 1e-9), 1)})
             rows.append(row)
@@ -183,15 +185,13 @@ class Trainer:
         except Exception as e:  # a damaged file: one line, not a traceback
             raise UserError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0][:200]})") from None
 
-    def _save_state(self, job: "ImageJob | SERJob", epoch: int, rows: list[dict[str, Any]]) -> None:
+    def _save_state(self, job: Training, epoch: int, rows: list[dict[str, Any]]) -> None:
         state = {
             "epoch": epoch,
             "model": job.model.state_dict(),
-            "optimizer": job.opt.state_dict(),
-            "scheduler": job.sched.state_dict(),
+            **job.state_dict(),  # optimizer, scheduler, extra
             "rng": {"torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
-            "extra": job.extra_state(),
             "metrics": rows,
         }
         atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
@@ -205,9 +205,9 @@ class Trainer:
         atomic_write_text(self.run_dir / METRICS_CSV, buf.getvalue())
         atomic_write_text(self.run_dir / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
 
-    def _finish(self, job: "ImageJob | SERJob", rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
+    def _finish(self, job: Training, test_split: str, rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         final = {k: v for k, v in rows[-1].items() if k not in ("epoch", "lr", *TIMING)} if rows else {}
-        size = job.size
+        size = self.size
         result = {
             "dataset": self.config["dataset"],
             "arch": self.config["arch"],
@@ -219,7 +219,7 @@ class Trainer:
             "epochs": job.epochs,
             "max_steps": self.config["train"].get("max_steps"),
             **final,
-            "test_split": job.test_split,
+            "test_split": test_split,
             "params": count_params(self.genome, size),
             "macs": count_macs(self.genome, size),
             "size": size,
@@ -231,8 +231,8 @@ class Trainer:
         }
         meta = {"dataset": result["dataset"], "recipe": result["recipe"], "seed": result["seed"],
                 **{k: v for k, v in final.items() if k.startswith(("test", "ccc", "1-ccc"))}}
-        if getattr(job, "classes", None):
-            meta["classes"] = job.classes
+        if self.task.classes:
+            meta["classes"] = self.task.classes
         save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
         atomic_write_text(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
         self.log("finished: " + ", ".join(f"{k}={_short(v)}" for k, v in final.items()))
@@ -255,98 +255,3 @@ def _check_forward(model: nn.Module, shape: tuple[int, ...], device: torch.devic
     except RuntimeError as e:
         raise UserError(f"the network cannot run at input {'x'.join(map(str, shape))} ({str(e).splitlines()[0][:160]}); "
                         f"use a larger --input-size, or --no-auxiliary for cell networks") from None
-
-
-class ImageJob:
-    """Image classification: SGD recipe of :class:`TrainConfig`, top-1 accuracy on the test split."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        from .data import autoaugment, load_image_data
-
-        cfg = trainer.config
-        self.cfg = TrainConfig.from_dict(cfg["train"])
-        self.seed, self.amp, self.channels_last = int(cfg["seed"]), trainer.amp, trainer.channels_last
-        resolution = None
-        if cfg["dataset"] == "imagefolder":  # the network's own resolution (genome gene or space default)
-            size = trainer.model_size(num_classes=2)
-            resolution = trainer.space.genome_input_shape(trainer.genome, **size)[-1]
-        data = load_image_data(cfg["dataset"], cfg["data"], cfg["test_data"], cfg["holdout"], trainer.device,
-                               resolution, bool(cfg.get("download")))
-        self.data, self.classes, self.test_split = data, data.classes, data.test_split
-        self.size = trainer.model_size(len(data.classes))
-        self.model = trainer.space.build(trainer.genome, **self.size).to(trainer.device)
-        _check_forward(self.model, trainer.space.genome_input_shape(trainer.genome, **self.size), trainer.device)
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.net: nn.Module = torch.compile(self.model, mode="reduce-overhead") if cfg["compile"] else self.model
-        self.steps = data.train.steps(self.cfg.batch_size)
-        if self.steps == 0:
-            raise UserError(f"batch size {self.cfg.batch_size} exceeds the {len(data.train)} training images")
-        if self.cfg.max_steps:
-            self.steps = min(self.steps, self.cfg.max_steps)
-        self.epochs = self.cfg.epochs
-        self.opt, self.sched = make_optimizer(self.model, self.cfg, self.steps * self.epochs)
-        self.transform = autoaugment(cfg["dataset"]) if cfg["autoaugment"] else None
-
-    def _layout(self, batches: Any) -> Any:
-        for x, y in batches:
-            if self.net is not self.model:  # compiled: a new CUDA-graph step may overwrite the last one's outputs
-                torch.compiler.cudagraph_mark_step_begin()
-            yield (x.contiguous(memory_format=torch.channels_last) if self.channels_last else x), y
-
-    def train_epoch(self, epoch: int, bar: Any) -> tuple[dict[str, float], int]:
-        generator = torch.Generator().manual_seed(epoch_seed(self.seed, epoch))
-        batches = self.data.train.batches(self.cfg.batch_size, generator, augment=True, cutout=self.cfg.cutout,
-                                          transform=self.transform)
-        stats: dict[str, Any] = {}
-        loss = train_epoch(self.net, self._layout(batches), self.opt, self.sched, self.cfg, epoch=epoch,
-                           progress=bar, amp=self.amp, stats=stats)
-        seen = int(stats.get("seen", 0))
-        return {"train_loss": loss, "train_acc": float(stats.get("correct", 0)) / max(1, seen)}, seen
-
-    def evaluate(self) -> dict[str, float]:
-        batches = self.data.test.batches(self.cfg.eval_batch_size, drop_last=False)
-        accuracy = evaluate_accuracy(self.net, self._layout(batches), self.amp)
-        return {"test_acc": accuracy, "test_error": 1.0 - accuracy}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        pass
-
-
-class SERJob:
-    """Speech-emotion students through :class:`eeea.tasks.ser.SERTask`: CCC per dimension on held-out speakers."""
-
-    def __init__(self, trainer: Trainer) -> None:
-        from ..tasks.ser import SERTask, complete_budget
-
-        cfg = trainer.config
-        self.task = SERTask(data=cfg["data"], labels=cfg["labels"], **cfg["task"])
-        self.task.prepare(trainer.device)
-        assert self.task.test_set is not None
-        self.test_split = f"held-out speakers {', '.join(self.task.test_speakers)} ({len(self.task.test_set)} clips)"
-        self.size = trainer.model_size(None)
-        self.model = trainer.space.build(trainer.genome, **self.size).to(trainer.device)
-        self.max_steps = cfg["train"].get("max_steps")
-        self.budget = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
-        self.opt, self.sched, self.rng = self.task.start_training(self.model, self.budget, int(cfg["seed"]), self.max_steps)
-        budget = complete_budget(self.budget)
-        self.epochs, self.batch_size = int(budget["epochs"]), int(budget["batch_size"])
-        self.steps = self.task.steps_per_epoch(self.budget, self.max_steps)
-
-    def train_epoch(self, epoch: int, bar: Any) -> tuple[dict[str, float], int]:
-        loss = self.task.train_epoch(self.model, self.opt, self.sched, self.budget, self.rng, self.max_steps, bar)
-        return {"train_loss": loss}, self.steps * self.batch_size
-
-    def evaluate(self) -> dict[str, float]:
-        report = self.task.score(self.model)
-        return {f"test_{k}" if not k.startswith("1-") else k: v for k, v in report.items()}
-
-    def extra_state(self) -> dict[str, Any]:
-        return {"crop_rng": json.dumps(self.rng.bit_generator.state)}
-
-    def load_extra_state(self, state: Mapping[str, Any]) -> None:
-        self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = json.loads(state["crop_rng"])

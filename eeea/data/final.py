@@ -1,4 +1,4 @@
-"""Training and test data of ``eeea train`` for image data sets.
+"""The data of a final training (``eeea train``) on images: the whole training set and the test split.
 
 CIFAR (``cifar10``/``cifar100``): equally sized images held on the device as uint8 (:class:`DeviceImages`), random
 crop (pad 4) + flip + cutout there. The test split is, in order: the CIFAR python folder's test batch, ``--test-data``
@@ -21,11 +21,10 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 import torch
 
-from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar, load_cifar_test
-from ..data.device import DeviceImages, apply_cutout
-from ..data.images import image_members, load_image_folder
 from ..errors import UserError
-from ..tasks.image import holdout_split
+from .cifar import CIFAR_MEAN, CIFAR_STD, load_cifar, load_cifar_test
+from .device import DeviceImages, apply_cutout
+from .images import holdout_split, image_members, load_image_folder
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -67,10 +66,9 @@ def autoaugment(dataset: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return apply
 
 
-def load_image_data(dataset: str, data: str | None, test_data: str | None, holdout: float | int,
-                    device: torch.device, resolution: int | None = None, download: bool = False) -> ImageData:
-    if dataset == "imagefolder":
-        return _folder_data(data, test_data, holdout, device, resolution or 224)
+def cifar_data(dataset: str, data: str | None, test_data: str | None, holdout: float | int, device: torch.device,
+               download: bool = False) -> ImageData:
+    """CIFAR-10/100 (``dataset``) for a final training, held on ``device`` (see the module docstring)."""
     train = load_cifar(dataset, data, download)
     test, where = None, ""
     if data is not None and (test := load_cifar_test(dataset, data)) is not None:
@@ -100,8 +98,9 @@ def _split_names(members: list[str], split: str) -> list[str]:
     return [n for n in members if split in n.split("/")[:-2]]
 
 
-def _folder_data(data: str | None, test_data: str | None, holdout: float | int, device: torch.device,
-                 resolution: int) -> ImageData:
+def folder_data(data: str | None, test_data: str | None, holdout: float | int, device: torch.device,
+                resolution: int) -> ImageData:
+    """An ImageNet-style folder for a final training at ``resolution`` (see the module docstring)."""
     if data is None:
         raise UserError("--dataset imagefolder needs --data (a folder or .zip with train/CLASS/IMAGE and val/CLASS/IMAGE)")
     root = Path(_existing(data, "--data"))
