@@ -1,19 +1,25 @@
-"""Append benchmark figures to benchmarks/RESULTS.md (one dated row per figure)."""
+"""Write benchmark figures into benchmarks/RESULTS.md: one section per benchmark, newest run first.
+
+A run is a block headed by its date, machine, torch version and command (written once), followed by a table of its
+figures. Figures recorded by one process for the same benchmark and command join the same block.
+"""
 from __future__ import annotations
 
 import datetime as _dt
 import os
 import platform
+import re
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADER = (
     "# Benchmark results\n\n"
     "Figures written by the scripts in `benchmarks/` (medians over repeats; ratios are less noisy than absolute rates on\n"
-    "shared machines). Newest rows last.\n\n"
-    "| date | benchmark | figure | value | target | machine | command |\n"
-    "|---|---|---|---|---|---|---|\n"
+    "shared machines). One section per benchmark; in each, the newest run comes first, headed by its date, machine,\n"
+    "torch version and command. Paths in commands are relative (`DATA/` = the data folder, `RUN/` = a run directory).\n"
 )
+TABLE_HEAD = "| figure | value | target |\n|---|---|---|\n"
+_STARTED: set[tuple[str, str]] = set()  # (benchmark, command) blocks this process has begun
 
 
 def machine() -> str:
@@ -24,11 +30,34 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {platform.machine()} CPU"
 
 
+def relative_command(command: str) -> str:
+    """``command`` without this machine's absolute paths: files of the shared data folder become ``DATA/NAME``,
+    other absolute paths their last part."""
+    command = re.sub(r"(?<![\w.])/\S*/data/(\S+)", r"DATA/\1", command)
+    return re.sub(r"(?<![\w.])/(?:[^\s/]+/)+([^\s/]+)", r"\1", command)
+
+
+def _block_header(command: str) -> str:
+    import torch
+
+    return f"### {_dt.date.today().isoformat()} — {machine()}, torch {torch.__version__}\n`{command}`\n\n"
+
+
 def record(benchmark: str, figure: str, value: str, target: str, command: str) -> None:
-    """Print one figure and append it as a row of RESULTS.md."""
+    """Print one figure and add it to RESULTS.md (see the module docstring)."""
     print(f"{benchmark}: {figure} = {value} (target {target})")
-    if not RESULTS.exists():
-        RESULTS.write_text(HEADER)
-    row = f"| {_dt.date.today().isoformat()} | {benchmark} | {figure} | {value} | {target} | {machine()} | `{command}` |\n"
-    with RESULTS.open("a") as f:
-        f.write(row)
+    command = relative_command(command)
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    row = f"| {figure} | {value} | {target} |\n"
+    section = f"\n## {benchmark}\n\n"
+    if section not in text:
+        text = text.rstrip("\n") + "\n" + section
+    start = text.index(section) + len(section)
+    if (benchmark, command) in _STARTED:  # this run's block is the newest: the first of the section
+        end = text.find("\n\n", text.index(TABLE_HEAD, start))
+        end = len(text) if end < 0 else end + 1
+        text = text[:end] + row + text[end:]
+    else:
+        _STARTED.add((benchmark, command))
+        text = text[:start] + _block_header(command) + TABLE_HEAD + row + "\n" + text[start:]
+    RESULTS.write_text(text.rstrip("\n") + "\n")

@@ -11,6 +11,10 @@ from typing import Any, Callable, Sequence
 
 from . import __version__
 from .errors import UserError
+from .export import FORMATS as EXPORT_FORMATS
+from .runtime import AMP
+from .search.config import SCOPES
+from .tables import FORMATS as TABLE_FORMATS
 from .units import format_count, parse_count
 
 
@@ -72,11 +76,11 @@ def cmd_zoo(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from .counting import count_macs, count_params
     from .spaces import get_space
-    from .zoo import default_size, resolve_genome
+    from .zoo import resolve
 
-    genome = resolve_genome(args.arch)
+    genome, default = resolve(args.arch)
     space = get_space(genome.space)
-    size = space.size(**{**default_size(args.arch), **_size_of(args)})
+    size = space.size(**{**default, **_size_of(args)})
     params, macs = count_params(genome, size), count_macs(genome, size)
     shown = ", ".join(f"{k}={v}" for k, v in size.items())
     if args.save:
@@ -236,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("zoo", help="list the named architectures with their params and MACs")
-    p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+    p.add_argument("--format", choices=TABLE_FORMATS, default="text")
     _size_args(p)
     p.set_defaults(func=cmd_zoo)
 
@@ -265,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "image tasks 5M; 0 = no early exit)")
     p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N",
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
-    p.add_argument("--eepi-scope", choices=["init", "all"], help="screen the initial population only, or offspring too "
+    p.add_argument("--eepi-scope", choices=SCOPES, help="screen the initial population only, or offspring too "
                    "(default all)")
     p.add_argument("--objectives", help="comma list (default: the task objective and params: 1-ccc,params for "
                    "ser, error,params for images; add macs for three)")
@@ -290,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
-    p.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+    p.add_argument("--format", choices=TABLE_FORMATS, default="text")
     p.add_argument("--runs", metavar="DIR", help="fill the measured error from the training runs under DIR "
                    "(result.json files of eeea train, matched by genome and data set; mean ± std over seeds)")
     p.set_defaults(func=cmd_table)
@@ -331,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--auxiliary", action=argparse.BooleanOptionalAction, default=None, help="auxiliary head (cells)")
     g.add_argument("--input-size", type=int, help="input resolution (default: the genome's or the space's)")
     g = p.add_argument_group("speed levers (defaults: bf16 + channels_last on CUDA, off on the CPU)")
-    g.add_argument("--amp", choices=["auto", "bf16", "none"], help="autocast dtype (auto: bf16 on CUDA)")
+    g.add_argument("--amp", choices=AMP, help="autocast dtype (auto: bf16 on CUDA)")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--compile", action="store_true", help='torch.compile(mode="reduce-overhead"): CUDA graphs on CUDA')
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
@@ -348,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a checkpoint or genome to ONNX, int8 ONNX or TorchScript (checked)")
     p.add_argument("arch", help="checkpoint directory, zoo name, genome file or genome text")
-    p.add_argument("--format", choices=["onnx", "onnx-int8", "torchscript"], default="onnx")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no notes")

@@ -11,18 +11,25 @@ import yaml
 from .errors import UserError
 
 
-def load_config_file(path: str | Path, what: str = "--config") -> dict[str, Any]:
-    """A YAML mapping of options; errors name ``what`` (the flag, or "recipe NAME") and the path in one line."""
+def read_yaml_mapping(path: str | Path, what: str = "", expected: str = "expected a mapping") -> dict[str, Any]:
+    """The mapping a YAML file holds. Errors are one line naming ``what`` (a flag, "recipe NAME"; may be empty) and the
+    path: unreadable file, invalid YAML, or not a mapping (``expected`` says what was expected)."""
     path = Path(path)
+    where = f"{what} {path}" if what else str(path)
     try:
-        config = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text())
     except OSError as e:
-        raise UserError(f"{what} {path}: cannot read ({e.strerror or e})") from None
+        raise UserError(f"{where}: cannot read ({e.strerror or e})") from None
     except yaml.YAMLError as e:
-        raise UserError(f"{what} {path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise UserError(f"{what} {path}: expected a mapping of options")
-    return config
+        raise UserError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{where}: {expected}")
+    return data
+
+
+def load_config_file(path: str | Path, what: str = "--config") -> dict[str, Any]:
+    """A YAML mapping of options (a ``--config`` file, a recipe); errors name ``what`` and the path in one line."""
+    return read_yaml_mapping(path, what, "expected a mapping of options")
 
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -59,14 +59,15 @@ def load_exportable(arch: str | Path, **size: Any) -> tuple[nn.Module, Genome, d
     """``(model, genome, size, trained)`` from a checkpoint directory or any genome (zoo name, file, text)."""
     from .checkpoint import is_checkpoint, load_checkpoint
     from .spaces import get_space
-    from .zoo import create_model, default_size, resolve_genome
+    from .zoo import resolve
 
     if is_checkpoint(arch):
         genome, ck_size, model = load_checkpoint(arch)
         return model, genome, get_space(genome.space).size(**{**ck_size, **size}), True
-    genome = resolve_genome(arch)
-    full = get_space(genome.space).size(**{**default_size(arch), **size})
-    return create_model(arch, **full).eval(), genome, full, False
+    genome, default = resolve(arch)
+    space = get_space(genome.space)
+    full = space.size(**{**default, **size})
+    return space.build(genome, **full).eval(), genome, full, False
 
 
 def check_inputs(input_shape: Sequence[int], n: int = 16, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:

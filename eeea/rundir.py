@@ -14,6 +14,7 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import yaml
 
+from .config import read_yaml_mapping
 from .errors import UserError
 
 CONFIG, STATE, LOG = "config.yaml", "state.json", "log.txt"
@@ -71,13 +72,7 @@ class RunDir:
         atomic_write_text(self.path / CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
 
     def config(self) -> dict[str, Any]:
-        try:
-            config = yaml.safe_load((self.path / CONFIG).read_text())
-        except yaml.YAMLError as e:
-            raise UserError(f"{self.path / CONFIG}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if not isinstance(config, dict):
-            raise UserError(f"{self.path / CONFIG}: expected a mapping")
-        return config
+        return read_yaml_mapping(self.path / CONFIG)
 
     # state ---------------------------------------------------------------------------------------------------------
     def write_state(self, state: Mapping[str, Any]) -> None:

@@ -42,3 +42,17 @@ def torch_threads(n: int) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+#: autocast choices: auto = bf16 on CUDA, off on the CPU (fp16 would need loss scaling; bf16 does not)
+AMP = ("auto", "bf16", "none")
+_AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}
+
+
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of an :data:`AMP` choice on ``device``."""
+    if amp not in AMP:
+        raise UserError(f"--amp: {amp!r} is not one of {', '.join(AMP)}")
+    if amp == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return _AMP_DTYPES[amp]

@@ -14,7 +14,7 @@ import yaml
 
 from .counting import count_macs, count_params
 from .errors import UserError
-from .zoo import default_size, resolve_genome
+from .zoo import resolve, resolve_genome
 
 DATASETS = {"cifar10": ("cifar", "c10", 10), "cifar100": ("cifar", "c100", 100), "imagenet": ("imagenet", "top1", 1000)}
 MEASURED = ["eeea model", "params", "MACs", "measured error %"]
@@ -75,12 +75,16 @@ def paper_table(dataset: str, measured_error: dict[str, float | str] | None = No
     for r in paper_rows(table):
         params = macs = None
         if r["zoo"]:
-            size = {**default_size(r["zoo"]), "num_classes": classes}
-            genome = resolve_genome(r["zoo"])
+            genome, default = resolve(r["zoo"])
+            size = {**default, "num_classes": classes}
             params, macs = count_params(genome, size), count_macs(genome, size)
         paper = [r[c] for c in PAPER_COLUMNS[table]]
         rows.append([r["model"], r[column], *paper, r["zoo"], params, macs, measured_error.get(r["zoo"])])
     return HEADERS[table] + MEASURED, rows
+
+
+#: the formats :func:`render` writes
+FORMATS = ("text", "markdown", "csv")
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "text") -> str:

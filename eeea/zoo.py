@@ -86,13 +86,19 @@ def resolve_genome(arch: str | Path | Genome) -> Genome:
     return get_space(genome.space).validate(genome)
 
 
-def default_size(arch: str | Path | Genome) -> dict[str, Any]:
-    """The size a model is built at unless told otherwise (its space's eval size, then the zoo entry's own)."""
+def resolve(arch: str | Path | Genome) -> tuple[Genome, dict[str, Any]]:
+    """``(genome, size)``: the validated genome of ``arch`` and the size it is built at unless told otherwise (its
+    space's eval size, then the zoo entry's own), resolving ``arch`` once."""
     genome = resolve_genome(arch)
     size = dict(get_space(genome.space).eval_size)
     if isinstance(arch, str) and arch in _FACTORIES:
         size.update(get_entry(arch).size)
-    return size
+    return genome, size
+
+
+def default_size(arch: str | Path | Genome) -> dict[str, Any]:
+    """The size a model is built at unless told otherwise (its space's eval size, then the zoo entry's own)."""
+    return resolve(arch)[1]
 
 
 def create_model(arch: str | Path | Genome, **size: Any) -> nn.Module:
@@ -102,6 +108,6 @@ def create_model(arch: str | Path | Genome, **size: Any) -> nn.Module:
     override the space's evaluation size (cell spaces: ``channels``, ``layers``, ``num_classes``, ``auxiliary``,
     ``drop_path_prob``, ``network='cifar'|'imagenet'``).
     """
-    genome = resolve_genome(arch)
-    return get_space(genome.space).build(genome, **{**default_size(arch), **size})
+    genome, default = resolve(arch)
+    return get_space(genome.space).build(genome, **{**default, **size})
 

@@ -89,3 +89,24 @@ def test_teacher_labels_csv_replaces_the_mapping(tmp_path):
     task.prepare("cpu")
     assert np.allclose(task.test_set.targets[:, 1:], [0.25, 0.75])
     assert len(set(task.train_set.targets[:, 0].tolist())) == len(task.train_set)
+
+
+def test_a_diverging_student_is_archived_diverged_not_ok():
+    """A NaN loss raises the same Diverged as the image tasks, so the executor records ``diverged``."""
+    from eeea.search.executors import Job, LocalExecutor
+
+    executor = LocalExecutor("ser", {"crop_seconds": 0.5}, "wav2small", "cpu")
+    job = Job(TINY.key, TINY.to_text(), 0, {}, {"epochs": 2, "batch_size": 16, "lr": 1e38})
+    (result,) = executor.map([job])
+    assert result["status"] == "diverged" and result["objectives"]["1-ccc"] == 1.0
+
+
+def test_non_finite_outputs_raise_diverged():
+    from eeea.tasks.training import Diverged
+
+    model = get_space("wav2small").build(TINY)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    with pytest.raises(Diverged):
+        ser_task().score(model)

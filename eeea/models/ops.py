@@ -2,7 +2,7 @@
 
 ``OPS[name](C, stride)`` builds the op for ``C`` input and output channels. Convs are bias-free, BatchNorm is
 affine, and ReLU comes before each conv (the EEEA-Net / DARTS convention). The definitions follow
-``shared/reference/eeea-net.md`` exactly, because the published parameter counts depend on every detail.
+the EEEA-Net paper and its release exactly, because the published parameter counts depend on every detail.
 """
 from __future__ import annotations
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
-import yaml
 from torch import nn
 
+from ..config import read_yaml_mapping
 from ..errors import GenomeError, UserError
 from ..genome import Genome
 
@@ -213,12 +213,7 @@ def _find_space(text: str, search_path: str) -> SearchSpace:
 
 @lru_cache(maxsize=None)
 def _load_space(path: str) -> SearchSpace:
-    try:
-        config = yaml.safe_load(Path(path).read_text())
-    except yaml.YAMLError as e:
-        raise UserError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(config, Mapping):
-        raise UserError(f"{path}: a space definition is a mapping")
+    config = read_yaml_mapping(path, expected="a space definition is a mapping")
     kind = _require(config, "kind", str, path)
     if kind not in _KINDS:
         raise UserError(f"{path}: unknown space kind {kind!r} (known: {', '.join(sorted(_KINDS))})")

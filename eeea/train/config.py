@@ -13,10 +13,9 @@ from typing import Any, Mapping
 
 from ..config import load_config_file, merge
 from ..errors import UserError
+from ..runtime import AMP
 from ..tasks import Task, get_task, list_tasks, task_class, task_options
 
-#: autocast choices: auto = bf16 on CUDA, off on the CPU (fp16 would need loss scaling; bf16 does not)
-AMP = ("auto", "bf16", "none")
 
 DEFAULTS: dict[str, Any] = {
     "arch": None,

@@ -31,18 +31,17 @@ from ..checkpoint import save_checkpoint
 from ..counting import count_macs, count_params
 from ..errors import UserError
 from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text
-from ..runtime import resolve_device
+from ..runtime import resolve_amp, resolve_device
 from ..spaces import get_space
 from ..tasks import Training
 from ..tasks.training import Diverged, cpu_amp_guard
-from ..zoo import default_size, resolve_genome
+from ..zoo import resolve
 from .config import RESUME_FREE, check_resume, make_task, resolve_train_config
 
 CHECKPOINT, RESULT, MODEL = "checkpoint.pt", "result.json", "model"
 METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
 #: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
 TIMING = ("seconds", "img_per_s")
-AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}  # fp16 would need loss scaling; bf16 does not
 
 
 class TrainRun(RunDir):
@@ -83,14 +82,11 @@ class Trainer:
         self.device = resolve_device(str(config["device"]))
         if config.get("threads"):
             torch.set_num_threads(int(config["threads"]))
-        self.genome = resolve_genome(config["arch"])
+        self.genome, self.default_size = resolve(config["arch"])
         self.space = get_space(self.genome.space)
         self.task = make_task(config)
+        self.amp = resolve_amp(str(config["amp"]), self.device) if self.task.autocast else None
         cuda = self.device.type == "cuda"
-        amp = str(config["amp"])
-        self.amp = (torch.bfloat16 if cuda else None) if amp == "auto" else AMP_DTYPES[amp]
-        if not self.task.autocast:
-            self.amp = None
         self.channels_last = cuda if config["channels_last"] is None else bool(config["channels_last"])
 
     def log(self, message: str) -> None:
@@ -109,7 +105,7 @@ class Trainer:
     def model_size(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """The network size: the genome's default, the config's ``size`` (keys the space takes), then the task's
         ``overrides`` (the classifier width, a layout) where the space takes them."""
-        size = default_size(self.config["arch"])
+        size = dict(self.default_size)
         unused = self.unused_size_keys()
         size.update({k: v for k, v in self.config["size"].items() if k not in unused})
         keys = self.space.size_keys
