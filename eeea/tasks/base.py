@@ -60,6 +60,11 @@ def task_options(cls: type["Task"]) -> set[str]:
     return set(inspect.signature(cls).parameters) - {"data", "download", "self"}
 
 
+def final_inputs(cls: type["Task"]) -> set[str]:
+    """The inputs a final training of the task takes (keyword arguments of :meth:`Task.prepare_final`)."""
+    return set(inspect.signature(cls.prepare_final).parameters) - {"self", "device", "input_shape"}
+
+
 def task_defaults(cls: type["Task"]) -> dict[str, Any]:
     """The constructor's default of every option in :func:`task_options`: the one place a task option's default lives."""
     params = inspect.signature(cls).parameters
@@ -134,7 +139,8 @@ class Task(ABC):
 
     def prepare_final(self, device: torch.device, input_shape: tuple[int, ...]) -> str:
         """``eeea train``: load the whole training set and the test split for a network taking ``input_shape``;
-        return where the test figures come from, in words. After it, :meth:`Training.score` reports test figures."""
+        return where the test figures come from, in words. After it, :meth:`Training.score` reports test figures.
+        A task may take keyword inputs of a final training here (an image task's ``test_data``, ``autoaugment``)."""
         raise UserError(f"task {self.name} does not train networks to the end (eeea train)")
 
     def start(self, model: nn.Module, budget: dict[str, Any], seed: int, *, max_steps: int | None = None,

@@ -51,12 +51,10 @@ class ImageClassificationTask(Task):
         holdout: float | int = 0.1,
         split_seed: int = 0,
         limit: int | None = None,
-        test_data: str | None = None,
-        autoaugment: bool = False,
     ) -> None:
         self.data, self.download = data, download
         self.holdout, self.split_seed, self.limit = holdout, split_seed, limit
-        self.test_data, self.autoaugment = test_data, autoaugment
+        self.autoaugment = False
         self.train_set: Any = None  # DeviceImages, or data.final.FolderImages in a final training
         self.val_set: Any = None
         self.num_classes: int | None = None
@@ -80,11 +78,15 @@ class ImageClassificationTask(Task):
         self.train_set = DeviceImages(data.subset(train), device, CIFAR_MEAN, CIFAR_STD)
         self.val_set = DeviceImages(data.subset(val), device, CIFAR_MEAN, CIFAR_STD)
 
-    def final_data(self, device: torch.device, input_shape: tuple[int, ...]) -> ImageData:
-        return cifar_data(self.dataset, self.data, self.test_data, self.holdout, device, self.download)
+    def final_data(self, device: torch.device, input_shape: tuple[int, ...], test_data: str | None) -> ImageData:
+        return cifar_data(self.dataset, self.data, test_data, self.holdout, device, self.download)
 
-    def prepare_final(self, device: torch.device, input_shape: tuple[int, ...]) -> str:
-        data = self.final_data(torch.device(device), input_shape)
+    def prepare_final(self, device: torch.device, input_shape: tuple[int, ...], test_data: str | None = None,
+                      autoaugment: bool = False) -> str:
+        """``test_data``: an image folder/zip holding the test split when the data has none; ``autoaugment``:
+        torchvision's AutoAugment on the training images (CPU, per image)."""
+        self.autoaugment = autoaugment
+        data = self.final_data(torch.device(device), input_shape, test_data)
         self.train_set, self.val_set, self.classes = data.train, data.test, list(data.classes)
         self.num_classes, self.final = len(data.classes), True
         return data.test_split
@@ -179,8 +181,8 @@ class ImageFolderTask(ImageClassificationTask):
     def load(self) -> ImageSet:
         return load_image_folder(self._data_path())
 
-    def final_data(self, device: torch.device, input_shape: tuple[int, ...]) -> ImageData:
-        return folder_data(self.data, self.test_data, self.holdout, device, int(input_shape[-1]))
+    def final_data(self, device: torch.device, input_shape: tuple[int, ...], test_data: str | None) -> ImageData:
+        return folder_data(self.data, test_data, self.holdout, device, int(input_shape[-1]))
 
     def size_overrides(self) -> dict[str, Any]:
         """The classifier width from the class folders' names: nothing is decoded until :meth:`prepare`."""

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from ..config import load_config_file, merge
 from ..errors import UserError
 from ..runtime import AMP
-from ..tasks import Task, get_task, list_tasks, task_class, task_options
+from ..tasks import Task, final_inputs, get_task, list_tasks, task_class, task_options
 
 
 DEFAULTS: dict[str, Any] = {
@@ -105,14 +105,14 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     for key in ("size", "train", "task"):
         if not isinstance(config[key], Mapping):
             raise UserError(f"{key}: expected a mapping of options, got {config[key]!r}")
-    options = task_options(task)
+    options = task_options(task) | final_inputs(task)
     for key in TASK_INPUTS:
         if config[key] not in (None, False) and key not in options:
             raise UserError(f"--{key.replace('_', '-')} does not apply to task {dataset}")
-    unknown = sorted(set(config["task"]) - (options - set(TASK_INPUTS)))
+    unknown = sorted(set(config["task"]) - (task_options(task) - set(TASK_INPUTS)))
     if unknown:
         raise UserError(f"task: unknown {dataset} option {unknown[0]!r} (known: "
-                        f"{', '.join(sorted(options - set(TASK_INPUTS))) or 'none'})")
+                        f"{', '.join(sorted(task_options(task) - set(TASK_INPUTS))) or 'none'})")
     train = dict(config["train"])
     max_steps = train.pop("max_steps", None)
     known = task.budget_keys()
@@ -127,12 +127,16 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     return config
 
 
-def make_task(config: Mapping[str, Any]) -> Task:
-    """The task a resolved training config trains on, with its data, inputs and options."""
-    options = task_options(task_class(str(config["dataset"])))
-    inputs = {k: config[k] for k in TASK_INPUTS if k in options and config[k] not in (None, False)}
+def make_task(config: Mapping[str, Any]) -> tuple[Task, dict[str, Any]]:
+    """The task a resolved training config trains on (with its data and options) and the inputs of its final
+    training (keywords of ``prepare_final``)."""
+    cls = task_class(str(config["dataset"]))
+    given = {k: config[k] for k in TASK_INPUTS if config[k] not in (None, False)}
+    options, final = task_options(cls), final_inputs(cls)
     data = {"data": config["data"]} if config["data"] is not None else {}
-    return get_task(str(config["dataset"]), **data, **inputs, **config["task"])
+    task = get_task(str(config["dataset"]), **data, **{k: v for k, v in given.items() if k in options},
+                    **config["task"])
+    return task, {k: v for k, v in given.items() if k in final}
 
 
 def check_resume(stored: Mapping[str, Any], flags: Mapping[str, Any], run: str) -> None:

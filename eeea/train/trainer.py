@@ -84,7 +84,7 @@ class Trainer:
             torch.set_num_threads(int(config["threads"]))
         self.genome, self.default_size = resolve(config["arch"])
         self.space = get_space(self.genome.space)
-        self.task = make_task(config)
+        self.task, self.final_inputs = make_task(config)
         self.amp = resolve_amp(str(config["amp"]), self.device) if self.task.autocast else None
         cuda = self.device.type == "cuda"
         self.channels_last = cuda if config["channels_last"] is None else bool(config["channels_last"])
@@ -116,7 +116,7 @@ class Trainer:
         cfg = self.config
         torch.manual_seed(int(cfg["seed"]))
         shape = self.space.genome_input_shape(self.genome, **self.model_size(self.task.final_size))
-        test_split = self.task.prepare_final(self.device, shape)
+        test_split = self.task.prepare_final(self.device, shape, **self.final_inputs)
         self.size = self.model_size({**self.task.final_size, **self.task.size_overrides()})
         model = self.space.build(self.genome, **self.size).to(self.device)
         _check_forward(model, self.space.genome_input_shape(self.genome, **self.size), self.device)
