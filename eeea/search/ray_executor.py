@@ -20,7 +20,6 @@ import math
 import os
 import sys
 import tempfile
-import warnings
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
@@ -100,7 +99,7 @@ class RayExecutor:
         self.objective, self.worst = task.objective, float(task.worst)
         self.workers = workers
         self.actors: list[Any] = []
-        self.connected = self.local = False
+        self.connected = False
         self._connect(address, workers * cpus_per_candidate)
         try:
             gpus = self._gpus(device, gpus_per_candidate)
@@ -130,7 +129,6 @@ class RayExecutor:
             # as many logical CPUs as the actors ask for, so every actor starts (as --executor pool would)
             ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(cpus)), include_dashboard=False,
                      log_to_driver=False, logging_level=logging.ERROR)
-            self.local = True
         else:
             try:
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -153,10 +151,9 @@ class RayExecutor:
         nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
         if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
             return
-        message = f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one candidate"
-        if self.local:  # nothing will join a Ray instance of this process
-            raise UserError(message)
-        warnings.warn(message + "; the actors wait for such a node", stacklevel=3)
+        # refused rather than left waiting for a node that may never come
+        raise UserError(f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one candidate "
+                        "(lower --cpus-per-candidate / --gpus-per-candidate)")
 
     def _spawn(self, slot: int) -> None:
         actor = self.actor_class.remote(self.paths)
