@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")
     p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
-    p.add_argument("--executor", choices=["local", "pool", "ray"], help="who trains the candidates: local (in this "
+    p.add_argument("--executor", metavar="KIND", help="who trains the candidates: local (in this "
                    "process), pool (--workers processes here) or ray (--workers Ray actors, here or on a cluster; "
                    "needs pip install 'eeea[ray]'); default local for 1 worker, pool for more")
     p.add_argument("--ray-address", metavar="ADDR", help="--executor ray: join the Ray cluster at ADDR (auto: the "

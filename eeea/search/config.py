@@ -14,8 +14,6 @@ from ..config import merge
 from ..errors import UserError
 from ..tasks.base import Task, task_class, task_options
 from ..units import parse_count
-from .executor_choice import EXECUTORS
-from .ray_executor import import_ray
 
 DEFAULTS: dict[str, Any] = {
     "task": "ser",  # speech-emotion students on the embedded EmoDB subset; cifar10, cifar100, imagefolder
@@ -101,6 +99,9 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_executor(config: dict[str, Any]) -> None:
+    from .executor_choice import EXECUTORS  # the executors' modules (and Ray) load only when a search runs
+    from .ray_executor import import_ray
+
     if config["executor"] not in (None, *EXECUTORS):
         raise UserError(f"--executor: {config['executor']!r} is not one of {', '.join(EXECUTORS)}")
     if config["executor"] == "ray":
