@@ -1,5 +1,5 @@
-"""Real Ray processes for the Ray executor tests: nodes started with ``ray start`` on loopback, each in its own temp dir,
-and stopped by process id (never ``ray stop``, which would stop every Ray instance of the machine).
+"""Real Ray processes for the Ray executor tests: nodes started with ``ray start`` on loopback, each in its own temp
+dir, and stopped by process id (never ``ray stop``, which would stop every Ray instance of the machine).
 
 Every process of one Ray instance inherits ``RAY_TMPDIR`` from the process that started it, so the processes of a test
 are found by that variable in ``/proc/PID/environ``, whatever name Ray gave them."""
@@ -96,4 +96,5 @@ def assert_same_results(run: Path, reference: Path) -> None:
         assert a[key]["extra"] == b[key]["extra"], key  # train loss to the last bit
         assert a[key]["seed"] == b[key]["seed"], key
     assert (run / "pareto.csv").read_text() == (reference / "pareto.csv").read_text()
-    assert sorted(p.name for p in (run / "genomes").iterdir()) == sorted(p.name for p in (reference / "genomes").iterdir())
+    names = [sorted(p.name for p in (path / "genomes").iterdir()) for path in (run, reference)]
+    assert names[0] == names[1]

@@ -1,8 +1,8 @@
 """Real Ray clusters on this machine (loopback only), driven by real ``eeea`` processes: a two-node cluster
 (``ray start --head`` and a worker node joining it) runs the search through ``--ray-address`` with the in-process
-executor's results; a driver interrupted (Ctrl-C) stops its Ray work cleanly, a driver killed with SIGKILL loses nothing,
-and ``--resume`` ends with the uninterrupted front. Slow: each test starts several Ray instances (30 s to minutes
-on a loaded 2-core machine); run with ``-m slow``."""
+executor's results; a driver interrupted (Ctrl-C) stops its Ray work cleanly, a driver killed with SIGKILL loses
+nothing, and ``--resume`` ends with the uninterrupted front. Slow: each test starts several Ray instances (30 s to
+minutes on a loaded 2-core machine); run with ``-m slow``."""
 from __future__ import annotations
 
 import json
@@ -16,7 +16,8 @@ import pytest
 from search_helpers import TINY_FLAGS
 
 from process_helpers import run_and_kill
-from ray_helpers import assert_same_results, free_port, processes_of, ray_env, short_temp_dir, start_node, stop_processes
+from ray_helpers import (assert_same_results, free_port, processes_of, ray_env, short_temp_dir, start_node,
+                         stop_processes)
 
 pytest.importorskip("ray", reason="the Ray executor tests need Ray: pip install 'eeea[ray]'")
 FLAGS = [*TINY_FLAGS, "--executor", "ray", "--workers", "2"]

@@ -14,7 +14,7 @@ import torch
 from search_helpers import TINY_FLAGS
 
 from fault_tasks import FaultTask
-from ray_helpers import assert_same_results, processes_of, short_temp_dir, stop_processes
+from ray_helpers import assert_same_results, short_temp_dir, stop_processes
 
 from eeea.checkpoint import load_checkpoint
 from eeea.cli import main
