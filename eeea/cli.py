@@ -121,7 +121,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {}
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
-                "seed", "workers", "device", "threads"):
+                "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
+                "cpus_per_candidate"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.data is not None:
@@ -289,6 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")
     p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument("--executor", metavar="KIND", help="who trains the candidates: local (in this "
+                   "process), pool (--workers processes here) or ray (--workers Ray actors, here or on a cluster; "
+                   "needs pip install 'eeea[ray]'); default local for 1 worker, pool for more")
+    p.add_argument("--ray-address", metavar="ADDR", help="--executor ray: join the Ray cluster at ADDR (auto: the "
+                   "one started on this machine with ray start; default: start a local Ray instance)")
+    p.add_argument("--gpus-per-candidate", type=float, metavar="F", help="--executor ray: GPUs per candidate; "
+                   "0.25 puts four on each GPU (default 1 when the cluster has GPUs, else 0)")
+    p.add_argument("--cpus-per-candidate", type=float, metavar="N", help="--executor ray: CPUs reserved per "
+                   "candidate (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_search)
 

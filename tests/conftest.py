@@ -15,3 +15,16 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data folder {SHARED} is not beside the project")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run directory of the tiny search (search_helpers.TINY_FLAGS) by the in-process executor: the results other
+    executors must equal."""
+    from search_helpers import TINY_FLAGS
+
+    from eeea.cli import main
+
+    out = tmp_path_factory.mktemp("reference") / "run"
+    assert main(["search", "--out", str(out), *TINY_FLAGS]) == 0
+    return out

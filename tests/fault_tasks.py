@@ -1,6 +1,7 @@
 """A task that injects real faults, for the executor tests: it kills its own worker process (SIGKILL) or raises
-CUDA's out-of-memory error for chosen candidates. Referenced as ``fault_tasks:FaultTask`` (a ``module:Class`` task),
-so spawned pool workers import it the way they would import a user's task."""
+CUDA's out-of-memory error for chosen candidates, or fails to prepare (a UserError, like missing data). Referenced as
+``fault_tasks:FaultTask`` (a ``module:Class`` task), so spawned pool workers and Ray actors import it the way they
+would import a user's task."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 
 import torch
 
+from eeea.errors import UserError
 from eeea.tasks import Task
 
 
@@ -20,12 +22,14 @@ class FaultTask(Task):
     search_defaults = {**Task.search_defaults, "population": 4, "generations": 1}
 
     def __init__(self, marker_dir: str, data: str | None = None, kill_once: Sequence[int] = (), kill_always: Sequence[int] = (),
-                 oom_above: int | None = None, sleep: float = 0.0) -> None:
-        self.marker_dir, self.sleep = Path(marker_dir), sleep
+                 oom_above: int | None = None, sleep: float = 0.0, fail_prepare: str | None = None) -> None:
+        self.marker_dir, self.sleep, self.fail_prepare = Path(marker_dir), sleep, fail_prepare
         self.kill_once, self.kill_always, self.oom_above = set(kill_once), set(kill_always), oom_above
 
     def prepare(self, device: torch.device) -> None:
-        pass
+        if self.fail_prepare:  # what a task says when its data cannot be loaded in a worker
+            (self.marker_dir / f"prepare-{os.getpid()}").touch()
+            raise UserError(self.fail_prepare)
 
     def evaluate(self, model: Any, budget: dict[str, Any], seed: int) -> dict[str, float]:
         time.sleep(self.sleep)  # keeps neighbours in flight when another candidate kills its worker

@@ -30,6 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "workers": 1,
     "device": "auto",
     "threads": 1,  # torch CPU threads per candidate, the same in every executor (results depend on it in the last bits)
+    "executor": None,  # local, pool or ray; None: local for one worker, pool for more
+    "ray_address": None,  # --executor ray: None starts a local Ray instance; auto or HOST:PORT joins a cluster
+    "gpus_per_candidate": None,  # --executor ray: None: 1 when the cluster has GPUs (and device is not cpu), else 0
+    "cpus_per_candidate": 1,  # --executor ray
 }
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
 #: train (the task's training budget), checkpoints (save trained weights), and may set workers / threads (its
@@ -37,7 +41,8 @@ DEFAULTS: dict[str, Any] = {
 TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "train", "task_config", "checkpoints",
              "workers", "threads")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
-RESUME_FREE = {"workers", "device", "threads", "generations"}
+RESUME_FREE = {"workers", "device", "threads", "generations", "executor", "ray_address", "gpus_per_candidate",
+               "cpus_per_candidate"}
 SCOPES = ("init", "all")
 
 
@@ -75,6 +80,7 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         minimum = {"generations": 0, "population": 2}.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise UserError(f"--{key}: must be an integer >= {minimum}, got {value!r}")
+    _check_executor(config)
     if isinstance(config["objectives"], str):
         config["objectives"] = [o.strip() for o in config["objectives"].split(",") if o.strip()]
     if config["data"] is not None:
@@ -91,6 +97,23 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         if not 0 <= float(config[key]) <= 1:
             raise UserError(f"{key}: must be a probability in [0, 1], got {config[key]!r}")
     return config
+
+
+def _check_executor(config: dict[str, Any]) -> None:
+    from .executor_choice import EXECUTORS  # the executors' modules (and Ray) load only when a search runs
+    from .ray_executor import import_ray
+
+    if config["executor"] not in (None, *EXECUTORS):
+        raise UserError(f"--executor: {config['executor']!r} is not one of {', '.join(EXECUTORS)}")
+    if config["executor"] == "ray":
+        import_ray()  # before the run directory is made: without Ray, one line naming the extra
+    for key, low in (("cpus_per_candidate", 0), ("gpus_per_candidate", None)):
+        value = config[key]
+        if value is None and key == "gpus_per_candidate":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value == low:
+            raise UserError(f"--{key.replace('_', '-')}: must be a number {'> 0' if low == 0 else '>= 0'}, "
+                            f"got {value!r}")
 
 
 def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], run: str) -> None:

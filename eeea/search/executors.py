@@ -1,5 +1,6 @@
 """Executors run candidate evaluations: in this process (:class:`LocalExecutor`) or in worker processes
-(:class:`PoolExecutor`, several per GPU allowed). Both expose ``map(jobs)``, yielding results as they finish; the search
+(:class:`PoolExecutor`, several per GPU allowed); :mod:`eeea.search.ray_executor` adds Ray actors across a cluster and
+:mod:`eeea.search.executor_choice` picks one. All expose ``map(jobs)``, yielding results as they finish; the search
 loop never knows which one runs.
 
 A candidate's result depends only on its job (genome, size, budget and seed derived from the run seed and genome key),
@@ -17,7 +18,7 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
@@ -116,6 +117,28 @@ def crashed(job: Job, worst: float, objective: str, note: str) -> dict[str, Any]
             "note": note[-500:]}
 
 
+def strike(job: Job, strikes: dict[str, int], worst: float, objective: str, note: str) -> dict[str, Any] | None:
+    """Charge ``job`` with a failure: None while it may run again (once), else its ``crashed`` result."""
+    strikes[job.key] = strikes.get(job.key, 0) + 1
+    return crashed(job, worst, objective, note) if strikes[job.key] >= 2 else None
+
+
+Round = Callable[[list[Job], dict[str, int]], Iterator[dict[str, Any]]]
+
+
+def run_in_rounds(jobs: Iterable[Job], run_round: Round) -> Iterator[dict[str, Any]]:
+    """The strike rule of the executors that run candidates side by side: candidates without a strike run together,
+    each one with a strike runs alone (so a second failure convicts exactly that candidate, never a neighbour).
+    ``run_round(batch, strikes)`` yields the batch's results and returns the jobs to run again."""
+    strikes: dict[str, int] = {}
+    pending = list(jobs)
+    while pending:
+        rounds = [[j for j in pending if j.key not in strikes]] + [[j] for j in pending if j.key in strikes]
+        pending = []
+        for batch in filter(None, rounds):
+            pending += yield from run_round(batch, strikes)
+
+
 class LocalExecutor:
     """Evaluates in this process, one candidate at a time."""
 
@@ -185,14 +208,7 @@ class PoolExecutor:
         return keys
 
     def map(self, jobs: Iterable[Job]) -> Iterator[dict[str, Any]]:
-        strikes: dict[str, int] = {}
-        pending = list(jobs)
-        while pending:
-            # candidates without a strike run together; each one with a strike runs alone
-            rounds = [[j for j in pending if j.key not in strikes]] + [[j] for j in pending if j.key in strikes]
-            pending = []
-            for batch in filter(None, rounds):
-                pending += yield from self._round(batch, strikes)
+        return run_in_rounds(jobs, self._round)
 
     def _round(self, batch: list[Job], strikes: dict[str, int]) -> Iterator[dict[str, Any]]:
         """Run ``batch`` in the pool, yielding results; returns the jobs to run again."""
@@ -212,32 +228,23 @@ class PoolExecutor:
                 continue
             except Exception:
                 note = traceback.format_exc()
-            strikes[job.key] = strikes.get(job.key, 0) + 1
-            if strikes[job.key] < 2:
+            verdict = strike(job, strikes, self.worst, self.objective, note)
+            if verdict is None:
                 again.append(job)
             else:
-                yield crashed(job, self.worst, self.objective, note)
+                yield verdict
         if lost:  # a worker died: charge the candidates that were running, resubmit the rest
             running = self._started_keys()
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = self._new_pool()
             for job in lost:
                 if job.key in running:
-                    strikes[job.key] = strikes.get(job.key, 0) + 1
-                    if strikes[job.key] >= 2:
-                        yield crashed(job, self.worst, self.objective, "worker process died")
+                    verdict = strike(job, strikes, self.worst, self.objective, "worker process died")
+                    if verdict is not None:
+                        yield verdict
                         continue
                 again.append(job)
         return again
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def make_executor(workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
-                  threads: int | None = None) -> LocalExecutor | PoolExecutor:
-    if workers < 1:
-        raise UserError(f"--workers: must be at least 1, got {workers}")
-    if workers == 1:
-        return LocalExecutor(task_name, task_config, space, device, threads)
-    return PoolExecutor(workers, task_name, task_config, space, device, threads)

@@ -25,7 +25,8 @@ from ..tasks import get_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
 from .eepi import EEPI, BudgetRepair, EEPISampling
-from .executors import Job, candidate_seed, make_executor
+from .executor_choice import make_executor
+from .executors import Job, candidate_seed
 from .variation import GroupMutation, GroupUniformCrossover, KeyDuplicates
 
 COUNTED = ("params", "macs")
@@ -105,7 +106,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                                       config["train"], checkpoint)
             if jobs and executor is None:
                 executor = make_executor(config["workers"], config["task"], task_config, config["space"],
-                                         config["device"], config["threads"])
+                                         config["device"], config["threads"], kind=config["executor"],
+                                         ray_address=config["ray_address"],
+                                         gpus_per_candidate=config["gpus_per_candidate"],
+                                         cpus_per_candidate=config["cpus_per_candidate"])
             start = time.perf_counter()
             with tqdm(total=len(jobs), desc=f"gen {gen} candidates", unit="net", leave=False,
                       disable=quiet or not jobs) as inner:
