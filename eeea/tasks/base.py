@@ -84,6 +84,8 @@ class Task(ABC):
     downloadable: ClassVar[bool] = False
     #: extra figures of :meth:`evaluate` that ``eeea search`` prints beside the front, as (key, header)
     summary_columns: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: a tabular benchmark: candidates are scored by :meth:`lookup` of the genome, no network is built or trained
+    lookup_only: ClassVar[bool] = False
 
     @classmethod
     def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
@@ -102,3 +104,7 @@ class Task(ABC):
     def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
         """Train ``model`` within ``budget`` (epochs, batch size, ...) from ``seed``; return ``{name: value}``
         containing at least :attr:`objective`. Must be deterministic for a given seed on the CPU."""
+
+    def lookup(self, genome: Any) -> dict[str, float]:
+        """The scores of ``genome`` read from a table (tasks with :attr:`lookup_only` only)."""
+        raise NotImplementedError(f"task {self.name} trains its candidates; it has no table to look them up in")

