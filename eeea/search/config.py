@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "workers": 1,
     "device": "auto",
     "threads": 1,  # torch CPU threads per candidate, the same in every executor (results depend on it in the last bits)
+    "algorithm": "nsga2",  # nsga2 | random | regularized-evolution (see eeea.search.algorithms)
+    "tournament_size": 5,  # regularized-evolution: members sampled per tournament
+    "max_evaluations": None,  # budget in distinct evaluations (None: the generations alone bound the run)
 }
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
 #: train (the task's training budget), task_config (the task's options), checkpoints (save trained weights), and
@@ -37,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
 TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "train", "task_config", "checkpoints",
              "workers", "threads")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
-RESUME_FREE = {"workers", "device", "threads", "generations"}
+RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations"}
 SCOPES = ("init", "all")
 
 
@@ -74,6 +77,14 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         minimum = {"generations": 0, "population": 2}.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise UserError(f"--{key}: must be an integer >= {minimum}, got {value!r}")
+    from .algorithms import ALGORITHMS
+
+    if config["algorithm"] not in ALGORITHMS:
+        raise UserError(f"--algorithm: {config['algorithm']!r} is not one of {', '.join(ALGORITHMS)}")
+    for key in ("tournament_size", "max_evaluations"):
+        value = config[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UserError(f"--{key.replace('_', '-')}: must be a positive integer, got {value!r}")
     if isinstance(config["objectives"], str):
         config["objectives"] = [o.strip() for o in config["objectives"].split(",") if o.strip()]
     if config["data"] is not None:
