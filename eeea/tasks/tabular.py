@@ -19,7 +19,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import torch
 from torch import nn
@@ -107,6 +107,16 @@ class TabularTask(Task):
     def table(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def genome_of(self, entry: str) -> Genome:
+        """The genome of a table entry (its key in :meth:`table`)."""
+        raise NotImplementedError
+
+    def entries(self) -> Iterator[tuple[Genome, dict[str, float]]]:
+        """Every network of the table with its scores (what :meth:`lookup` returns): the benchmark's whole space."""
+        for entry in self.table():
+            genome = self.genome_of(entry)
+            yield genome, self.lookup(genome)
+
 
 @register_task("nb201")
 class NB201Task(TabularTask):
@@ -132,6 +142,11 @@ class NB201Task(TabularTask):
                 raise UserError(f"{path}: no column {column!r} (dataset {self.dataset}; columns: "
                                 f"{', '.join(row)})")
         return table
+
+    def genome_of(self, entry: str) -> Genome:
+        space = get_space("nb201")
+        assert isinstance(space, NB201Space)
+        return space.from_cell(entry)
 
     def lookup(self, genome: Genome) -> dict[str, float]:
         space = get_space(genome.space)
@@ -166,6 +181,11 @@ class MacroTask(TabularTask):
 
     def table(self) -> dict[str, dict[str, Any]]:
         return read_macro_table(*_stamp(self.data, "nas_bench_macro"))
+
+    def genome_of(self, entry: str) -> Genome:
+        space = get_space("nas_bench_macro")
+        assert isinstance(space, MacroSpace)
+        return space.from_key(entry)
 
     def lookup(self, genome: Genome) -> dict[str, float]:
         space = get_space(genome.space)
