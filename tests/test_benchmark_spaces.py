@@ -43,8 +43,8 @@ def test_encoding_round_trips(name):
 @given(genome=genomes("nb201"))
 def test_cell_string_round_trips(genome):
     space = get_space("nb201")
-    text = space.cell(genome)
-    assert text.count("+") == 2 and text.startswith("|") and space.from_cell(text) == genome
+    text = space.benchmark_name(genome)
+    assert text.count("+") == 2 and text.startswith("|") and space.from_benchmark(text) == genome
     assert cell_string(parse_cell_string(text)) == text
 
 
@@ -52,15 +52,15 @@ def test_cell_string_round_trips(genome):
 @given(genome=genomes("nas_bench_macro"))
 def test_macro_key_round_trips(genome):
     space = get_space("nas_bench_macro")
-    key = space.key_of(genome)
-    assert len(key) == 8 and set(key) <= set("012") and space.from_key(key) == genome
+    key = space.benchmark_name(genome)
+    assert len(key) == 8 and set(key) <= set("012") and space.from_benchmark(key) == genome
     assert macro_key(parse_macro_key(key)) == key
 
 
 def test_the_benchmark_names_map_to_the_right_ops():
-    g = get_space("nb201").from_cell("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
+    g = get_space("nb201").from_benchmark("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
     assert g.arch["edges"] == ["nor_conv_3x3", "none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none"]
-    m = get_space("nas_bench_macro").from_key("01200000")
+    m = get_space("nas_bench_macro").from_benchmark("01200000")
     assert m.arch["layers"][:3] == ["identity", "mbconv_k3_e3", "mbconv_k5_e6"]
 
 
@@ -69,13 +69,13 @@ def test_the_benchmark_names_map_to_the_right_ops():
                                  "|none~0|+|none~0|+|none~0|none~1|none~2|"])
 def test_bad_cell_strings_are_one_line_errors(bad):
     with pytest.raises(GenomeError, match="NAS-Bench-201|node|edge"):
-        get_space("nb201").from_cell(bad)
+        get_space("nb201").from_benchmark(bad)
 
 
 @pytest.mark.parametrize("bad", ["0120000", "012000003", "01200003", "abcdefgh"])
 def test_bad_macro_keys_are_errors(bad):
     with pytest.raises(GenomeError, match="NAS-Bench-Macro key"):
-        get_space("nas_bench_macro").from_key(bad)
+        get_space("nas_bench_macro").from_benchmark(bad)
 
 
 def test_unknown_op_in_a_genome_is_refused():
@@ -89,7 +89,7 @@ def test_nb201_counts_equal_the_benchmark_every_row(shared_dir):
     with open(shared_dir / "data" / "nasbench201_counts_cifar10.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 491
-    wrong = [r["arch"] for r in rows if count_params(space.from_cell(r["arch"])) != int(r["params"])]
+    wrong = [r["arch"] for r in rows if count_params(space.from_benchmark(r["arch"])) != int(r["params"])]
     assert not wrong, f"{len(wrong)} cells differ, e.g. {wrong[0]}"
 
 
@@ -98,7 +98,7 @@ def test_macro_counts_equal_the_benchmark_every_network(shared_dir):
     space = get_space("nas_bench_macro")
     table = json.loads((shared_dir / "data" / "nas-bench-macro_cifar10.json").read_text())
     assert len(table) == 6561
-    wrong = [k for k, v in table.items() if count_params(space.from_key(k)) != v["params"]]
+    wrong = [k for k, v in table.items() if count_params(space.from_benchmark(k)) != v["params"]]
     assert not wrong, f"{len(wrong)} networks differ, e.g. {wrong[0]}"
 
 

@@ -60,7 +60,7 @@ def true_front(task: str, data: Path) -> TrueFront:
 # tasks -------------------------------------------------------------------------------------------------------------
 def test_nb201_lookup_reads_the_table(data):
     task = get_task("nb201", data=str(data / "nasbench201.csv"))
-    g = get_space("nb201").from_cell(
+    g = get_space("nb201").from_benchmark(
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
     v = task.lookup(g)  # row index 1 of the table
     assert v["valid_accuracy"] == pytest.approx(0.82834) and v["error"] == pytest.approx(1 - 0.82834)
@@ -74,7 +74,7 @@ def test_nb201_lookup_reads_the_table(data):
 
 def test_macro_lookup_reports_every_run(data):
     task = get_task("nas_bench_macro", data=str(data / FILES["nas_bench_macro"]))
-    v = task.lookup(get_space("nas_bench_macro").from_key("02012100"))
+    v = task.lookup(get_space("nas_bench_macro").from_benchmark("02012100"))
     assert v["accuracy"] == pytest.approx(0.8919666, abs=1e-6)
     assert [round(v[f"accuracy_run{i}"], 4) for i in (1, 2, 3)] == [0.8947, 0.8895, 0.8917]
 
@@ -82,7 +82,7 @@ def test_macro_lookup_reports_every_run(data):
 def test_the_evaluator_builds_no_network_for_a_lookup(data):
     """A size no network could be built at: the lookup answers anyway, because nothing is built."""
     ev = Evaluator("nb201", {"data": str(data / "nasbench201.csv")}, "nb201", "cpu", 1)
-    g = get_space("nb201").from_cell("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    g = get_space("nb201").from_benchmark("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
     result = ev.evaluate(Job(g.key, g.to_text(), 0, {"no_such_size": 1}, {}))
     assert result["status"] == "ok" and result["objectives"]["error"] > 0.8
 
@@ -91,7 +91,7 @@ def test_the_evaluator_builds_no_network_for_a_lookup(data):
     ([], "needs --data FILE"),
     (["--data", "README.md"], "not a NAS-Bench-201 table"),
     (["--data", "nasbench201_counts_cifar10.csv"], "no column 'cifar10_valid_12ep'"),
-    (["--data", "nasbench201.csv", "--space", "eeea"], "scores NAS-Bench-201 cells"),
+    (["--data", "nasbench201.csv", "--space", "eeea"], "scores networks of the nb201 space"),
 ])
 def test_bad_tables_are_one_line_errors(data, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(data)

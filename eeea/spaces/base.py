@@ -71,6 +71,15 @@ class SearchSpace(ABC):
         """Map any vector to a valid one (the default rounds and clips into the bounds)."""
         return np.clip(np.rint(np.asarray(x, dtype=float)), self.xl, self.xu).astype(np.int64)
 
+    def check_genes(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as an array, or GenomeError when its shape or a gene is outside the encoding."""
+        x = np.asarray(x)
+        if x.shape != (self.n_var,):
+            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
+        if (x < self.xl).any() or (x > self.xu).any():
+            raise GenomeError(f"space {self.name}: genes out of bounds (repair them first)")
+        return x
+
     def random_genome(self, rng: np.random.Generator) -> Genome:
         return self.decode(self.sample(rng))
 

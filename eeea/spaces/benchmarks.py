@@ -4,16 +4,19 @@ Both are a fixed number of positions, each choosing one op from a list, so they 
 genome ``arch`` is ``{FIELD: [op, ...]}`` and the integer encoding is one gene per position (the op's index).
 
 * ``nb201`` (kind ``nb201``): ``edges``, the six edge ops of a cell in the benchmark's edge order;
-  :meth:`NB201Space.from_cell` / :meth:`NB201Space.cell` convert to and from the benchmark's cell string.
+  the benchmark names a cell by its cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
 * ``nas_bench_macro`` (kind ``nas_bench_macro``): ``layers``, the eight layers' ops;
-  :meth:`MacroSpace.from_key` / :meth:`MacroSpace.key_of` convert to and from the benchmark's 8-digit key.
+  the benchmark names a network by its 8-digit key (each layer's op index).
+
+:meth:`OpChoiceSpace.from_benchmark` and :meth:`OpChoiceSpace.benchmark_name` convert a genome from and to the
+benchmark's name of its network.
 
 The networks are the benchmarks' own (:mod:`eeea.models.nb201`, :mod:`eeea.models.macro`), built and counted from the
 same module specs; ``count_params`` at the evaluation size equals the benchmarks' published parameter counts.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 from torch import nn
@@ -39,11 +42,7 @@ class OpChoiceSpace(SearchSpace):
         self.xu = np.full(self.positions, len(self.ops) - 1, dtype=np.int64)
 
     def decode(self, x: np.ndarray) -> Genome:
-        x = np.asarray(x)
-        if x.shape != (self.n_var,):
-            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
-        if (x < self.xl).any() or (x > self.xu).any():
-            raise GenomeError(f"space {self.name}: genes out of bounds (repair them first)")
+        x = self.check_genes(x)
         return self.validate(Genome(self.name, {self.field: [self.ops[int(g)] for g in x]}))
 
     def encode(self, genome: Genome) -> np.ndarray:
@@ -64,6 +63,21 @@ class OpChoiceSpace(SearchSpace):
 
     def ops_of(self, genome: Genome) -> list[str]:
         return list(self.validate(genome).arch[self.field])
+
+    #: the benchmark's name of a network <-> its ops (set by each space; ValueError on a bad name)
+    parse_name: Callable[[str], list[str]]
+    format_name: Callable[[Sequence[str]], str]
+
+    def from_benchmark(self, name: str) -> Genome:
+        """The genome the benchmark calls ``name`` (a NAS-Bench-201 cell string, a NAS-Bench-Macro key)."""
+        try:
+            return self.validate(Genome(self.name, {self.field: self.parse_name(name)}))
+        except ValueError as e:
+            raise GenomeError(str(e)) from None
+
+    def benchmark_name(self, genome: Genome) -> str:
+        """The benchmark's name of ``genome``'s network."""
+        return self.format_name(self.ops_of(genome))
 
     def size(self, **overrides: Any) -> dict[str, Any]:
         size = super().size(**overrides)
@@ -97,19 +111,11 @@ class NB201Space(OpChoiceSpace):
     ops = NB201_OPS
     size_keys = frozenset({"channels", "cells", "num_classes", "input_size"})
 
-    def from_cell(self, text: str) -> Genome:
-        """The genome of a benchmark cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
-        try:
-            return self.validate(Genome(self.name, {self.field: parse_cell_string(text)}))
-        except ValueError as e:
-            raise GenomeError(str(e)) from None
-
-    def cell(self, genome: Genome) -> str:
-        """The benchmark's cell string of ``genome``."""
-        return cell_string(self.ops_of(genome))
+    parse_name = staticmethod(parse_cell_string)
+    format_name = staticmethod(cell_string)
 
     def describe(self, genome: Genome) -> list[str]:
-        return [f"cell: {self.cell(genome)}"]
+        return [f"cell: {self.benchmark_name(genome)}"]
 
     def _spec(self, genome: Genome, **size: Any):
         full = self.size(**size)
@@ -131,19 +137,11 @@ class MacroSpace(OpChoiceSpace):
     ops = MACRO_OPS
     size_keys = frozenset({"num_classes", "input_size"})
 
-    def from_key(self, key: str) -> Genome:
-        """The genome of a benchmark key (8 digits: the op index of each layer)."""
-        try:
-            return self.validate(Genome(self.name, {self.field: parse_macro_key(key)}))
-        except ValueError as e:
-            raise GenomeError(str(e)) from None
-
-    def key_of(self, genome: Genome) -> str:
-        """The benchmark's 8-digit key of ``genome``."""
-        return macro_key(self.ops_of(genome))
+    parse_name = staticmethod(parse_macro_key)
+    format_name = staticmethod(macro_key)
 
     def describe(self, genome: Genome) -> list[str]:
-        return [f"key: {self.key_of(genome)}", *(f"layer {i}: {op}" for i, op in enumerate(self.ops_of(genome)))]
+        return [f"key: {self.benchmark_name(genome)}", *(f"layer {i}: {op}" for i, op in enumerate(self.ops_of(genome)))]
 
     def chain(self, genome: Genome, **size: Any) -> Sequence[tuple]:
         return macro_net_spec(self.ops_of(genome), self.size(**size)["num_classes"])

@@ -107,11 +107,7 @@ class MobileNetV3Space(SearchSpace):
         return slots + [[i] for i in range(2 * self._n_slots, self.n_var)]
 
     def decode(self, x: np.ndarray) -> Genome:
-        x = np.asarray(x)
-        if x.shape != (self.n_var,):
-            raise GenomeError(f"space {self.name}: expected {self.n_var} genes, got shape {x.shape}")
-        if (x < self.xl).any() or (x > self.xu).any():
-            raise GenomeError(f"space {self.name}: genes out of bounds (repair them first)")
+        x = self.check_genes(x)
         slots = 2 * self._n_slots
         depths = [self.depths[int(g)] for g in x[slots : slots + len(self.stages)]]
         kernels, expansions = [], []

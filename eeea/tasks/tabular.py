@@ -26,7 +26,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..genome import Genome
-from ..spaces import MacroSpace, NB201Space, get_space
+from ..spaces import OpChoiceSpace, get_space
 from .base import Task, register_task
 
 NB201_DATASETS = ("cifar10", "cifar100", "imagenet16")
@@ -93,6 +93,8 @@ class TabularTask(Task):
 
     lookup_only = True
     objective = "error"
+    #: the space (and space kind) whose genomes the table holds
+    space_name: ClassVar[str] = ""
 
     def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
         raise UserError(f"task {self.name} scores genomes by a table lookup; it does not train networks")
@@ -107,9 +109,26 @@ class TabularTask(Task):
     def table(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def genome_of(self, entry: str) -> Genome:
-        """The genome of a table entry (its key in :meth:`table`)."""
+    def scores(self, row: dict[str, Any]) -> dict[str, float]:
+        """What :meth:`lookup` returns for a table row (the objective first)."""
         raise NotImplementedError
+
+    def genome_of(self, entry: str) -> Genome:
+        """The genome of a table entry (its key in :meth:`table`: the benchmark's name of the network)."""
+        space = get_space(self.space_name)
+        assert isinstance(space, OpChoiceSpace)
+        return space.from_benchmark(entry)
+
+    def lookup(self, genome: Genome) -> dict[str, float]:
+        space = get_space(genome.space)
+        if space.kind != self.space_name or not isinstance(space, OpChoiceSpace):
+            raise UserError(f"task {self.name} scores networks of the {self.space_name} space; space {genome.space} "
+                            f"is of kind {space.kind}")
+        name = space.benchmark_name(genome)
+        row = self.table().get(name)
+        if row is None:
+            raise UserError(f"task {self.name}: {name} is not in the table {self.data}")
+        return self.scores(row)
 
     def entries(self) -> Iterator[tuple[Genome, dict[str, float]]]:
         """Every network of the table with its scores (what :meth:`lookup` returns): the benchmark's whole space."""
@@ -122,6 +141,7 @@ class TabularTask(Task):
 class NB201Task(TabularTask):
     """NAS-Bench-201: search on the 12-epoch validation error of ``dataset``; test accuracies reported."""
 
+    space_name = "nb201"
     summary_columns = (("test_accuracy", "test acc"), ("test_accuracy_200ep", "test acc 200ep"))
     search_defaults: ClassVar[dict[str, Any]] = {
         "space": "nb201", "max_params": None, "max_macs": None, "population": 20, "generations": 9,
@@ -143,19 +163,7 @@ class NB201Task(TabularTask):
                                 f"{', '.join(row)})")
         return table
 
-    def genome_of(self, entry: str) -> Genome:
-        space = get_space("nb201")
-        assert isinstance(space, NB201Space)
-        return space.from_cell(entry)
-
-    def lookup(self, genome: Genome) -> dict[str, float]:
-        space = get_space(genome.space)
-        if not isinstance(space, NB201Space):
-            raise UserError(f"task nb201 scores NAS-Bench-201 cells; space {genome.space} is not of kind nb201")
-        cell = space.cell(genome)
-        row = self.table().get(cell)
-        if row is None:
-            raise UserError(f"task nb201: cell {cell} is not in the table {self.data}")
+    def scores(self, row: dict[str, Any]) -> dict[str, float]:
         valid = row[f"{self.dataset}_valid_12ep"] / 100
         out = {"error": 1.0 - valid, "valid_accuracy": valid, "test_accuracy": row[f"{self.dataset}_test_12ep"] / 100}
         if self.dataset == "cifar10":
@@ -170,6 +178,7 @@ class NB201Task(TabularTask):
 class MacroTask(TabularTask):
     """NAS-Bench-Macro (CIFAR-10): search on the error of the mean of the three runs; each run reported."""
 
+    space_name = "nas_bench_macro"
     summary_columns = (("accuracy", "mean acc"), ("std", "std"))
     search_defaults: ClassVar[dict[str, Any]] = {
         "space": "nas_bench_macro", "max_params": None, "max_macs": None, "population": 20, "generations": 9,
@@ -182,20 +191,7 @@ class MacroTask(TabularTask):
     def table(self) -> dict[str, dict[str, Any]]:
         return read_macro_table(*_stamp(self.data, "nas_bench_macro"))
 
-    def genome_of(self, entry: str) -> Genome:
-        space = get_space("nas_bench_macro")
-        assert isinstance(space, MacroSpace)
-        return space.from_key(entry)
-
-    def lookup(self, genome: Genome) -> dict[str, float]:
-        space = get_space(genome.space)
-        if not isinstance(space, MacroSpace):
-            raise UserError(f"task nas_bench_macro scores NAS-Bench-Macro networks; space {genome.space} is not of "
-                            f"kind nas_bench_macro")
-        key = space.key_of(genome)
-        record = self.table().get(key)
-        if record is None:
-            raise UserError(f"task nas_bench_macro: network {key} is not in the table {self.data}")
+    def scores(self, record: dict[str, Any]) -> dict[str, float]:
         mean = float(record["mean_acc"]) / 100
         out = {"error": 1.0 - mean, "accuracy": mean, "std": float(record.get("std", 0.0)) / 100}
         out.update({f"accuracy_run{i + 1}": float(a) / 100 for i, a in enumerate(record["test_acc"])})
