@@ -10,8 +10,8 @@ mean ± std and median over seeds; the hypervolume of the run's (search error, p
 front's (whole table; see :mod:`eeea.search.quality`).
 
 EE-PI: NSGA-II with a parameter threshold at the 25th/50th/75th percentile of the space vs the same searches without
-one: evaluations spent on networks over the threshold, the best under-threshold accuracy found, and the best
-under-threshold network in the whole table.
+one, at 100 and 200 evaluations: evaluations spent on networks over the threshold, the best under-threshold accuracy
+found, and the best under-threshold network in the whole table.
 
 Writes ``benchmarks/search_quality.png`` and the section "Search quality on tabular benchmarks" of RESULTS.md.
 Data: ``--data-dir`` holding ``nasbench201.csv`` and ``nas-bench-macro_cifar10.json`` (default ``../shared/data``).
@@ -158,7 +158,7 @@ def eepi_study(bench: str, data_dir: Path, table: dict[str, np.ndarray], free_ru
         threshold = int(np.percentile(table["params"], q))
         under = table["params"] <= threshold
         oracle = float(table["test"][under][np.argmin(table["error"][under])])
-        eepi_budgets = [b for b in (100, 500) if b <= len(free_runs[0])] or [len(free_runs[0])]
+        eepi_budgets = [b for b in (100, 200) if b <= len(free_runs[0])] or [len(free_runs[0])]
         top = eepi_budgets[-1]
         screened = [run_records(bench, data_dir, "nsga2", s, top, args.population, args.tournament_size, threshold,
                                 root) for s in tqdm(range(seeds), desc=f"{bench} EE-PI p{q}")]
