@@ -259,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "nb201, nas_bench_macro")
     p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> wav2small, "
                    "image tasks -> eeea)")
-    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset)")
+    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); "
+                   "tabular tasks: the benchmark's table file")
     p.add_argument("--download", action="store_true", help="download the data set into --data if missing")
     p.add_argument("--max-params", type=count_arg("--max-params"), metavar="N",
                    help="EE-PI threshold on params at the evaluation size, e.g. 72k (default: the task's, ser 72k, "
