@@ -184,8 +184,9 @@ def test_eepi_never_admits_an_over_threshold_genome(data, tmp_path_factory, task
 
 
 # resume ------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("algorithm", ["nsga2", *(pytest.param(a, marks=pytest.mark.slow) for a in ALGORITHMS[1:])])
 def test_kill_9_then_resume_gives_the_same_front(data, tmp_path, algorithm):
+    """Each ~15-40 s (two searches of 400 lookups in subprocesses); random and regularised evolution are marked slow."""
     flags = ["--task", "nb201", "--data", str(data / "nasbench201.csv"), "--algorithm", algorithm, "--population",
              "10", "--generations", "100", "--max-evaluations", "400", "--seed", "5", "--quiet"]
     killed, reference = tmp_path / "killed", tmp_path / "reference"
