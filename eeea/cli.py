@@ -122,7 +122,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
                 "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
-                "cpus_per_candidate"):
+                "cpus_per_candidate", "algorithm",
+                "tournament_size", "max_evaluations"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.data is not None:
@@ -131,7 +132,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         overrides["download"] = True
     train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
     size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
-    task = {k: getattr(args, k) for k in ("holdout", "limit") if getattr(args, k) is not None}
+    task = {k: getattr(args, k) for k in ("holdout", "limit", "dataset") if getattr(args, k) is not None}
     for key, layer in (("train", train), ("size", size), ("task_config", task)):
         if layer:
             overrides[key] = layer
@@ -260,10 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run (same config; nothing retrained)")
     p.add_argument("--force", action="store_true", help="start over in a non-empty --out (removes its run files)")
     p.add_argument("--task", help="what candidates are scored on: ser (default: speech-emotion students on EmoDB), "
-                   "cifar10, cifar100, imagefolder")
+                   "cifar10, cifar100, imagefolder; tabular benchmarks (a lookup, no training; need --data FILE): "
+                   "nb201, nas_bench_macro")
     p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> wav2small, "
                    "image tasks -> eeea)")
-    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset)")
+    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); "
+                   "tabular tasks: the benchmark's table file")
     p.add_argument("--download", action="store_true", help="download the data set into --data if missing")
     p.add_argument("--max-params", type=count_arg("--max-params"), metavar="N",
                    help="EE-PI threshold on params at the evaluation size, e.g. 72k (default: the task's, ser 72k, "
@@ -276,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "ser, error,params for images; add macs for three)")
     p.add_argument("--population", type=int, help="population size (default: ser 10, image tasks 40)")
     p.add_argument("--generations", type=int, help="offspring generations (default: ser 3, image tasks 30)")
+    p.add_argument("--algorithm", choices=["nsga2", "random", "regularized-evolution"],
+                   help="the optimiser (default nsga2); random: EE-PI draws only; regularized-evolution: aging "
+                   "evolution (one child per round, generations x population children)")
+    p.add_argument("--tournament-size", type=int, metavar="S",
+                   help="regularized-evolution: members sampled per tournament (default 5)")
+    p.add_argument("--max-evaluations", type=int, metavar="N",
+                   help="stop after N distinct evaluations (the same budget unit for every algorithm)")
     p.add_argument("--epochs", type=int, help="training epochs per candidate (default: ser 8, image tasks 1)")
     p.add_argument("--batch-size", type=int, help="training batch size (default: ser 16, image tasks 128)")
     p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (image tasks; quick looks)")
@@ -284,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=float, help="image tasks: held-out part of the training set, a fraction "
                    "(default 0.1) or a count")
     p.add_argument("--limit", type=int, help="image tasks: use only this many training images (quick looks)")
+    p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16"],
+                   help="task nb201: the benchmark's data set (default cifar10)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process)")
     p.add_argument("--threads", type=int,

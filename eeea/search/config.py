@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "ray_address": None,  # --executor ray: None starts a local Ray instance; auto or HOST:PORT joins a cluster
     "gpus_per_candidate": None,  # --executor ray: None: 1 when the cluster has GPUs (and device is not cpu), else 0
     "cpus_per_candidate": 1,  # --executor ray
+    "algorithm": "nsga2",  # nsga2 | random | regularized-evolution (see eeea.search.algorithms)
+    "tournament_size": 5,  # regularized-evolution: members sampled per tournament
+    "max_evaluations": None,  # budget in distinct evaluations (None: the generations alone bound the run)
 }
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
 #: train (the task's training budget), checkpoints (save trained weights), and may set workers / threads (its
@@ -41,8 +44,8 @@ DEFAULTS: dict[str, Any] = {
 TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "train", "task_config", "checkpoints",
              "workers", "threads")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
-RESUME_FREE = {"workers", "device", "threads", "generations", "executor", "ray_address", "gpus_per_candidate",
-               "cpus_per_candidate"}
+RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations", "executor", "ray_address",
+               "gpus_per_candidate", "cpus_per_candidate"}
 SCOPES = ("init", "all")
 
 
@@ -81,6 +84,14 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise UserError(f"--{key}: must be an integer >= {minimum}, got {value!r}")
     _check_executor(config)
+    from .algorithms import ALGORITHMS
+
+    if config["algorithm"] not in ALGORITHMS:
+        raise UserError(f"--algorithm: {config['algorithm']!r} is not one of {', '.join(ALGORITHMS)}")
+    for key in ("tournament_size", "max_evaluations"):
+        value = config[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UserError(f"--{key.replace('_', '-')}: must be a positive integer, got {value!r}")
     if isinstance(config["objectives"], str):
         config["objectives"] = [o.strip() for o in config["objectives"].split(",") if o.strip()]
     if config["data"] is not None:

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.problem import Problem
-from pymoo.core.repair import NoRepair
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
@@ -24,10 +22,11 @@ from ..spaces import get_space
 from ..tasks import get_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
-from .eepi import EEPI, BudgetRepair, EEPISampling
+from .algorithms import make_algorithm
+from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
 from .executors import Job, candidate_seed
-from .variation import GroupMutation, GroupUniformCrossover, KeyDuplicates
+from .variation import KeyDuplicates
 
 COUNTED = ("params", "macs")
 
@@ -79,21 +78,18 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
 
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)
-    repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else NoRepair()
-    algorithm = NSGA2(
-        pop_size=config["population"], sampling=EEPISampling(eepi),
-        crossover=GroupUniformCrossover(space, config["crossover_prob"]),
-        mutation=GroupMutation(space, config["mutation_prob"]), repair=repair, eliminate_duplicates=duplicates,
-    )
-    algorithm.setup(problem, termination=("n_gen", config["generations"] + 1), seed=config["seed"], verbose=False)
+    repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else None
+    algorithm, generations = make_algorithm(config["algorithm"], problem, eepi, duplicates, repair, config)
+    limit = config["max_evaluations"]  # distinct evaluations; None: the rounds alone bound the run
 
     executor = None
     trained, order = 0, []  # order: the run's genomes in replay order
-    generations = config["generations"] + 1
     bar = tqdm(total=generations, desc="generations", unit="gen", disable=quiet)
     try:
         for gen in range(generations):
             pop = algorithm.ask()
+            if limit is not None and len(order) + len(pop) > limit:
+                pop = pop[: limit - len(order)]  # every asked genome is new: the budget ends inside this round
             genomes = [space.decode(np.asarray(x, dtype=np.int64)) for x in pop.get("X")]
             if len(genomes) == 0:
                 log.info(f"generation {gen}: no new distinct offspring could be bred; stopping early")
@@ -138,13 +134,16 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             if gen == 0 and isinstance(repair, BudgetRepair):
                 repair.screened = 0  # pymoo runs the repair on the initial population too; count offspring only
             stats = _eepi_stats(eepi, repair)
+            done = gen == generations - 1 or (limit is not None and len(order) >= limit)
             run.write_state({"generation": gen, "generations": config["generations"], "evaluations": len(order),
                              "trained_this_session": trained, "seed": config["seed"], "eepi": stats,
-                             "finished": gen == generations - 1})
+                             "finished": done})
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
             log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
                      f"best {objectives[0]} {best:.4f}, {time.perf_counter() - start:.1f}s")
             bar.update(1)
+            if done:
+                break
     finally:
         bar.close()
         if executor is not None:

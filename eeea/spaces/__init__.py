@@ -1,5 +1,6 @@
 """Search spaces: one module per space class, all behind the :class:`SearchSpace` protocol."""
 from .base import SearchSpace, builtin_space_dir, get_space, list_spaces, register_space_kind
+from .benchmarks import MacroSpace, NB201Space, OpChoiceSpace
 from .cell import CellSpace
 from .mobilenet import MobileNetV3Space
 from .mobilenet_audio import MobileNetAudioSpace
@@ -8,6 +9,9 @@ from .wav2small import Wav2SmallSpace
 __all__ = [
     "SearchSpace",
     "CellSpace",
+    "MacroSpace",
+    "NB201Space",
+    "OpChoiceSpace",
     "MobileNetV3Space",
     "MobileNetAudioSpace",
     "Wav2SmallSpace",

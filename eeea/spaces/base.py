@@ -71,6 +71,11 @@ class SearchSpace(ABC):
         """Map any vector to a valid one (the default rounds and clips into the bounds)."""
         return np.clip(np.rint(np.asarray(x, dtype=float)), self.xl, self.xu).astype(np.int64)
 
+    def check_bounds(self, x: np.ndarray) -> None:
+        """GenomeError when a gene of ``x`` (of the right shape) is outside the encoding's bounds."""
+        if (x < self.xl).any() or (x > self.xu).any():
+            raise GenomeError(f"space {self.name}: genes out of bounds (repair them first)")
+
     def random_genome(self, rng: np.random.Generator) -> Genome:
         return self.decode(self.sample(rng))
 

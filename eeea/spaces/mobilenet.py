@@ -107,8 +107,7 @@ class MobileNetV3Space(SearchSpace):
         return slots + [[i] for i in range(2 * self._n_slots, self.n_var)]
 
     def decode_genes(self, x: np.ndarray) -> Genome:
-        if (x < self.xl).any() or (x > self.xu).any():
-            raise GenomeError(f"space {self.name}: genes out of bounds (repair them first)")
+        self.check_bounds(x)
         slots = 2 * self._n_slots
         depths = [self.depths[int(g)] for g in x[slots : slots + len(self.stages)]]
         kernels, expansions = [], []

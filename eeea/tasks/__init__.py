@@ -2,7 +2,7 @@
 package imports them."""
 from .base import (Task, Training, final_inputs, get_task, list_tasks, register_task, task_class, task_defaults,
                    task_options)
-from . import image, ser
+from . import image, ser, tabular
 
-__all__ = ["Task", "Training", "final_inputs", "get_task", "image", "list_tasks", "register_task", "ser", "task_class",
-           "task_defaults", "task_options"]
+__all__ = ["Task", "Training", "final_inputs", "get_task", "image", "list_tasks", "register_task", "ser", "tabular",
+           "task_class", "task_defaults", "task_options"]

@@ -122,6 +122,8 @@ class Task(ABC):
     def trainable(cls) -> bool:
         """Whether the task trains networks (a tabular benchmark task only looks results up)."""
         return cls.start is not Task.start
+    #: a tabular benchmark: candidates are scored by :meth:`lookup` of the genome, no network is built or trained
+    lookup_only: ClassVar[bool] = False
 
     @classmethod
     def check_budget(cls, budget: dict[str, Any]) -> dict[str, Any]:
@@ -193,3 +195,7 @@ class Training(ABC):
 
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    def lookup(self, genome: Any) -> dict[str, float]:
+        """The scores of ``genome`` read from a table (tasks with :attr:`lookup_only` only)."""
+        raise NotImplementedError(f"task {self.name} trains its candidates; it has no table to look them up in")

@@ -1,0 +1,109 @@
+"""The NAS-Bench-201 and NAS-Bench-Macro spaces: encodings, the benchmarks' own names of a network, and exact counts
+(equal to the built model and to the benchmarks' published parameter counts, every row)."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eeea import Genome, GenomeError, get_space
+from eeea.counting import count_params
+from eeea.models.macro import macro_key, parse_macro_key
+from eeea.models.nb201 import cell_string, parse_cell_string
+
+from strategies import assert_round_trips, genomes
+
+SPACES = ["nb201", "nas_bench_macro"]
+
+
+@pytest.mark.parametrize("name", SPACES)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_count_params_equals_the_built_model_and_it_runs(name, data):
+    space = get_space(name)
+    genome = data.draw(genomes(name))
+    model = space.build(genome).eval()
+    assert space.count_params(genome) == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        assert model(torch.zeros(2, *space.input_shape())).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_encoding_round_trips(name):
+    space = get_space(name)
+    for seed in range(20):
+        assert_round_trips(space, seed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(genome=genomes("nb201"))
+def test_cell_string_round_trips(genome):
+    space = get_space("nb201")
+    text = space.benchmark_name(genome)
+    assert text.count("+") == 2 and text.startswith("|") and space.from_benchmark(text) == genome
+    assert cell_string(parse_cell_string(text)) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(genome=genomes("nas_bench_macro"))
+def test_macro_key_round_trips(genome):
+    space = get_space("nas_bench_macro")
+    key = space.benchmark_name(genome)
+    assert len(key) == 8 and set(key) <= set("012") and space.from_benchmark(key) == genome
+    assert macro_key(parse_macro_key(key)) == key
+
+
+def test_the_benchmark_names_map_to_the_right_ops():
+    g = get_space("nb201").from_benchmark("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
+    assert g.arch["edges"] == ["nor_conv_3x3", "none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "none"]
+    m = get_space("nas_bench_macro").from_benchmark("01200000")
+    assert m.arch["layers"][:3] == ["identity", "mbconv_k3_e3", "mbconv_k5_e6"]
+
+
+@pytest.mark.parametrize("bad", ["", "|none~0|", "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
+                                 "|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+                                 "|none~0|+|none~0|+|none~0|none~1|none~2|"])
+def test_bad_cell_strings_are_one_line_errors(bad):
+    with pytest.raises(GenomeError, match="NAS-Bench-201|node|edge"):
+        get_space("nb201").from_benchmark(bad)
+
+
+@pytest.mark.parametrize("bad", ["0120000", "012000003", "01200003", "abcdefgh"])
+def test_bad_macro_keys_are_errors(bad):
+    with pytest.raises(GenomeError, match="NAS-Bench-Macro key"):
+        get_space("nas_bench_macro").from_benchmark(bad)
+
+
+def test_unknown_op_in_a_genome_is_refused():
+    with pytest.raises(GenomeError, match="unknown op"):
+        get_space("nb201").validate(Genome("nb201", {"edges": ["none"] * 5 + ["conv"]}))
+
+
+def test_nb201_counts_equal_the_benchmark_every_row(shared_dir):
+    """All 491 rows of NASLib's NAS-Bench-201 CIFAR-10 counts, to the parameter (BN affine weights included)."""
+    space = get_space("nb201")
+    with open(shared_dir / "data" / "nasbench201_counts_cifar10.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 491
+    wrong = [r["arch"] for r in rows if count_params(space.from_benchmark(r["arch"])) != int(r["params"])]
+    assert not wrong, f"{len(wrong)} cells differ, e.g. {wrong[0]}"
+
+
+def test_macro_counts_equal_the_benchmark_every_network(shared_dir):
+    """All 6,561 NAS-Bench-Macro networks, to the parameter."""
+    space = get_space("nas_bench_macro")
+    table = json.loads((shared_dir / "data" / "nas-bench-macro_cifar10.json").read_text())
+    assert len(table) == 6561
+    wrong = [k for k, v in table.items() if count_params(space.from_benchmark(k)) != v["params"]]
+    assert not wrong, f"{len(wrong)} networks differ, e.g. {wrong[0]}"
+
+
+def test_macs_are_positive_and_grow_with_convs():
+    space = get_space("nb201")
+    none = space.validate(Genome("nb201", {"edges": ["none"] * 6}))
+    conv = space.validate(Genome("nb201", {"edges": ["nor_conv_3x3"] * 6}))
+    assert 0 < space.count_macs(none) < space.count_macs(conv)

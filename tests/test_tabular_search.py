@@ -1,0 +1,201 @@
+"""Searches on the real tabular benchmarks (NAS-Bench-201, NAS-Bench-Macro): the lookup tasks, the three algorithms
+behind one loop, search quality against the true front, EE-PI's screen, and resume after kill -9."""
+from __future__ import annotations
+
+import json
+import statistics
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eeea.cli import main
+from eeea.counting import count_params
+from eeea.errors import UserError
+from eeea.search.archive import SearchRun
+from eeea.search.config import resolve_config
+from eeea.search.executors import Evaluator, Job
+from eeea.search.loop import search
+from eeea.search.quality import TrueFront, best_found
+from eeea.spaces import get_space
+from eeea.tasks import get_task
+from eeea.tasks.tabular import read_nb201_table
+
+from process_helpers import run_and_kill
+
+ALGORITHMS = ["nsga2", "random", "regularized-evolution"]
+FILES = {"nb201": "nasbench201.csv", "nas_bench_macro": "nas-bench-macro_cifar10.json"}
+
+
+@pytest.fixture(scope="module")
+def data(shared_dir) -> Path:
+    folder = shared_dir / "data"
+    if not (folder / FILES["nb201"]).is_file():
+        pytest.skip(f"{folder / FILES['nb201']} is absent")
+    return folder
+
+
+def records_of(task: str, data: Path, algorithm: str, seed: int, budget: int, out: Path, **extra) -> list[dict]:
+    config = resolve_config({"task": task, "data": str(data / FILES[task]), "algorithm": algorithm, "seed": seed,
+                             "population": 20, "generations": budget, "max_evaluations": budget, **extra})
+    search(config, out, quiet=True)
+    records = SearchRun.open(out).read_archive()
+    assert len(records) == budget and len({r["key"] for r in records}) == budget  # distinct evaluations
+    return records
+
+
+@lru_cache(maxsize=None)
+def table_rows(task: str, data: Path) -> tuple[tuple[float, int], ...]:
+    """(search error, params) of every network of the table (counted once per test session)."""
+    return tuple((v["error"], count_params(g)) for g, v in get_task(task, data=str(data / FILES[task])).entries())
+
+
+def true_front(task: str, data: Path) -> TrueFront:
+    return TrueFront(*zip(*table_rows(task, data)))
+
+
+# tasks -------------------------------------------------------------------------------------------------------------
+def test_nb201_lookup_reads_the_table(data):
+    task = get_task("nb201", data=str(data / "nasbench201.csv"))
+    g = get_space("nb201").from_benchmark(
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    v = task.lookup(g)  # row index 1 of the table
+    assert v["valid_accuracy"] == pytest.approx(0.82834) and v["error"] == pytest.approx(1 - 0.82834)
+    assert v["test_accuracy"] == pytest.approx(0.8822) and v["test_accuracy_200ep"] == pytest.approx(0.932956)
+    v100 = get_task("nb201", data=str(data / "nasbench201.csv"), dataset="cifar100").lookup(g)
+    assert v100["valid_accuracy"] == pytest.approx(0.578) and "test_accuracy_200ep" not in v100
+    path = str((data / "nasbench201.csv").resolve())
+    stamp = (data / "nasbench201.csv").stat().st_mtime_ns
+    assert read_nb201_table(path, stamp) is read_nb201_table(path, stamp)  # read once per process
+
+
+def test_macro_lookup_reports_every_run(data):
+    task = get_task("nas_bench_macro", data=str(data / FILES["nas_bench_macro"]))
+    v = task.lookup(get_space("nas_bench_macro").from_benchmark("02012100"))
+    assert v["accuracy"] == pytest.approx(0.8919666, abs=1e-6)
+    assert [round(v[f"accuracy_run{i}"], 4) for i in (1, 2, 3)] == [0.8947, 0.8895, 0.8917]
+
+
+def test_the_evaluator_builds_no_network_for_a_lookup(data):
+    """A size no network could be built at: the lookup answers anyway, because nothing is built."""
+    ev = Evaluator("nb201", {"data": str(data / "nasbench201.csv")}, "nb201", "cpu", 1)
+    g = get_space("nb201").from_benchmark("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    result = ev.evaluate(Job(g.key, g.to_text(), 0, {"no_such_size": 1}, {}))
+    assert result["status"] == "ok" and result["objectives"]["error"] > 0.8
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "needs --data FILE"),
+    (["--data", "README.md"], "not a NAS-Bench-201 table"),
+    (["--data", "nasbench201_counts_cifar10.csv"], "no column 'cifar10_valid_12ep'"),
+    (["--data", "nasbench201.csv", "--space", "eeea"], "scores networks of the nb201 space"),
+])
+def test_bad_tables_are_one_line_errors(data, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(data)
+    assert main(["search", "--task", "nb201", "--out", str(tmp_path / "run"), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_a_cell_missing_from_the_table_is_one_line(data, tmp_path, capsys):
+    part = tmp_path / "part.csv"
+    part.write_text("".join((data / "nasbench201.csv").read_text().splitlines(keepends=True)[:50]))
+    assert main(["search", "--task", "nb201", "--data", str(part), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not in the table" in err
+
+
+def test_macro_task_refuses_another_file(data, tmp_path, capsys):
+    assert main(["search", "--task", "nas_bench_macro", "--data", str(data / "nasbench201.csv"),
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "not NAS-Bench-Macro's JSON file" in capsys.readouterr().err
+
+
+def test_the_readme_command_runs_in_seconds(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["search", "--task", "nb201", "--data", str(data / "nasbench201.csv"), "--max-params", "800k",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "200 genomes evaluated" in printed and "test acc" in printed
+    assert (out / "pareto.png").is_file() and (out / "pareto.csv").read_text().count("\n") > 2
+    assert all(r["params"] <= 800_000 for r in SearchRun.open(out).read_archive())
+
+
+# algorithms --------------------------------------------------------------------------------------------------------
+def test_bad_algorithm_options_are_refused(data, tmp_path, capsys):
+    base = ["search", "--task", "nb201", "--data", str(data / "nasbench201.csv"), "--quiet"]
+    assert main([*base, "--out", str(tmp_path / "a"), "--algorithm", "regularized-evolution",
+                 "--tournament-size", "50", "--population", "10"]) == 2
+    assert "--tournament-size: must be in 2..population (10)" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "b"), "--max-evaluations", "0"]) == 2
+    assert "--max-evaluations: must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_spends_exactly_its_budget_and_records_it(data, tmp_path, algorithm):
+    records_of("nas_bench_macro", data, algorithm, 3, 45, tmp_path / "run")
+    config = json.loads(json.dumps(SearchRun.open(tmp_path / "run").config()))
+    assert config["algorithm"] == algorithm and config["max_evaluations"] == 45
+
+
+def test_regularized_evolution_improves_on_its_initial_population(data, tmp_path):
+    gains = []
+    for seed in range(5):
+        r = records_of("nb201", data, "regularized-evolution", seed, 120, tmp_path / f"re{seed}")
+        gains.append(best_found(r[:20], "valid_accuracy") < best_found(r, "valid_accuracy"))
+    assert sum(gains) >= 4
+
+
+# search quality (real data) ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def nb201_runs(data, tmp_path_factory) -> dict[str, list[list[dict]]]:
+    """30 fixed seeds x 100 distinct evaluations of NAS-Bench-201 CIFAR-10, nsga2 and random (~30 s)."""
+    root = tmp_path_factory.mktemp("quality")
+    return {a: [records_of("nb201", data, a, s, 100, root / f"{a}{s}") for s in range(30)]
+            for a in ("nsga2", "random")}
+
+
+def test_nsga2_fronts_beat_random_search_on_nb201(data, nb201_runs):
+    true = true_front("nb201", data)
+    hv = {a: statistics.mean(true.fraction(r) for r in runs) for a, runs in nb201_runs.items()}
+    assert hv["nsga2"] > hv["random"], hv
+
+
+def test_hypervolume_fraction_grows_with_the_budget(data, nb201_runs):
+    true = true_front("nb201", data)
+    for runs in nb201_runs.values():
+        means = [statistics.mean(true.fraction(r[:b]) for r in runs) for b in (25, 50, 100)]
+        assert means[0] < means[1] < means[2] <= 1.0, means
+
+
+# EE-PI -------------------------------------------------------------------------------------------------------------
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(task=st.sampled_from(["nb201", "nas_bench_macro"]), algorithm=st.sampled_from(ALGORITHMS),
+       quantile=st.integers(5, 95), seed=st.integers(0, 10**6))
+def test_eepi_never_admits_an_over_threshold_genome(data, tmp_path_factory, task, algorithm, quantile, seed):
+    params = [p for _, p in table_rows(task, data)]
+    threshold = int(np.percentile(params, quantile))
+    out = tmp_path_factory.mktemp("eepi") / "run"
+    records = records_of(task, data, algorithm, seed, 30, out, max_params=threshold)
+    assert max(r["params"] for r in records) <= threshold
+
+
+# resume ------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ["nsga2", *(pytest.param(a, marks=pytest.mark.slow) for a in ALGORITHMS[1:])])
+def test_kill_9_then_resume_gives_the_same_front(data, tmp_path, algorithm):
+    """Each ~15-40 s (two searches of 400 lookups in subprocesses); random and regularised evolution are marked slow."""
+    flags = ["--task", "nb201", "--data", str(data / "nasbench201.csv"), "--algorithm", algorithm, "--population",
+             "10", "--generations", "100", "--max-evaluations", "400", "--seed", "5", "--quiet"]
+    killed, reference = tmp_path / "killed", tmp_path / "reference"
+    archive = killed / "archive.jsonl"
+    run_and_kill(["search", "--out", str(killed), *flags],
+                 lambda: archive.exists() and archive.read_text().count("\n") >= 20, 120, "20 archive lines")
+    assert main(["search", "--resume", str(killed), "--quiet"]) == 0
+    assert main(["search", "--out", str(reference), *flags]) == 0
+    assert (killed / "pareto.csv").read_text() == (reference / "pareto.csv").read_text()
+    keys = [r["key"] for r in SearchRun.open(killed).read_archive()]
+    assert len(keys) == len(set(keys)) == 400
+    assert set(keys) == {r["key"] for r in SearchRun.open(reference).read_archive()}
