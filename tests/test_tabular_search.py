@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from eeea.cli import main
 from eeea.counting import count_params
-from eeea.errors import UserError
 from eeea.search.archive import SearchRun
 from eeea.search.config import resolve_config
 from eeea.search.executors import Evaluator, Job
