@@ -69,9 +69,12 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     objectives = _objectives(config, task.objective)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
     eepi.check_feasible()
+    notes = task.check_data()  # unusable data stops the run here, before any training
 
     run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
+    for line in notes:
+        log.info(line)
     cache = {r["key"]: r for r in run.read_archive()}
     log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
