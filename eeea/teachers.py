@@ -22,7 +22,6 @@ import torch
 import yaml
 from torch import nn
 
-from .data.audio import read_audio
 from .errors import UserError
 from .metrics import DIMENSIONS
 

@@ -147,8 +147,7 @@ def test_bad_labels_give_one_line_and_exit_2(corpus, tmp_path, capsys, content, 
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_an_unreadable_clip_stops_before_training(corpus, tmp_path, capsys):
-    root, labels = corpus
+def test_an_unreadable_clip_stops_before_training(tmp_path, capsys):
     broken = tmp_path / "clips"
     broken.mkdir()
     (broken / "a.wav").write_bytes(b"not audio at all")

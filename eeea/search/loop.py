@@ -75,6 +75,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     log = run.logger()
     for line in notes:
         log.info(line)
+        if not quiet:
+            tqdm.write(line)
     cache = {r["key"]: r for r in run.read_archive()}
     log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
