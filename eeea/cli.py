@@ -173,7 +173,8 @@ def print_front(result: Any) -> None:
     from .tables import render
 
     counted = [c for c in ("params", "macs") if c not in result.objectives]
-    extra = [(k, h) for k, h in result.columns if k not in result.objectives]
+    extra = [(k, h) for k, h in result.columns if k not in result.objectives
+             and any(k in r.get("extra", {}) for r in result.front)]  # e.g. no valence column without valence labels
     rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
              *(_rounded(r["extra"][k]) if k in r.get("extra", {}) else "" for k, _ in extra), r["status"]]
             for i, r in enumerate(result.front)]

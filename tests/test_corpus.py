@@ -83,6 +83,21 @@ def test_task_trains_one_output_per_dimension_present(corpus):
     assert set(scores) >= {"ccc_arousal", "ccc", "1-ccc"} and "ccc_valence" not in scores
 
 
+def test_folds_score_the_mean_over_speaker_folds_and_archive_the_spread(corpus):
+    root, labels = corpus
+    task = get_task("ser", data=str(root), labels=str(labels), test_speakers=["spk4"], folds=2, crop_seconds=0.5)
+    task.prepare("cpu")
+    assert len(task.fold_sets) == 2 and "mean of 2 folds" in task.check_data()[-1]
+    for train, valid in task.fold_sets:
+        assert "spk4" not in set(train.speakers) | set(valid.speakers)
+        assert not set(train.speakers) & set(valid.speakers)
+    from eeea import get_space
+    from ser_helpers import TINY
+
+    scores = task.evaluate(get_space("wav2small").build(TINY, outputs=1), {"epochs": 1, "batch_size": 4}, seed=0)
+    assert scores["ccc_std"] >= 0 and abs(scores["1-ccc"] - (1 - scores["ccc"])) < 1e-9
+
+
 def test_splits_without_speakers_and_from_a_split_column():
     n = 20
     clips = ClipSet([str(i) for i in range(n)], [np.zeros(1)] * n, np.zeros((n, 1)), dims=("arousal",))
