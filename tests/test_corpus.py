@@ -68,6 +68,21 @@ def test_reader_resamples_mixes_down_and_skips_unusable_clips(corpus):
     assert sum(line.startswith("skipped clip") for line in notes) == 2 and "2 skipped" in notes[-1]
 
 
+def test_a_zip_and_absolute_paths_read_the_same(corpus, tmp_path):
+    import shutil
+
+    root, labels = corpus
+    archive = Path(shutil.make_archive(str(tmp_path / "clips"), "zip", root))
+    from_zip = load_corpus(archive, labels).clips
+    from_dir = load_corpus(root, labels).clips
+    assert from_zip.names == from_dir.names and all(np.array_equal(a, b) for a, b in zip(from_zip.waves, from_dir.waves))
+    table = read_table(labels)
+    absolute = tmp_path / "absolute.csv"
+    absolute.write_text("path,valence\n" + "".join(f"{root / p},0.5\n" for p in table.paths[:3]))
+    clips = load_corpus(tmp_path, absolute).clips  # absolute paths: the data root does not matter
+    assert clips.dims == ("valence",) and len(clips) == 3
+
+
 def test_task_trains_one_output_per_dimension_present(corpus):
     root, labels = corpus
     task = get_task("ser", data=str(root), labels=str(labels), crop_seconds=0.5)
