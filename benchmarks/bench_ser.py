@@ -1,16 +1,19 @@
-"""Tiny speech-emotion students side by side: size, cost, int8 bytes, latency, memory and CCC on held-out speakers.
+"""Tiny speech-emotion students side by side: size, cost, int8 bytes, latency, memory and CCC on the test split.
 
 For each architecture (default: wav2small_17k; pass more zoo names, genome files or genome texts): trainable
-parameters, MACs per 5 s, CCC per dimension on EmoDB's held-out speakers after the same training budget, int8 ONNX
-bytes, onnxruntime one-thread median latency per 5 s clip (fp32 and int8), and the peak RSS of a fresh process that
-loads the int8 model and runs it. Appends one row per figure to benchmarks/RESULTS.md.
+parameters, MACs per 5 s, CCC per dimension on the *test* part of the data (EmoDB's test speakers 03, 08, 16 by
+default; any corpus with ``--data DIR_OR_ZIP --labels FILE.csv``, split as ``eeea train`` splits it) after the same
+training budget on the training + validation parts, as mean ± std over ``--seeds``; int8 ONNX bytes, onnxruntime
+one-thread median latency per 5 s clip (fp32 and int8), and the peak RSS of a fresh process that loads the int8 model
+and runs it (the first seed's model). Appends one row per figure to benchmarks/RESULTS.md.
 
 The searched student: ``--run DIR`` takes the best evaluated genome (lowest 1 - mean CCC) of at most ``--max-params``
 from a search run directory; ``--search DIR`` first runs the default search (``eeea search --max-params 72k``, the
 options of ``--search-config`` if given) into DIR. The student is retrained from scratch with the same budget and
 seed as every other architecture here, so the comparison does not favour it for having been trained in the search.
 
-    python benchmarks/bench_ser.py [ARCH ...] [--data ../shared/data/emodb.zip] [--epochs 8]
+    python benchmarks/bench_ser.py [ARCH ...] [--data ../shared/data/emodb.zip] [--epochs 8] [--seeds 0,1,2]
+    python benchmarks/bench_ser.py wav2small_17k --data CLIPS_DIR --labels labels.csv [--test-speakers A,B]
     python benchmarks/bench_ser.py wav2small_17k --run runs/ser [--run runs/ser_mobilenet] --data ../shared/data/emodb.zip
 """
 from __future__ import annotations
@@ -30,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import record  # noqa: E402
 
-from eeea import count_macs, count_params, create_model, resolve_genome  # noqa: E402
+from eeea import count_macs, count_params, get_space, resolve_genome  # noqa: E402
 from eeea.search.archive import SearchRun  # noqa: E402
 from eeea.export import export, export_onnx, onnx_session  # noqa: E402
 from eeea.tasks import get_task  # noqa: E402
@@ -80,7 +83,7 @@ def searched_student(run_dir: str, max_params: int) -> tuple[str, str]:
     if not records:
         raise SystemExit(f"{run_dir}: no evaluated genome of at most {max_params:,} params")
     best = min(records, key=lambda r: (r["objectives"][objective], r["params"]))
-    note = (f"searched ({run_dir}, best of {len(records)} evaluated, search-time mean CCC "
+    note = (f"searched ({run_dir}, best of {len(records)} evaluated, search-time (validation) mean CCC "
             f"{1 - best['objectives'][objective]:.3f})")
     return best["genome"], note
 
@@ -93,10 +96,19 @@ def run_search(out: str, config_file: str | None) -> None:
     print(f"search: {result.evaluations} genomes in {(time.perf_counter() - start) / 60:.1f} min into {out}")
 
 
+def _mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("arch", nargs="*", default=["wav2small_17k"])
-    ap.add_argument("--data", help="EmoDB zip or folder (default: the subset embedded in the package)")
+    ap.add_argument("--data", help="EmoDB zip or folder (default: the subset embedded in the package), or with "
+                    "--labels the folder or zip of clips")
+    ap.add_argument("--labels", help="labels CSV of any corpus (path, any of arousal/dominance/valence, speaker, split)")
+    ap.add_argument("--test-speakers", help="comma list: speakers of the test part (default: the task's)")
+    ap.add_argument("--valid-speakers", help="comma list: speakers of the validation part (trained on here)")
+    ap.add_argument("--seeds", default=None, help="comma list of training seeds (default: --seed)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
@@ -117,25 +129,38 @@ def main() -> None:
         archs.append(text)
         labels[text] = note
     torch.set_num_threads(args.threads)
-    task = get_task("ser", data=args.data)
-    task.prepare("cpu")
-    data = args.data or "embedded subset"
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    task = get_task("ser", data=args.data, labels=args.labels, test_speakers=args.test_speakers,
+                    valid_speakers=args.valid_speakers)
+    split = task.prepare_final("cpu", (CLIP,))
+    for line in task.check_data():
+        print(line)
+    data = Path(args.labels).name if args.labels else Path(args.data).name if args.data else "embedded EmoDB subset"
     command = "python benchmarks/bench_ser.py " + " ".join(sys.argv[1:])
+    dims = task.dims
     for arch in archs:
         genome = resolve_genome(arch)
+        space = get_space(genome.space)
+        size = space.size(outputs=len(dims))
         label = genome.name or f"{genome.key} {labels.get(arch, '')}".strip()
         if arch in labels:
             record("bench_ser", f"{genome.key}: genome", f"`{genome.to_text()}`", "-", command)
-        record("bench_ser", f"{label}: trainable params", f"{count_params(genome):,}", "<= 72,000", command)
-        record("bench_ser", f"{label}: MACs per 5 s", f"{count_macs(genome, seconds=5.0) / 1e6:.1f}M", "-", command)
-        torch.manual_seed(args.seed)
-        model = create_model(genome)
+        record("bench_ser", f"{label}: trainable params", f"{count_params(genome, size):,}", "<= 72,000", command)
+        record("bench_ser", f"{label}: MACs per 5 s", f"{count_macs(genome, size) / 1e6:.1f}M", "-", command)
+        runs, model = [], None
         start = time.perf_counter()
-        scores = task.evaluate(model, {"epochs": args.epochs}, seed=args.seed)
-        minutes = (time.perf_counter() - start) / 60
-        ccc = ", ".join(f"{d[0].upper()} {scores[f'ccc_{d}']:.3f}" for d in ("arousal", "dominance", "valence"))
-        record("bench_ser", f"{label}: CCC on held-out EmoDB speakers ({data}, {args.epochs} epochs, "
-               f"{minutes:.1f} min to train)", f"{ccc}; mean {scores['ccc']:.3f}", "higher than wav2small_17k", command)
+        for seed in seeds:
+            torch.manual_seed(seed)
+            trained = space.build(genome, **size)
+            runs.append(task.evaluate(trained, {"epochs": args.epochs}, seed=seed))
+            model = model or trained
+        minutes = (time.perf_counter() - start) / 60 / len(seeds)
+        print(f"{label}: test mean CCC per seed " + ", ".join(f"{r['test_ccc']:.3f}" for r in runs))
+        ccc = ", ".join(f"{d[0].upper()} {_mean_std([r[f'test_ccc_{d}'] for r in runs])}" for d in dims)
+        record("bench_ser", f"{label}: CCC on the test split ({data}; {split}; {args.epochs} epochs, seeds "
+               f"{','.join(map(str, seeds))}, mean ± std, {minutes:.1f} min per training)",
+               f"{ccc}; mean {_mean_std([r['test_ccc'] for r in runs])}", "higher than wav2small_17k", command)
+        assert model is not None
         with tempfile.TemporaryDirectory() as tmp:
             fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
             export_onnx(model, (CLIP,), fp32)

@@ -46,6 +46,33 @@ def _size_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--input-size", type=int, help="input resolution in pixels (default: the space's, or the genome's)")
 
 
+def _speaker_list(text: str) -> list[str]:
+    """argparse type of ``--test-speakers 03,08,16``."""
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of speakers")
+    return items
+
+
+LABELS_HELP = ("labels CSV for any corpus (speech emotion): columns path (relative to --data, or absolute), any of "
+               "arousal,dominance,valence (the dimensions present are trained and scored), optional speaker, optional "
+               "split (train/valid/test). Default: EmoDB's categories mapped to A/D/V")
+SPLIT_HELP = ("Splits: the split column if present; else held-out speakers (--test-speakers, --valid-speakers; default "
+              "EmoDB's 03,08,16 / 11,13, or a seeded fifth of the speakers each); else a seeded clip split")
+
+
+def _ser_data_args(p: argparse.ArgumentParser, folds: bool) -> None:
+    g = p.add_argument_group("speech-emotion data (task ser)", SPLIT_HELP + ". A search selects on the validation "
+                             "part; only eeea train and bench_ser read the test part.")
+    g.add_argument("--labels", metavar="CSV", help=LABELS_HELP)
+    g.add_argument("--test-speakers", type=_speaker_list, metavar="A,B", help="speakers only the final report reads")
+    g.add_argument("--valid-speakers", type=_speaker_list, metavar="A,B", help="speakers the search selects on")
+    if folds:
+        g.add_argument("--folds", type=int, metavar="K", help="score each candidate by K-fold cross-validation by "
+                       "speaker over the training + validation speakers (mean is the objective; default 1: the "
+                       "validation speakers only; K times the training time)")
+
+
 def _size_of(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("channels", "layers", "num_classes", "network", "input_size")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
@@ -132,7 +159,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         overrides["download"] = True
     train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
     size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
-    task = {k: getattr(args, k) for k in ("holdout", "limit", "dataset") if getattr(args, k) is not None}
+    task = {k: getattr(args, k) for k in ("holdout", "limit", "dataset", "labels", "test_speakers", "valid_speakers",
+                                         "folds") if getattr(args, k) is not None}
     for key, layer in (("train", train), ("size", size), ("task_config", task)):
         if layer:
             overrides[key] = layer
@@ -147,7 +175,8 @@ def print_front(result: Any) -> None:
     from .tables import render
 
     counted = [c for c in ("params", "macs") if c not in result.objectives]
-    extra = [(k, h) for k, h in result.columns if k not in result.objectives]
+    extra = [(k, h) for k, h in result.columns if k not in result.objectives
+             and any(k in r.get("extra", {}) for r in result.front)]  # e.g. no valence column without valence labels
     rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
              *(_rounded(r["extra"][k]) if k in r.get("extra", {}) else "" for k, _ in extra), r["status"]]
             for i, r in enumerate(result.front)]
@@ -181,6 +210,7 @@ TRAIN_FLAGS = {
     "grad_clip": ("train", "grad_clip"), "max_steps": ("train", "max_steps"), "channels": ("size", "channels"),
     "layers": ("size", "layers"), "input_size": ("size", "input_size"), "auxiliary": ("size", "auxiliary"),
     "crop_seconds": ("task", "crop_seconds"), "loss": ("task", "loss"),
+    "test_speakers": ("task", "test_speakers"), "valid_speakers": ("task", "valid_speakers"),
 }
 
 
@@ -215,8 +245,10 @@ def cmd_label(args: argparse.Namespace) -> int:
     from .teachers import label_audio, load_teacher
 
     teacher = load_teacher(args.teacher)
-    new, old = label_audio(teacher, args.audio, args.out, batch_size=args.batch_size, quiet=args.quiet, force=args.force)
-    print(f"labelled {new} clip(s) into {args.out}" + (f" ({old} already there)" if old else ""))
+    new, old, skipped = label_audio(teacher, args.audio, args.out, batch_size=args.batch_size, quiet=args.quiet,
+                                    force=args.force, labels=args.labels)
+    print(f"labelled {new} clip(s) ({', '.join(teacher.dims)}) into {args.out}" + (f"; {old} already there" if old
+          else "") + (f"; {skipped} skipped (silent or under 0.1 s)" if skipped else ""))
     return 0
 
 
@@ -265,9 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "nb201, nas_bench_macro")
     p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> wav2small, "
                    "image tasks -> eeea)")
-    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); "
-                   "tabular tasks: the benchmark's table file")
+    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); with "
+                   "--labels, the folder or zip of clips the CSV's paths are relative to; tabular tasks: the benchmark's "
+                   "table file")
     p.add_argument("--download", action="store_true", help="download the data set into --data if missing")
+    _ser_data_args(p, folds=True)
     p.add_argument("--max-params", type=count_arg("--max-params"), metavar="N",
                    help="EE-PI threshold on params at the evaluation size, e.g. 72k (default: the task's, ser 72k, "
                    "image tasks 5M; 0 = no early exit)")
@@ -329,11 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="RUN_DIR", help="run directory to create (must be empty unless --force)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run where its last epoch ended")
     p.add_argument("--force", action="store_true", help="start over in a non-empty --out (removes its run files)")
-    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the embedded CIFAR-10 / EmoDB subset)")
+    p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the embedded CIFAR-10 / EmoDB subset); "
+                   "with --labels, the folder or zip of clips the CSV's paths are relative to")
     p.add_argument("--test-data", metavar="DIR", help="image folder/zip holding the test split (when --data has none)")
-    p.add_argument("--labels", metavar="CSV", help="ser: teacher labels (eeea label) instead of the category mapping")
     p.add_argument("--download", action="store_true", help="download CIFAR into --data if missing")
     p.add_argument("--holdout", type=float, help="held-out fraction when no test split exists (default 0.1)")
+    _ser_data_args(p, folds=False)
     p.add_argument("--seed", type=int, help="seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda[:N]")
     p.add_argument("--threads", type=int, help="torch CPU threads")
@@ -365,7 +400,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("label", help="label audio with a teacher's arousal/dominance/valence (resumable)")
     p.add_argument("--teacher", required=True, help="teacher: labels .csv, .onnx model, eeea checkpoint or HF directory")
-    p.add_argument("--audio", required=True, metavar="DIR", help="folder of audio files (.wav/.flac/.ogg, recursive)")
+    p.add_argument("--data", "--audio", dest="audio", required=True, metavar="DIR_OR_ZIP",
+                   help="folder or zip of audio files (.wav/.flac/.ogg, nested folders, any sample rate)")
+    p.add_argument("--labels", metavar="CSV", help="label only the clips this labels CSV lists (paths relative to "
+                   "--data), copying its speaker and split columns")
     p.add_argument("--out", required=True, metavar="CSV", help="labels CSV; an existing one is appended to")
     p.add_argument("--batch-size", type=int, default=16, help="clips per batch (rows are flushed after each)")
     p.add_argument("--force", action="store_true", help="start --out afresh instead of resuming it")

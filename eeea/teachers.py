@@ -1,28 +1,30 @@
 """Teachers: where a student's arousal / dominance / valence targets come from.
 
-* :class:`CSVTeacher` - precomputed outputs, a CSV with header ``path,arousal,dominance,valence``;
+* :class:`CSVTeacher` - precomputed outputs, a labels CSV (``path`` and any of ``arousal,dominance,valence``,
+  :mod:`eeea.data.corpus`);
 * :class:`ONNXTeacher` - any ONNX model taking raw 16 kHz audio ``[batch, samples]`` to ``[batch, 3]``, run by
   onnxruntime (a student exported by ``eeea export`` qualifies);
 * :class:`CheckpointTeacher` - a network trained by eeea (a checkpoint directory), so a big student can teach small ones;
 * :class:`HFTeacher` - a local Hugging Face wav2vec2 directory with a 3-output head (needs ``transformers``).
 
-:func:`label_audio` runs a teacher over a folder and appends to a labels CSV, skipping clips already labelled.
+:func:`label_audio` runs a teacher over a folder or zip of clips and appends to a labels CSV, skipping clips already
+labelled. A teacher's ``dims`` name its outputs (a checkpoint trained on arousal only has one).
 """
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
+import yaml
 from torch import nn
 
-from .data.audio import read_audio
 from .errors import UserError
 from .metrics import DIMENSIONS
 
-HEADER = ("path", *DIMENSIONS)
 
 
 def predict_clips(model: nn.Module, waves: Sequence[np.ndarray], device: torch.device | str = "cpu") -> np.ndarray:
@@ -36,7 +38,9 @@ def predict_clips(model: nn.Module, waves: Sequence[np.ndarray], device: torch.d
 
 
 class Teacher:
-    """Maps whole clips (mono float32, 16 kHz) to ``[n, 3]`` arousal / dominance / valence."""
+    """Maps whole clips (mono float32, 16 kHz) to ``[n, len(dims)]`` values of the dimensions ``dims``."""
+
+    dims: tuple[str, ...] = DIMENSIONS
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
         raise NotImplementedError
@@ -46,8 +50,12 @@ class CSVTeacher(Teacher):
     """Precomputed teacher outputs. Rows match clips by path or, failing that, by file stem."""
 
     def __init__(self, path: str | Path) -> None:
+        from .data.corpus import read_table
+
         self.path = Path(path)
-        self.rows = read_labels(self.path)
+        table = read_table(self.path)
+        self.dims = table.dims
+        self.rows = dict(zip(table.paths, table.targets))
         self.by_stem = {Path(p).stem: v for p, v in self.rows.items()}
 
     def lookup(self, name: str) -> np.ndarray:
@@ -81,10 +89,16 @@ class CheckpointTeacher(Teacher):
     def __init__(self, path: str | Path) -> None:
         from .checkpoint import load_checkpoint
 
+        from .checkpoint import GENOME_FILE
+
         _, _, self.model = load_checkpoint(path)
+        # the dimensions it was trained on: its final figures (test_ccc_arousal, ...) name them
+        meta = (yaml.safe_load((Path(path) / GENOME_FILE).read_text()) or {}).get("meta") or {}
+        trained = tuple(d for d in DIMENSIONS if f"test_ccc_{d}" in meta or f"ccc_{d}" in meta)
+        self.dims = trained or DIMENSIONS
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
-        return predict_clips(self.model, waves)[:, : len(DIMENSIONS)]
+        return predict_clips(self.model, waves)[:, : len(self.dims)]
 
 
 class HFTeacher(Teacher):
@@ -132,57 +146,75 @@ def load_teacher(spec: str | Path) -> Teacher:
 
 
 def read_labels(path: str | Path) -> dict[str, np.ndarray]:
-    """``{path: [arousal, dominance, valence]}`` from a labels CSV (later rows win)."""
-    path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            reader = csv.reader(f)
-            header = tuple(next(reader, ()))
-            if header != HEADER:
-                raise UserError(f"{path}: expected the header {','.join(HEADER)}, got {','.join(header) or 'nothing'}")
-            rows = {}
-            for i, row in enumerate(reader, start=2):
-                try:
-                    rows[row[0]] = np.array([float(v) for v in row[1:4]], dtype=np.float32)
-                except (ValueError, IndexError):
-                    raise UserError(f"{path}:{i}: expected path and three numbers, got {row!r}") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read labels ({e.strerror or e})") from None
-    return rows
+    """``{path: values of the CSV's dimensions}`` from a labels CSV (later rows win)."""
+    from .data.corpus import read_table
+
+    table = read_table(path)
+    return dict(zip(table.paths, table.targets))
 
 
 def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_size: int = 16,
-                quiet: bool = False, force: bool = False) -> tuple[int, int]:
-    """Label every audio file under ``audio_dir`` into ``out``; returns ``(newly labelled, already there)``.
+                quiet: bool = False, force: bool = False, labels: str | Path | None = None) -> tuple[int, int, int]:
+    """Label the clips under ``audio_dir`` (a folder or zip; with ``labels``, only the clips that CSV lists, its
+    ``speaker`` and ``split`` columns copied) into ``out``; returns ``(newly labelled, already there, skipped)``.
 
-    Resumable: an existing ``out`` is appended to, and its clips are skipped; rows are flushed after every batch, so an
-    interrupted run loses at most one batch. ``force`` starts ``out`` afresh.
+    Silent and too-short clips are skipped with one line each on stderr. Resumable: an existing ``out`` (with the same
+    header) is appended to, and its clips are skipped; rows are flushed after every batch, so an interrupted run loses
+    at most one batch. ``force`` starts ``out`` afresh.
     """
     from tqdm import tqdm
 
-    from .data.audio import list_audio
+    from .data.corpus import AudioSource, read_table, skip_reason
 
     out = Path(out)
-    clips = list_audio(audio_dir)
-    if not clips:
-        raise UserError(f"{audio_dir}: no audio files (.wav, .flac, .ogg)")
-    done = set(read_labels(out)) if out.exists() and not force else set()
-    todo = [c for c in clips if c not in done]
-    fresh = force or not out.exists() or out.stat().st_size == 0
-    with out.open("w" if fresh else "a", newline="") as f:
-        writer = csv.writer(f)
-        if fresh:
-            writer.writerow(HEADER)
-        with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=quiet, desc="label") as bar:
-            for batch in _chunks(todo, batch_size):
-                waves = [read_audio(Path(audio_dir) / c, name=c) for c in batch]
-                values = teacher.predict(waves, batch)
-                writer.writerows([c, *(f"{v:.6f}" for v in row)] for c, row in zip(batch, values))
-                f.flush()
-                bar.update(len(batch))
-    return len(todo), len(clips) - len(todo)
-
-
+    extra: dict[str, list[str]] = {}
+    with AudioSource(audio_dir) as source:
+        if labels is not None:
+            table = read_table(labels)
+            clips = table.paths
+            extra = {k: v for k, v in (("speaker", table.speakers), ("split", table.splits)) if v is not None}
+            members = {c: source.find(c) for c in clips}
+        else:
+            clips = list(source.members)
+            members = {c: c for c in clips}
+        if not clips:
+            raise UserError(f"{audio_dir}: no audio files (.wav, .flac, .ogg)")
+        columns = {k: dict(zip(clips, v)) for k, v in extra.items()}
+        header = ["path", *teacher.dims, *extra]
+        fresh = force or not out.exists() or out.stat().st_size == 0
+        done: set[str] = set()
+        if not fresh:
+            with out.open(newline="") as f:
+                rows = list(csv.reader(f))
+            if [c.strip().lower() for c in rows[0]] != header:
+                raise UserError(f"{out}: its header {','.join(rows[0])} is not this labelling's {','.join(header)}; "
+                                f"pass --force to start it afresh")
+            done = {r[0] for r in rows[1:] if r}
+        todo = [c for c in clips if c not in done]
+        skipped = 0
+        with out.open("w" if fresh else "a", newline="") as f:
+            writer = csv.writer(f)
+            if fresh:
+                writer.writerow(header)
+            with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=quiet,
+                      desc="label") as bar:
+                for batch in _chunks(todo, batch_size):
+                    waves, names = [], []
+                    for c in batch:
+                        wave = source.read(members[c])
+                        reason = skip_reason(wave)
+                        if reason:
+                            tqdm.write(f"skipped clip {c}: {reason}", file=sys.stderr)
+                            skipped += 1
+                        else:
+                            waves.append(wave)
+                            names.append(c)
+                    values = teacher.predict(waves, names) if names else np.zeros((0, len(teacher.dims)))
+                    writer.writerows([c, *(f"{v:.6f}" for v in row), *(columns[k][c] for k in extra)]
+                                     for c, row in zip(names, values))
+                    f.flush()
+                    bar.update(len(batch))
+    return len(todo) - skipped, len(clips) - len(todo), skipped
 def _chunks(items: Sequence[str], n: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), max(1, n)):
         yield items[i : i + n]

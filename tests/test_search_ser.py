@@ -22,7 +22,7 @@ from eeea.tasks.ser import DEFAULT_BUDGET
 
 torch.set_num_threads(1)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "search"
-TINY = ["--population", "2", "--generations", "0", "--epochs", "1", "--workers", "1", "--device", "cpu"]
+TINY = ["--population", "2", "--generations", "0", "--epochs", "2", "--workers", "1", "--device", "cpu"]
 
 
 def _archive(run) -> list[dict]:
@@ -52,8 +52,10 @@ def test_default_search_is_ser_on_wav2small_with_the_task_budget(default_run):
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["task"] == "ser" and config["space"] == "wav2small"
     assert config["max_params"] == 72_000 and config["max_macs"] == 400_000_000
-    assert config["train"] == {**DEFAULT_BUDGET, "epochs": 1}  # the ser budget, not the image TrainConfig
-    assert config["task_config"]["test_speakers"] == ["03", "08", "16"] and config["checkpoints"] is True
+    assert config["train"] == {**DEFAULT_BUDGET, "epochs": 2}  # the ser budget, not the image TrainConfig
+    assert config["task_config"]["test_speakers"] is None and config["checkpoints"] is True  # EmoDB's, from the data
+    log = (run / "log.txt").read_text()  # the search selects on the validation speakers, never the test ones
+    assert "valid speakers 11, 13 (28 clips)" in log and "test speakers 03, 08, 16" in log
     assert config["threads"] == 1 and resolve_config({})["workers"] == 2
     space = get_space("wav2small")
     records = _archive(run)
@@ -104,7 +106,7 @@ def test_resume_extends_without_retraining_or_rewriting_weights(default_run, tmp
     for key, mtime in before.items():
         assert os.stat(run / "checkpoints" / key / "weights.pt").st_mtime_ns == mtime
     assert all(is_checkpoint(run / r["checkpoint"]) for r in records)
-    assert main(["search", "--resume", str(run), "--epochs", "2"]) == 2  # another budget is another search
+    assert main(["search", "--resume", str(run), "--epochs", "3"]) == 2  # another budget is another search
 
 
 def test_the_space_follows_the_task_unless_given():

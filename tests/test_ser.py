@@ -9,7 +9,7 @@ import torch
 from ser_helpers import TINY, ser_task
 
 from eeea import UserError, get_space
-from eeea.data.emodb import TEST_SPEAKERS, adv_mapping, embedded_path, load_emodb, parse_name
+from eeea.data.emodb import TEST_SPEAKERS, VALID_SPEAKERS, adv_mapping, embedded_path, load_emodb, parse_name
 from eeea.tasks import get_task
 
 torch.set_num_threads(1)
@@ -33,10 +33,16 @@ def test_mapping_is_cited_and_scaled_to_unit_range():
     assert all(np.all((v >= 0) & (v <= 1)) for v in mapping.values())
 
 
-def test_speaker_independent_split():
-    train, test = ser_task().train_set, ser_task().test_set
-    assert set(test.speakers) == set(TEST_SPEAKERS)
-    assert not set(train.speakers) & set(test.speakers)
+def test_speaker_independent_three_way_split():
+    """The search trains on 5 speakers and scores the 2 validation speakers; the test speakers are read only by a
+    final training, which trains on training + validation speakers."""
+    train, valid = ser_task().train_set, ser_task().test_set
+    assert set(valid.speakers) == set(VALID_SPEAKERS)
+    assert not set(train.speakers) & (set(valid.speakers) | set(TEST_SPEAKERS))
+    final = get_task("ser")
+    final.prepare_final("cpu", (16000,))
+    assert set(final.test_set.speakers) == set(TEST_SPEAKERS)
+    assert set(final.train_set.speakers) == set(train.speakers) | set(VALID_SPEAKERS)
     with pytest.raises(UserError, match="held-out speaker"):
         load_emodb().split_by_speaker(["99"])
 

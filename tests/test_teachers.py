@@ -48,7 +48,7 @@ def test_csv_teacher_matches_by_path_or_stem(tmp_path):
     with pytest.raises(UserError, match="no teacher label"):
         teacher.lookup("missing")
     path.write_text("file,a,d,v\n")
-    with pytest.raises(UserError, match="expected the header"):
+    with pytest.raises(UserError, match="no dimension column"):
         CSVTeacher(path)
 
 

@@ -88,7 +88,7 @@ def test_ser_student_trains_resumes_exactly_and_teaches(tmp_path, capsys):
     result = _result(whole)
     assert result["dataset"] == "ser" and result["params"] == 10806
     assert {"test_ccc_arousal", "test_ccc_dominance", "test_ccc_valence", "test_ccc", "1-ccc"} <= set(result)
-    assert "held-out speakers 03, 08, 16" in result["test_split"]
+    assert "test speakers 03, 08, 16" in result["test_split"]
 
     # the run's model directory is an eeea checkpoint: a teacher for eeea label
     import soundfile as sf

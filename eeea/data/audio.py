@@ -49,12 +49,15 @@ def list_audio(folder: str | Path) -> list[str]:
 
 @dataclass
 class ClipSet:
-    """Clips with their A/D/V targets and speakers: ``waves[i]`` (float32, 16 kHz) has ``targets[i]`` (3 floats)."""
+    """Clips with their targets, speakers and splits: ``waves[i]`` (float32, 16 kHz) has ``targets[i]`` (one float
+    per name in ``dims``), ``speakers[i]`` and ``splits[i]`` (train/valid/test) when known (else the lists are empty)."""
 
     names: list[str]
     waves: list[np.ndarray]
     targets: np.ndarray
     speakers: list[str] = field(default_factory=list)
+    dims: tuple[str, ...] = ("arousal", "dominance", "valence")
+    splits: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -62,7 +65,8 @@ class ClipSet:
     def subset(self, index: Sequence[int]) -> "ClipSet":
         index = list(index)
         return ClipSet([self.names[i] for i in index], [self.waves[i] for i in index], self.targets[index],
-                       [self.speakers[i] for i in index] if self.speakers else [])
+                       [self.speakers[i] for i in index] if self.speakers else [], self.dims,
+                       [self.splits[i] for i in index] if self.splits else [])
 
     def split_by_speaker(self, test_speakers: Sequence[str]) -> tuple["ClipSet", "ClipSet"]:
         """(train, test) with no speaker in both: the speaker-independent protocol."""

@@ -8,7 +8,6 @@ subset shipped inside the package (see ``EMBEDDED`` below).
 from __future__ import annotations
 
 import re
-import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -17,12 +16,16 @@ import numpy as np
 import yaml
 
 from ..errors import UserError
-from .audio import AUDIO_EXTENSIONS, ClipSet, read_audio
+from ..metrics import DIMENSIONS
+from .audio import ClipSet
+from .corpus import AudioSource, Corpus, read_clips
 
 #: the embedded subset: per speaker and emotion, the two clips that EmoDB's listeners recognised best, as FLAC
 EMBEDDED = "emodb_mini.zip"
-#: held-out speakers of the default split (two women, one man); the other seven train
+#: test speakers of the default split (two women, one man)
 TEST_SPEAKERS = ("03", "08", "16")
+#: validation speakers of the default split (one man, one woman): what a search selects on; the other five train
+VALID_SPEAKERS = ("11", "13")
 _NAME = re.compile(r"^(\d\d)([a-z]\d\d)([WLEAFTN])([a-z])$")
 
 
@@ -48,32 +51,29 @@ def embedded_path() -> Path:
     return Path(str(resources.files("eeea.data").joinpath(EMBEDDED)))
 
 
-def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None = None) -> ClipSet:
-    """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
+def emodb_corpus(source: str | Path | None = None, speakers: Sequence[str] | None = None) -> Corpus:
+    """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``), read by the
+    same reader as any corpus (:func:`eeea.data.corpus.read_clips`: 16 kHz mono, silent clips skipped)."""
     path = embedded_path() if source is None else Path(source)
     mapping = adv_mapping()
-    archive = zipfile.ZipFile(path) if not path.is_dir() and zipfile.is_zipfile(path) else None
-    if path.is_dir():
-        members = [p.relative_to(path).as_posix() for p in path.rglob("*")]
-    elif archive is not None:
-        members = archive.namelist()
-    else:
-        raise UserError(f"{path}: not an EmoDB zip or folder")
-    chosen = []  # (member, parsed name), the speaker filter applied before anything is decoded
-    for member in sorted(members):
-        parsed = parse_name(Path(member).name) if Path(member).suffix.lower() in AUDIO_EXTENSIONS else None
-        if parsed and (speakers is None or parsed[0] in speakers):
-            chosen.append((member, parsed))
-    if not chosen and not any(parse_name(Path(m).name) for m in members):
-        raise UserError(f"{path}: no EmoDB clips (SSTTTEV.wav names) found")
-    names, waves, targets, spk = [], [], [], []
     try:
-        for member, (speaker, _, emotion) in chosen:
-            names.append(Path(member).stem)
-            waves.append(read_audio(archive.read(member), name=member) if archive else read_audio(path / member))
-            targets.append(mapping[emotion])
-            spk.append(speaker)
-    finally:
-        if archive is not None:
-            archive.close()
-    return ClipSet(names, waves, np.stack(targets), spk)
+        audio = AudioSource(path)
+    except UserError:
+        raise UserError(f"{path}: not an EmoDB zip or folder") from None
+    with audio:
+        chosen = []  # (member, parsed name), the speaker filter applied before anything is decoded
+        for member in audio.members:
+            parsed = parse_name(Path(member).name)
+            if parsed and (speakers is None or parsed[0] in speakers):
+                chosen.append((member, parsed))
+        if not chosen and not any(parse_name(Path(m).name) for m in audio.members):
+            raise UserError(f"{path}: no EmoDB clips (SSTTTEV.wav names) found; for other corpora pass a labels CSV "
+                            f"(--labels)")
+        targets = np.stack([mapping[p[2]] for _, p in chosen]) if chosen else np.zeros((0, 3), np.float32)
+        return read_clips(audio, [m for m, _ in chosen], targets, DIMENSIONS, [p[0] for _, p in chosen],
+                          names=[Path(m).stem for m, _ in chosen])
+
+
+def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None = None) -> ClipSet:
+    """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
+    return emodb_corpus(source, speakers).clips

@@ -98,6 +98,8 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         config["data"] = str(Path(str(config["data"])).expanduser().resolve())
     if config["download"] and not task.downloadable:
         raise UserError(f"--download: task {name} cannot download its data; pass --data")
+    if config["task_config"].get("labels") is not None:
+        config["task_config"]["labels"] = str(Path(str(config["task_config"]["labels"])).expanduser().resolve())
     config["train"] = task.check_budget(config["train"])
     options = task_options(task)
     unknown = sorted(set(config["task_config"]) - options)

@@ -59,7 +59,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     task_config = {"data": config["data"], **({"download": True} if config["download"] else {}),
                    **config["task_config"]}
     task = get_task(config["task"], **task_config)
-    fixed = task.size_overrides()
+    keys = space.size_keys  # the task's fixed sizes (classes, outputs) that this space takes
+    fixed = {k: v for k, v in task.size_overrides().items() if not keys or k in keys}
     eval_size = space.size(**{**fixed, **config["eval_size"]})
     train_size = space.candidate_size(config["train"], space.size(**{**space.search_size, **fixed, **config["size"]}))
     if len(space.genome_input_shape(space.random_genome(np.random.default_rng(0)), **eval_size)) != task.input_rank:
@@ -69,9 +70,14 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     objectives = _objectives(config, task.objective)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
     eepi.check_feasible()
+    notes = task.check_data()  # unusable data stops the run here, before any training
 
     run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
+    for line in notes:
+        log.info(line)
+        if not quiet:
+            tqdm.write(line)
     cache = {r["key"]: r for r in run.read_archive()}
     log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")

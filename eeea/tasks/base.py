@@ -134,6 +134,11 @@ class Task(ABC):
         """Network size options the task fixes (e.g. the classifier width); none by default."""
         return {}
 
+    def check_data(self) -> list[str]:
+        """Read and check the task's data before any training (UserError for unusable data); lines for the run
+        log (clips skipped, how the data is split). Nothing by default."""
+        return []
+
     @abstractmethod
     def prepare(self, device: torch.device) -> None:
         """Load (and, on CUDA, upload) the search's data: the training part and the part candidates are scored on.

@@ -1,16 +1,19 @@
-"""Speech emotion (A/D/V) distillation: a student learns a teacher's arousal, dominance and valence.
+"""Speech emotion (A/D/V) distillation: a student learns a teacher's (or annotators') arousal, dominance, valence.
 
-Training sees random fixed-length crops; scoring runs each held-out clip whole. The search and ``eeea train`` both
-score on the held-out speakers (a final training reports them as ``test_*``). The objective ``1-ccc`` is
-``1 - mean CCC`` over the three dimensions, CCC computed over all held-out clips at once (population moments);
-held-out clips come from speakers the student never heard. Per-dimension CCCs are returned for the archive.
+Training sees random fixed-length crops; scoring runs each clip whole. The data split three ways
+(:mod:`eeea.data.splits`): a search trains on the training part and selects on the *validation* part (optionally k
+folds by speaker: each candidate trained k times, the mean is the objective, the spread archived as ``ccc_std``);
+``eeea train`` trains on training + validation and reports the *test* part (``test_*``), which no search reads.
+The objective ``1-ccc`` is ``1 - mean CCC`` over the dimensions the labels hold, CCC computed over all scored clips
+at once (population moments). Per-dimension CCCs are returned for the archive.
 
-Data: EmoDB (the corpus zip, an extracted folder, or by default the subset embedded in the package); targets come
-from the published category -> A/D/V mapping (``configs/emodb_adv.yaml``) or, with ``labels=``, from a teacher's
-labels CSV (``eeea label``), matched by file stem.
+Data: EmoDB (the corpus zip, an extracted folder, or by default the subset embedded in the package) with the published
+category -> A/D/V mapping (``configs/emodb_adv.yaml``); or, with ``labels=``, any corpus: the clips a labels CSV lists
+under ``data`` (a folder or zip; the embedded EmoDB subset when not given), see :mod:`eeea.data.corpus`.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any, Sequence
@@ -20,10 +23,12 @@ import torch
 from torch import nn
 
 from ..data.audio import SAMPLE_RATE, ClipSet, random_crops
-from ..data.emodb import TEST_SPEAKERS, load_emodb
+from ..data.corpus import Corpus, label_dims, load_corpus
+from ..data.emodb import TEST_SPEAKERS, VALID_SPEAKERS, embedded_path, emodb_corpus, parse_name
+from ..data.splits import Split, folds, three_way
 from ..errors import UserError
-from ..metrics import ccc_loss, ccc_mse_loss, ccc_report
-from ..teachers import CSVTeacher, predict_clips
+from ..metrics import DIMENSIONS, ccc_loss, ccc_mse_loss, ccc_report
+from ..teachers import predict_clips
 from .base import Task, Training, register_task
 from .training import Diverged
 
@@ -49,8 +54,8 @@ class SERTask(Task):
     objective = "1-ccc"
     input_rank = 1  # raw audio
     autocast = False  # the log-power front end wants fp32
-    summary_columns = (("ccc_arousal", "CCC A"), ("ccc_dominance", "CCC D"), ("ccc_valence", "CCC V"),
-                       ("ccc", "mean CCC"))
+    summary_columns = (("ccc_arousal", "valid CCC A"), ("ccc_dominance", "valid CCC D"),
+                       ("ccc_valence", "valid CCC V"), ("ccc", "valid mean CCC"), ("ccc_std", "sd over folds"))
     # The default search (``eeea search --max-params 72k``) fits 15 minutes on 2 CPU cores (docs/decisions.md):
     # MACs are capped near wav2small_17k's 322M per 5 s, which bounds each candidate's training time and its latency.
     search_defaults = {
@@ -72,66 +77,136 @@ class SERTask(Task):
         return complete_budget(budget)
 
     def __init__(self, data: str | None = None, labels: str | None = None,
-                 test_speakers: Sequence[str] = TEST_SPEAKERS, crop_seconds: float = 1.0, loss: str = "ccc") -> None:
+                 test_speakers: Sequence[str] | None = None, valid_speakers: Sequence[str] | None = None,
+                 folds: int = 1, split_seed: int = 0, crop_seconds: float = 1.0, loss: str = "ccc") -> None:
+        """``data``: EmoDB zip/folder, or with ``labels`` (a labels CSV) the root its paths are relative to;
+        ``test_speakers`` / ``valid_speakers``: held-out speakers (default: EmoDB's fixed ones on EmoDB, a seeded
+        fifth each otherwise); ``folds``: k > 1 scores a search candidate by k-fold cross-validation over the
+        training and validation speakers; ``split_seed``: seed of drawn splits and folds."""
         if loss not in LOSSES:
             raise UserError(f"ser task: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if crop_seconds <= 0:
             raise UserError(f"ser task: crop_seconds must be positive, got {crop_seconds}")
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
+            raise UserError(f"ser task: folds must be a positive integer, got {folds!r}")
         self.data, self.labels, self.loss_name = data, labels, loss
-        self.test_speakers = [str(s) for s in test_speakers]
+        self.test_speakers = _speakers(test_speakers)
+        self.valid_speakers = _speakers(valid_speakers)
+        self.folds, self.split_seed = folds, int(split_seed)
         self.crop = int(round(crop_seconds * SAMPLE_RATE))
+        self.dims: tuple[str, ...] = label_dims(labels) if labels else DIMENSIONS
+        self.corpus: Corpus | None = None
+        self.split: Split | None = None
         self.train_set: ClipSet | None = None
-        self.test_set: ClipSet | None = None
+        self.test_set: ClipSet | None = None  # the part scored: validation in a search, test after prepare_final
+        self.fold_sets: list[tuple[ClipSet, ClipSet]] = []
         self.device = torch.device("cpu")
         self.final = False
 
+    def size_overrides(self) -> dict[str, Any]:
+        """One output per dimension the labels hold."""
+        return {"outputs": len(self.dims)}
+
+    def load(self) -> Corpus:
+        """Read the corpus (once) and split it; UserError for unreadable files or bad labels."""
+        if self.corpus is None:
+            if self.labels:
+                root = self.data if self.data is not None else embedded_path()
+                self.corpus = load_corpus(root, self.labels, speaker_of=lambda m: (parse_name(m) or (None,))[0])
+            else:
+                self.corpus = emodb_corpus(self.data)
+            self.split = three_way(self.corpus.clips, self.test_speakers, self.valid_speakers, self.split_seed,
+                                   defaults=(TEST_SPEAKERS, VALID_SPEAKERS))
+        return self.corpus
+
+    def check_data(self) -> list[str]:
+        corpus = self.load()
+        assert self.split is not None
+        how = f"; search score: mean of {self.folds} folds by speaker over train + valid" if self.folds > 1 else ""
+        return corpus.notes() + [f"split: {self.split.how}{how}"]
+
     def prepare(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
-        clips = load_emodb(self.data)
-        if self.labels:
-            teacher = CSVTeacher(self.labels)
-            clips.targets = teacher.predict(clips.waves, clips.names).astype(np.float32)
-        self.train_set, self.test_set = clips.split_by_speaker(self.test_speakers)
+        clips = self.load().clips
+        assert self.split is not None
+        self.train_set, self.test_set = clips.subset(self.split.train), clips.subset(self.split.valid)
+        if self.folds > 1:
+            pool = sorted(self.split.train + self.split.valid)
+            self.fold_sets = [(clips.subset(t), clips.subset(v))
+                              for t, v in folds(clips, pool, self.folds, self.split_seed)]
 
     def prepare_final(self, device: torch.device, input_shape: tuple[int, ...]) -> str:
-        self.prepare(device)
-        assert self.test_set is not None
+        self.device = torch.device(device)
+        clips = self.load().clips
+        assert self.split is not None
+        self.train_set = clips.subset(sorted(self.split.train + self.split.valid))
+        self.test_set = clips.subset(self.split.test)
         self.final = True
-        return f"held-out speakers {', '.join(self.test_speakers)} ({len(self.test_set)} clips)"
+        return f"test part ({len(self.test_set)} clips) of the {self.split.how}; trained on train + valid"
 
     def start(self, model: nn.Module, budget: dict[str, Any], seed: int, *, max_steps: int | None = None,
               amp: torch.dtype | None = None, channels_last: bool = False, compile: bool = False) -> "SERTraining":
         if self.train_set is None:
             self.prepare(self.device)
-        return SERTraining(self, model, complete_budget(budget), seed, max_steps)
+        assert self.train_set is not None and self.test_set is not None
+        return SERTraining(self, model, complete_budget(budget), seed, max_steps, self.train_set, self.test_set)
 
-    def score(self, model: nn.Module) -> dict[str, float]:
-        """CCC per dimension and ``1-ccc`` on the held-out speakers' whole clips (``test_*`` names after
-        :meth:`prepare_final`); Diverged when the student's outputs are not finite."""
+    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
+        """As :meth:`Task.evaluate`; with ``folds`` > 1 (a search), the mean over folds of every figure, and the
+        spread of the mean CCC over folds as ``ccc_std``. ``model`` ends with the first fold's weights."""
+        if self.train_set is None:
+            self.prepare(self.device)
+        if self.folds <= 1 or self.final:
+            return super().evaluate(model, budget, seed)
+        initial = copy.deepcopy(model.state_dict())
+        reports = []
+        for train, valid in reversed(self.fold_sets):
+            model.load_state_dict(initial)
+            training = SERTraining(self, model, complete_budget(budget), seed, None, train, valid)
+            for epoch in range(training.epochs):
+                metrics, _ = training.train_epoch(epoch)
+            reports.append({**training.score(), "train_loss": metrics["train_loss"]})
+        out = {k: float(np.mean([r[k] for r in reports])) for k in reports[0]}
+        out["1-ccc"] = 1.0 - out["ccc"]
+        out["ccc_std"] = float(np.std([r["ccc"] for r in reports]))
+        return out
+
+    def score(self, model: nn.Module, clips: ClipSet | None = None) -> dict[str, float]:
+        """CCC per dimension and ``1-ccc`` on ``clips`` (default: the scored part: validation in a search, test
+        after :meth:`prepare_final`, keys then prefixed ``test_``), each clip whole; Diverged when the student's
+        outputs are not finite."""
         if self.test_set is None:
             self.prepare(self.device)
-        assert self.test_set is not None
-        pred = predict_clips(model, self.test_set.waves, self.device)[:, :3]
+        clips = clips if clips is not None else self.test_set
+        assert clips is not None
+        pred = predict_clips(model, clips.waves, self.device)[:, : len(self.dims)]
         if not np.all(np.isfinite(pred)):
             raise Diverged("the student's outputs are not finite")
-        report = ccc_report(pred, self.test_set.targets)
+        report = ccc_report(pred, clips.targets, self.dims)
         if self.final:
             return {k if k.startswith("1-") else f"test_{k}": v for k, v in report.items()}
         return report
+
+
+def _speakers(value: Sequence[str] | str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    return [str(s).strip() for s in items if str(s).strip()] or None
 
 
 class SERTraining(Training):
     """AdamW with a one-cycle schedule on random crops of the training speakers' clips (CCC loss)."""
 
     def __init__(self, task: SERTask, model: nn.Module, budget: dict[str, Any], seed: int,
-                 max_steps: int | None) -> None:
-        assert task.train_set is not None
+                 max_steps: int | None, train_set: ClipSet, score_set: ClipSet) -> None:
         self.task, self.budget = task, budget
+        self.train_set, self.score_set = train_set, score_set
         torch.manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.model = model.to(task.device).train()
         self.epochs, self.batch_size = int(budget["epochs"]), int(budget["batch_size"])
-        self.steps = max(1, len(task.train_set) // self.batch_size)
+        self.steps = max(1, len(train_set) // self.batch_size)
         if max_steps:
             self.steps = min(self.steps, max_steps)
         self.opt = torch.optim.AdamW(model.parameters(), lr=budget["lr"], weight_decay=budget["weight_decay"])
@@ -139,8 +214,7 @@ class SERTraining(Training):
                                                          total_steps=self.epochs * self.steps)
 
     def train_epoch(self, epoch: int, progress: Any = None) -> tuple[dict[str, float], int]:
-        train_set = self.task.train_set
-        assert train_set is not None
+        train_set = self.train_set
         self.model.train()
         targets = torch.from_numpy(train_set.targets).to(self.task.device)
         loss_fn = LOSSES[self.task.loss_name]
@@ -163,7 +237,7 @@ class SERTraining(Training):
         return {"train_loss": total / self.steps}, self.steps * self.batch_size
 
     def score(self) -> dict[str, float]:
-        return self.task.score(self.model)
+        return self.task.score(self.model, self.score_set)
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),

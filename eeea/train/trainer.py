@@ -117,6 +117,8 @@ class Trainer:
         torch.manual_seed(int(cfg["seed"]))
         shape = self.space.genome_input_shape(self.genome, **self.model_size(self.task.final_size))
         test_split = self.task.prepare_final(self.device, shape, **self.final_inputs)
+        for line in self.task.check_data():
+            self.log(line)
         self.size = self.model_size({**self.task.final_size, **self.task.size_overrides()})
         model = self.space.build(self.genome, **self.size).to(self.device)
         _check_forward(model, self.space.genome_input_shape(self.genome, **self.size), self.device)
