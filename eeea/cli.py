@@ -121,13 +121,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {}
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
-                "seed", "workers", "device", "threads"):
+                "seed", "workers", "device", "threads", "amp", "channels_last"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.data is not None:
         overrides["data"] = args.data
     if args.download:
         overrides["download"] = True
+    if args.compile:
+        overrides["compile"] = True
     train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
     size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
     task = {k: getattr(args, k) for k in ("holdout", "limit") if getattr(args, k) is not None}
@@ -284,11 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 0.1) or a count")
     p.add_argument("--limit", type=int, help="image tasks: use only this many training images (quick looks)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
-    p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process)")
+    p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process; "
+                   "on CUDA 4 candidates at once per GPU)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")
     p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
+    g = p.add_argument_group("speed levers of the candidates' training (default: bf16 + channels_last on CUDA, off on "
+                             "the CPU; they change results, so a resumed run keeps them)")
+    g.add_argument("--amp", choices=AMP, help="autocast dtype (auto: bf16 on CUDA, none on the CPU)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--compile", action="store_true",
+                   help='torch.compile(mode="reduce-overhead") each candidate (CUDA graphs on CUDA; default off)')
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_search)
 

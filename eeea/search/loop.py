@@ -25,7 +25,7 @@ from ..tasks import get_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
 from .eepi import EEPI, BudgetRepair, EEPISampling
-from .executors import Job, candidate_seed, make_executor
+from .executors import LEVER_KEYS, Job, candidate_seed, make_executor
 from .variation import GroupMutation, GroupUniformCrossover, KeyDuplicates
 
 COUNTED = ("params", "macs")
@@ -105,7 +105,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                                       config["train"], checkpoint)
             if jobs and executor is None:
                 executor = make_executor(config["workers"], config["task"], task_config, config["space"],
-                                         config["device"], config["threads"])
+                                         config["device"], config["threads"], {k: config[k] for k in LEVER_KEYS})
             start = time.perf_counter()
             with tqdm(total=len(jobs), desc=f"gen {gen} candidates", unit="net", leave=False,
                       disable=quiet or not jobs) as inner:
