@@ -21,16 +21,25 @@ Every figure is printed as it is measured (flushed: a timeout still leaves the f
 part, a name, a value, a unit, the reference it compares with and a note. Each part has a time budget and is skipped
 (saying so) when the suite's ``--budget`` (default 480 s) would be overrun. Nothing is installed here.
 
-The one device command (the device tool's ``run``; timeout_s 600; carry ``.whl`` and ``.data/cifar10-train.zip``):
+The device commands. A call carries at most 64 MiB (the working tree, about 13 MB, included): the 52 MB CIFAR-10 zip
+and the 8 MB of wheels do not fit together, so the suite runs as two calls of the device tool, one after the other on
+the same lease (about 6.5 + 4.5 minutes; parts a-c import no pymoo, so the first call needs no wheels):
 
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \\
-      .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 || exit; \\
-    python3 benchmarks/gpu_suite.py --device cuda --data .data/cifar10-train.zip
+1. carry ``[".data/cifar10-train.zip"]``, timeout_s 540:
+   ``PYTHONUNBUFFERED=1 PYTHONPATH=$PWD python3 benchmarks/gpu_suite.py --device cuda --data .data/cifar10-train.zip
+   --only a,b,c --budget 420``
+2. carry ``[".whl"]``, timeout_s 360:
+   ``python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site
+   .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 || exit; python3 benchmarks/gpu_suite.py
+   --device cuda --only d,e --budget 270``
 
-Before it, here: ``/work/shared/tools/device-wheels.sh`` fills ``.whl/`` (pymoo, thop, soundfile and their needs,
-about 10 MB) and ``mkdir -p .data && cp ../shared/data/cifar10-train.zip .data/`` (52 MB; both folders are
-git-ignored; 64 MiB travel per call in all). The figures come back as ``$OUT/figures.jsonl``; record them in
-benchmarks/RESULTS.md here with ``python benchmarks/gpu_suite.py --record-from PATH/figures.jsonl``.
+Before them, here, in the repository root (not a worktree: the script writes .git/info/exclude):
+``/work/shared/tools/device-wheels.sh`` fills ``.whl/`` (pymoo, moocore, cma, soundfile, thop and their needs,
+8.1 MB; the install line above is the one it prints), and ``mkdir -p .data && cp ../shared/data/cifar10-train.zip
+.data/`` (52 MB); both folders are git-ignored. Each call's figures come back as ``$OUT/figures.jsonl`` (and .csv);
+record them in benchmarks/RESULTS.md here with ``python benchmarks/gpu_suite.py --record-from PATH/figures.jsonl``.
+On a machine without that limit, one command runs everything: ``python benchmarks/gpu_suite.py --device cuda
+--data PATH/cifar10-train.zip``.
 
 ``--device cpu --smoke`` runs the same code paths in seconds on the CPU (tiny networks, embedded data): the test
 suite runs it, so the suite cannot rot. Smoke figures say nothing about a GPU.
@@ -53,16 +62,17 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_subset_path, load_cifar
-from eeea.data.device import DeviceImages
-from eeea.runtime import resolve_device, resolve_levers
-from eeea.search.config import GPU_WORKERS
-from eeea.search.executors import Evaluator, Job, candidate_seed, make_executor
-from eeea.spaces import get_space
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(ROOT), str(HERE)]  # eeea from this checkout even where it is not installed (the device machine)
+
+from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_subset_path, load_cifar  # noqa: E402
+from eeea.data.device import DeviceImages  # noqa: E402
+from eeea.runtime import resolve_device, resolve_levers  # noqa: E402
+from eeea.search.config import GPU_WORKERS  # noqa: E402
+from eeea.search.executors import Evaluator, Job, candidate_seed, make_executor  # noqa: E402
+from eeea.spaces import get_space  # noqa: E402
+
 from _results import record  # noqa: E402
 from bench_train import time_lever  # noqa: E402
 
