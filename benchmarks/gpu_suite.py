@@ -52,8 +52,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -105,6 +107,8 @@ class Suite:
         self.cuda = self.device.type == "cuda"
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
+        # run directories and the smoke data go elsewhere: only the figures travel back from a device call's $OUT
+        self.work = Path(tempfile.mkdtemp(prefix="gpu_suite-"))
         self.start = time.perf_counter()
         self.rows: list[dict[str, Any]] = []
         self.where = f"{torch.cuda.get_device_name(self.device) if self.cuda else 'CPU'}, torch {torch.__version__}"
@@ -115,7 +119,7 @@ class Suite:
         self.data = args.data
         if self.smoke:
             torch.set_num_threads(1)  # subprocesses and pool workers use one thread each too (candidate_threads)
-            self.data = args.data or str(smoke_data(self.out))
+            self.data = args.data or str(smoke_data(self.work))
         self.task_config: dict[str, Any] = {"data": self.data} if self.data else {}
         for name in ("figures.jsonl", "figures.csv"):
             (self.out / name).unlink(missing_ok=True)
@@ -256,7 +260,7 @@ class Suite:
                       f"{cap:.0f} s): {text[-300:]!r}")
 
     def _search(self, part: str, label: str, flags: list[str], cap: float) -> None:
-        run = self.out / f"search-{part}"
+        run = self.work / f"search-{part}"
         cmd = [sys.executable, "-m", "eeea.cli", "search", "--device", str(self.device), "--out", str(run), "--force",
                "--quiet", *flags]
         code, text, seconds = _call(cmd, cap)
@@ -284,10 +288,10 @@ class Suite:
             ["--channels", "8", "--layers", "5", "--max-steps", "20"]
         search = [sys.executable, "-m", "eeea.cli", "search", "--task", "cifar10", "--device", str(self.device),
                   "--population", "2" if self.smoke else "4", "--generations", "0" if self.smoke else "1",
-                  "--out", str(self.out / "e-search"), "--force", "--quiet", *tiny,
+                  "--out", str(self.work / "e-search"), "--force", "--quiet", *tiny,
                   *(["--data", self.data] if self.smoke else [])]
         train = [sys.executable, "-m", "eeea.cli", "train", "--arch", "eeea_c", "--recipe", "fast", "--device",
-                 str(self.device), "--epochs", "1", "--out", str(self.out / "e-train"), "--force", "--quiet", *tiny,
+                 str(self.device), "--epochs", "1", "--out", str(self.work / "e-train"), "--force", "--quiet", *tiny,
                  *(["--data", self.data] if self.smoke else [])]
         for label, cmd in (("eeea search --task cifar10", search), ("eeea train --recipe fast", train)):
             code, text, seconds = _call(cmd, self.cap("e"))
@@ -350,7 +354,10 @@ def main(argv: list[str] | None = None) -> None:
     args.command = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     suite = Suite(args)
     print(f"GPU_WORKERS default {GPU_WORKERS}; figures to {suite.out}", flush=True)
-    suite.run(parts)
+    try:
+        suite.run(parts)
+    finally:
+        shutil.rmtree(suite.work, ignore_errors=True)
     if not args.no_record and not args.smoke:
         record_figures(suite.out / "figures.jsonl")
 
