@@ -37,14 +37,16 @@ def relative_command(command: str) -> str:
     return re.sub(r"(?<![\w.])/(?:[^\s/]+/)+([^\s/]+)", r"\1", command)
 
 
-def _block_header(command: str) -> str:
+def _block_header(command: str, where: str | None = None) -> str:
     import torch
 
-    return f"### {_dt.date.today().isoformat()} — {machine()}, torch {torch.__version__}\n`{command}`\n\n"
+    where = where or f"{machine()}, torch {torch.__version__}"
+    return f"### {_dt.date.today().isoformat()} — {where}\n`{command}`\n\n"
 
 
-def record(benchmark: str, figure: str, value: str, target: str, command: str) -> None:
-    """Print one figure and add it to RESULTS.md (see the module docstring)."""
+def record(benchmark: str, figure: str, value: str, target: str, command: str, where: str | None = None) -> None:
+    """Print one figure and add it to RESULTS.md (see the module docstring). ``where``: the machine and torch version
+    of figures measured elsewhere (e.g. ``NVIDIA H200, torch 2.11.0``); default this machine's."""
     print(f"{benchmark}: {figure} = {value} (target {target})")
     command = relative_command(command)
     text = RESULTS.read_text() if RESULTS.exists() else HEADER
@@ -59,5 +61,5 @@ def record(benchmark: str, figure: str, value: str, target: str, command: str) -
         text = text[:end] + row + text[end:]
     else:
         _STARTED.add((benchmark, command))
-        text = text[:start] + _block_header(command) + TABLE_HEAD + row + "\n" + text[start:]
+        text = text[:start] + _block_header(command, where) + TABLE_HEAD + row + "\n" + text[start:]
     RESULTS.write_text(text.rstrip("\n") + "\n")

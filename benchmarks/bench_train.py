@@ -36,11 +36,13 @@ LEVERS = {
 }
 
 
-def time_lever(device: torch.device, data: DeviceImages, lever: str, batch: int, warmup: int, steps: int) -> float:
-    """Median seconds per training step with ``lever``."""
+def time_lever(device: torch.device, data: DeviceImages, lever: str, batch: int, warmup: int, steps: int,
+               channels: int = 36, layers: int = 20) -> float:
+    """Median seconds per training step with ``lever`` (``channels``/``layers``: the paper size unless asked)."""
     amp, channels_last, compiled = LEVERS[lever]
     torch.manual_seed(0)
-    model = create_model("eeea_c", channels=36, layers=20, num_classes=10, auxiliary=True, drop_path_prob=0.2)
+    model = create_model("eeea_c", channels=channels, layers=layers, num_classes=10, auxiliary=True,
+                         drop_path_prob=0.2)
     model = model.to(device).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -72,6 +74,8 @@ def main() -> None:
     ap.add_argument("--levers", help="comma list of " + ", ".join(LEVERS) + " (default: all on CUDA; no compile on "
                     "the CPU, where inductor compiles the 20-cell graph for many minutes)")
     ap.add_argument("--batch-size", type=int, default=96)
+    ap.add_argument("--channels", type=int, default=36, help="initial channels (paper 36; smaller for smoke runs)")
+    ap.add_argument("--layers", type=int, default=20, help="cells (paper 20)")
     ap.add_argument("--warmup", type=int, help="untimed steps (default 20 on CUDA, 1 on the CPU)")
     ap.add_argument("--steps", type=int, help="timed steps (default 50 on CUDA, 3 on the CPU)")
     ap.add_argument("--threads", type=int, help="torch CPU threads")
@@ -91,10 +95,10 @@ def main() -> None:
         torch.backends.cudnn.benchmark = True
     data = DeviceImages(load_cifar("cifar10"), device, CIFAR_MEAN, CIFAR_STD)
     for lever in levers:
-        step = time_lever(device, data, lever, args.batch_size, warmup, steps)
+        step = time_lever(device, data, lever, args.batch_size, warmup, steps, args.channels, args.layers)
         rate = args.batch_size / step
         print(f"{lever}: {rate:,.1f} img/s ({step * 1000:.0f} ms per step, median of {steps} after {warmup} warm-up)")
-        if not args.no_record:
+        if not args.no_record and (args.channels, args.layers) == (36, 20):
             cmd = (f"python benchmarks/bench_train.py --device {args.device} --levers {lever} --warmup {warmup} "
                    f"--steps {steps}" + (f" --threads {args.threads}" if args.threads else ""))
             target = "release 623 img/s fp32 on an H200; target >= 2,500 there" if cuda else "-"

@@ -150,13 +150,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
                 "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
                 "cpus_per_candidate", "algorithm",
-                "tournament_size", "max_evaluations"):
+                "tournament_size", "max_evaluations", "amp", "channels_last"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.data is not None:
         overrides["data"] = args.data
     if args.download:
         overrides["download"] = True
+    if args.compile:
+        overrides["compile"] = True
     train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
     size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
     task = {k: getattr(args, k) for k in ("holdout", "limit", "dataset", "labels", "test_speakers", "valid_speakers",
@@ -331,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16"],
                    help="task nb201: the benchmark's data set (default cifar10)")
     p.add_argument("--seed", type=int, help="run seed (default 0)")
-    p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process)")
+    p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process; "
+                   "on CUDA 4 candidates at once per GPU)")
     p.add_argument("--threads", type=int,
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")
@@ -345,6 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "0.25 puts four on each GPU (default 1 when the cluster has GPUs, else 0)")
     p.add_argument("--cpus-per-candidate", type=float, metavar="N", help="--executor ray: CPUs reserved per "
                    "candidate (default 1)")
+    g = p.add_argument_group("speed levers of the candidates' training (default: bf16 + channels_last on CUDA, off on "
+                             "the CPU; they change results, so a resumed run keeps them)")
+    g.add_argument("--amp", choices=AMP, help="autocast dtype (auto: bf16 on CUDA, none on the CPU)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
+    g.add_argument("--compile", action="store_true",
+                   help='torch.compile(mode="reduce-overhead") each candidate (CUDA graphs on CUDA; default off)')
     p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     p.set_defaults(func=cmd_search)
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import torch
 
@@ -56,3 +57,31 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     return _AMP_DTYPES[amp]
+
+
+@dataclass(frozen=True)
+class Levers:
+    """The resolved speed levers of a training: autocast dtype, channels_last layout, ``torch.compile``."""
+
+    amp: torch.dtype | None = None
+    channels_last: bool = False
+    compile: bool = False
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of ``Task.start``."""
+        return {"amp": self.amp, "channels_last": self.channels_last, "compile": self.compile}
+
+    def describe(self) -> str:
+        """One word per lever in use (``fp32`` when none), e.g. ``bf16+channels_last``."""
+        words = [str(self.amp).replace("torch.bfloat", "bf")] if self.amp is not None else []
+        words += ["channels_last"] * self.channels_last + ["compile"] * self.compile
+        return "+".join(words) or "fp32"
+
+
+def resolve_levers(amp: str, channels_last: bool | None, compile: bool, device: torch.device,
+                   autocast: bool = True) -> Levers:
+    """The levers of an ``--amp`` choice (:data:`AMP`), ``--channels-last`` (None: on for CUDA, off on the CPU) and
+    ``--compile`` on ``device``; a task that must not autocast (``autocast=False``) never does."""
+    dtype = resolve_amp(amp, device)
+    cuda = device.type == "cuda"
+    return Levers(dtype if autocast else None, cuda if channels_last is None else bool(channels_last), bool(compile))

@@ -31,7 +31,7 @@ class FaultTask(Task):
             (self.marker_dir / f"prepare-{os.getpid()}").touch()
             raise UserError(self.fail_prepare)
 
-    def evaluate(self, model: Any, budget: dict[str, Any], seed: int) -> dict[str, float]:
+    def evaluate(self, model: Any, budget: dict[str, Any], seed: int, levers: Any = None) -> dict[str, float]:
         time.sleep(self.sleep)  # keeps neighbours in flight when another candidate kills its worker
         marker = self.marker_dir / f"killed-{seed}"
         if seed in self.kill_always or (seed in self.kill_once and not marker.exists()):

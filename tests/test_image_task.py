@@ -111,7 +111,7 @@ class FlakyTask(Task):
     def prepare(self, device: torch.device) -> None:
         pass
 
-    def evaluate(self, model, budget, seed):
+    def evaluate(self, model, budget, seed, levers=None):
         FlakyTask.calls[seed] = FlakyTask.calls.get(seed, 0) + 1
         if seed == 13 or FlakyTask.calls[seed] == 1:
             raise RuntimeError("worker fault")

@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
+import torch
+
 from ..config import merge
 from ..errors import UserError
+from ..runtime import AMP
 from ..tasks.base import Task, task_class, task_defaults, task_options
 from ..units import parse_count
 
@@ -37,7 +40,16 @@ DEFAULTS: dict[str, Any] = {
     "algorithm": "nsga2",  # nsga2 | random | regularized-evolution (see eeea.search.algorithms)
     "tournament_size": 5,  # regularized-evolution: members sampled per tournament
     "max_evaluations": None,  # budget in distinct evaluations (None: the generations alone bound the run)
+    # speed levers of the proxy training (they change results, so a resume must keep them): auto = bf16 autocast on
+    # CUDA, off on the CPU (CPU results stay bit-exact); channels_last None = on for CUDA, off on the CPU; compile:
+    # torch.compile(mode="reduce-overhead") of each candidate, off until measured to pay (docs/decisions.md)
+    "amp": "auto",
+    "channels_last": None,
+    "compile": False,
 }
+#: candidates trained at once on one GPU when the device resolves to CUDA and no layer sets ``workers`` (awaits the
+#: GPU suite's measurement (b), benchmarks/gpu_suite.py; see docs/decisions.md)
+GPU_WORKERS = 4
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
 #: train (the task's training budget), checkpoints (save trained weights), and may set workers / threads (its
 #: candidates' best use of a CPU); task_config (the task's options) defaults to its constructor's defaults
@@ -47,6 +59,11 @@ TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "tr
 RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations", "executor", "ray_address",
                "gpus_per_candidate", "cpus_per_candidate"}
 SCOPES = ("init", "all")
+
+
+def _on_cuda(device: str) -> bool:
+    """Whether ``device`` will resolve to CUDA here (no error for a CUDA device this machine lacks: a stored run's)."""
+    return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
 
 
 def _task_name(layers: tuple[Mapping[str, Any], ...]) -> str:
@@ -78,6 +95,14 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         raise UserError(f"--eepi-scope: {config['eepi_scope']!r} is not one of {', '.join(SCOPES)}")
     if config["threads"] is None:
         config["threads"] = DEFAULTS["threads"]
+    if not any(layer.get("workers") is not None for layer in layers) and _on_cuda(str(config["device"])):
+        config["workers"] = GPU_WORKERS
+    if config["amp"] not in AMP:
+        raise UserError(f"--amp: {config['amp']!r} is not one of {', '.join(AMP)}")
+    if config["channels_last"] not in (None, True, False):
+        raise UserError(f"channels_last: must be true, false or null (auto), got {config['channels_last']!r}")
+    if not isinstance(config["compile"], bool):
+        raise UserError(f"compile: must be true or false, got {config['compile']!r}")
     for key in ("population", "generations", "workers", "threads"):
         value = config[key]
         minimum = {"generations": 0, "population": 2}.get(key, 1)

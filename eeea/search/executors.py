@@ -18,16 +18,16 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 
 from ..errors import UserError
 from ..genome import Genome
-from ..runtime import candidate_threads, resolve_device, torch_threads
+from ..runtime import Levers, candidate_threads, resolve_device, resolve_levers, torch_threads
 from ..spaces import get_space
 from ..tasks import get_task, task_class
-from ..tasks.training import Diverged
+from ..tasks.training import Diverged, cpu_amp_guard
 
 
 def candidate_seed(run_seed: int, key: str) -> int:
@@ -46,14 +46,24 @@ class Job:
     checkpoint: str | None = field(default=None, hash=False)
 
 
+#: the search options that are speed levers of the proxy training (see :func:`eeea.runtime.resolve_levers`)
+LEVER_KEYS = ("amp", "channels_last", "compile")
+
+
 class Evaluator:
-    """Holds a prepared task and builds, trains and scores candidates (one per worker process)."""
+    """Holds a prepared task and builds, trains and scores candidates (one per worker process).
+
+    ``levers`` holds the search's lever options (:data:`LEVER_KEYS`: ``amp`` auto/bf16/none, ``channels_last``
+    None/True/False, ``compile``), resolved here for the device and the task; None: all off."""
 
     def __init__(self, task_name: str, task_config: dict[str, Any], space: str, device: str,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, levers: Mapping[str, Any] | None = None) -> None:
         self.threads = candidate_threads(threads)
         self.device = resolve_device(device)
         self.task = get_task(task_name, **task_config)
+        self.levers = Levers() if levers is None else resolve_levers(
+            str(levers.get("amp", "auto")), levers.get("channels_last"), bool(levers.get("compile", False)),
+            self.device, self.task.autocast)
         self.space = get_space(space)
         self.task.prepare(self.device)
         self.worst = float(self.task.worst)
@@ -101,7 +111,8 @@ class Evaluator:
             return self.task.lookup(genome)
         torch.manual_seed(job.seed)  # weight initialisation
         model = self.space.build(genome, **job.size)
-        values = self.task.evaluate(model, budget, job.seed)  # trains ``model`` in place
+        with cpu_amp_guard(self.device, self.levers.amp):
+            values = self.task.evaluate(model, budget, job.seed, self.levers)  # trains ``model`` in place
         if job.checkpoint:  # written before the archive line, so an archived result always has its weights
             from ..checkpoint import save_checkpoint
 
@@ -145,8 +156,8 @@ class LocalExecutor:
     """Evaluates in this process, one candidate at a time."""
 
     def __init__(self, task_name: str, task_config: dict[str, Any], space: str, device: str,
-                 threads: int | None = None) -> None:
-        self.evaluator = Evaluator(task_name, task_config, space, device, threads)
+                 threads: int | None = None, levers: Mapping[str, Any] | None = None) -> None:
+        self.evaluator = Evaluator(task_name, task_config, space, device, threads, levers)
 
     def map(self, jobs: Iterable[Job]) -> Iterator[dict[str, Any]]:
         for job in jobs:
@@ -190,9 +201,10 @@ class PoolExecutor:
     """
 
     def __init__(self, workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, levers: Mapping[str, Any] | None = None) -> None:
         self.workers = workers
-        self.args = (task_name, task_config, space, device, candidate_threads(threads))
+        self.args = (task_name, task_config, space, device, candidate_threads(threads),
+                     None if levers is None else dict(levers))
         task = task_class(task_name)  # only its class attributes are needed here; workers build and prepare it
         self.objective, self.worst = task.objective, float(task.worst)
         self.context = multiprocessing.get_context("spawn")

@@ -25,7 +25,7 @@ from .config import check_resume, resolve_config
 from .algorithms import make_algorithm
 from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
-from .executors import Job, candidate_seed
+from .executors import LEVER_KEYS, Job, candidate_seed
 from .variation import KeyDuplicates
 
 COUNTED = ("params", "macs")
@@ -111,7 +111,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                                          config["device"], config["threads"], kind=config["executor"],
                                          ray_address=config["ray_address"],
                                          gpus_per_candidate=config["gpus_per_candidate"],
-                                         cpus_per_candidate=config["cpus_per_candidate"])
+                                         cpus_per_candidate=config["cpus_per_candidate"],
+                                         levers={k: config[k] for k in LEVER_KEYS})
             start = time.perf_counter()
             with tqdm(total=len(jobs), desc=f"gen {gen} candidates", unit="net", leave=False,
                       disable=quiet or not jobs) as inner:

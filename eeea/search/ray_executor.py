@@ -23,7 +23,7 @@ import tempfile
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 from ..checkpoint import WEIGHTS_FILE
 from ..errors import UserError
@@ -88,8 +88,8 @@ class RayExecutor:
     """
 
     def __init__(self, workers: int, task_name: str, task_config: dict[str, Any], space: str, device: str,
-                 threads: int | None = None, *, address: str | None = None, gpus_per_candidate: float | None = None,
-                 cpus_per_candidate: float = 1) -> None:
+                 threads: int | None = None, levers: Mapping[str, Any] | None = None, *, address: str | None = None,
+                 gpus_per_candidate: float | None = None, cpus_per_candidate: float = 1) -> None:
         ray = self.ray = import_ray()
         if not cpus_per_candidate > 0:
             raise UserError(f"--cpus-per-candidate: must be more than 0, got {cpus_per_candidate}")
@@ -106,7 +106,8 @@ class RayExecutor:
             self._check_fits(cpus_per_candidate, gpus)
             # Ray shows an actor only the GPUs it reserved, as cuda:0..; without one, "auto" means the CPU there
             actor_device = "cuda" if gpus > 0 and device.startswith("cuda") else device
-            self.args = (task_name, task_config, space, actor_device, candidate_threads(threads))
+            self.args = (task_name, task_config, space, actor_device, candidate_threads(threads),
+                         None if levers is None else dict(levers))
             self.actor_class = ray.remote(EvaluatorActor).options(num_cpus=cpus_per_candidate, num_gpus=gpus,
                                                                   max_restarts=0)
             self.paths = [p for p in sys.path if p and os.path.isdir(p)]

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..runtime import Levers
 
 _TASKS: dict[str, type["Task"]] = {}
 
@@ -164,11 +165,13 @@ class Task(ABC):
             training.train_epoch(epoch)
         return model.eval()
 
-    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
-        """Train ``model`` within ``budget`` (epochs, batch size, ...) from ``seed``; return ``{name: value}``
-        containing at least :attr:`objective`. Deterministic for a given seed on the CPU. Raises
-        :class:`~eeea.tasks.training.Diverged` when the loss or the scores stop being finite."""
-        training = self.start(model, budget, seed)
+    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int,
+                 levers: Levers = Levers()) -> dict[str, float]:
+        """Train ``model`` within ``budget`` (epochs, batch size, ...) from ``seed`` with the speed ``levers`` (bf16
+        autocast, channels_last, compile; a task may ignore them); return ``{name: value}`` containing at least
+        :attr:`objective`. Deterministic for a given seed on the CPU. Raises :class:`~eeea.tasks.training.Diverged`
+        when the loss or the scores stop being finite."""
+        training = self.start(model, budget, seed, **levers.options())
         metrics: dict[str, float] = {}
         for epoch in range(training.epochs):
             metrics, _ = training.train_epoch(epoch)

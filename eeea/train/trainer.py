@@ -31,7 +31,7 @@ from ..checkpoint import save_checkpoint
 from ..counting import count_macs, count_params
 from ..errors import UserError
 from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text
-from ..runtime import resolve_amp, resolve_device
+from ..runtime import resolve_device, resolve_levers
 from ..spaces import get_space
 from ..tasks import Training
 from ..tasks.training import Diverged, cpu_amp_guard
@@ -85,9 +85,9 @@ class Trainer:
         self.genome, self.default_size = resolve(config["arch"])
         self.space = get_space(self.genome.space)
         self.task, self.final_inputs = make_task(config)
-        self.amp = resolve_amp(str(config["amp"]), self.device) if self.task.autocast else None
-        cuda = self.device.type == "cuda"
-        self.channels_last = cuda if config["channels_last"] is None else bool(config["channels_last"])
+        self.levers = resolve_levers(str(config["amp"]), config["channels_last"], bool(config["compile"]),
+                                     self.device, self.task.autocast)
+        self.amp = self.levers.amp
 
     def log(self, message: str) -> None:
         with (self.run_dir / LOG).open("a") as f:
@@ -124,7 +124,7 @@ class Trainer:
         _check_forward(model, self.space.genome_input_shape(self.genome, **self.size), self.device)
         budget = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
         training = self.task.start(model, budget, int(cfg["seed"]), max_steps=cfg["train"].get("max_steps"),
-                                   amp=self.amp, channels_last=self.channels_last, compile=bool(cfg["compile"]))
+                                   **self.levers.options())
         state = self._load_state()
         rows: list[dict[str, Any]] = []
         first = 0
