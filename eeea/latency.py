@@ -314,9 +314,12 @@ def machine_info(runtime: str) -> tuple[dict[str, Any], dict[str, str]]:
         import onnxruntime
 
         versions["onnxruntime"] = onnxruntime.__version__
-    from . import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    versions["eeea"] = __version__
+    try:
+        versions["eeea"] = version("eeea")
+    except PackageNotFoundError:
+        pass
     return machine, versions
 
 
