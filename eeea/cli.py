@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-table", metavar="FILE", help="a latency table of the target device (eeea "
                    "latency-table): enables --max-latency and the latency objective")
     p.add_argument("--measure-latency", action=argparse.BooleanOptionalAction, default=None,
-                   help="time the front's exported ONNX (fp32, and int8 of trained members) with onnxruntime, 1 "
+                   help="time the front's exported ONNX (fp32 and int8) with onnxruntime, 1 "
                    "thread (default: when the search keeps checkpoints, as ser does, or has a latency table)")
     p.add_argument("--eepi-scope", choices=["init", "all"], help="screen the initial population only, or offspring too "
                    "(default all)")

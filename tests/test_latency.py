@@ -184,3 +184,31 @@ def test_latency_objective_needs_a_table(tmp_path, capsys):
     assert "latency needs --latency-table" in capsys.readouterr().err
     assert main(["search", "--space", TINY, "--max-latency", "2ms", "--out", str(tmp_path / "r"), "--quiet"]) == 2
     assert "--max-latency needs --latency-table" in capsys.readouterr().err
+
+
+def test_export_prints_the_measured_latency_of_the_file(tmp_path, capsys):
+    assert main(["export", "wav2small_17k", "--format", "onnx", "--out", str(tmp_path / "w.onnx"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "latency: " in out and "onnxruntime" in out and "1 thread, batch 1" in out
+
+
+@pytest.mark.slow
+def test_latency_bounded_search_writes_predicted_and_measured_latency(tmp_path, tiny_table):
+    """A tiny ser search under --max-latency with the latency objective: every candidate within budget, and
+    pareto.csv carries the prediction beside the front's measured fp32 and int8 latency."""
+    import csv
+
+    table_path = tmp_path / "lut.json"
+    tiny_table.save(table_path)
+    space = get_space(TINY)
+    limit = float(np.median([count_latency(space.random_genome(np.random.default_rng(i)), tiny_table)
+                             for i in range(30)]))
+    run = tmp_path / "run"
+    assert main(["search", "--space", TINY, "--latency-table", str(table_path), "--max-latency", f"{limit}us",
+                 "--objectives", "1-ccc,latency", "--population", "2", "--generations", "0", "--epochs", "1",
+                 "--workers", "1", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
+    records = [json.loads(line) for line in (run / "archive.jsonl").read_text().splitlines()]
+    assert records and all(r["objectives"]["latency"] <= limit + 1e-3 for r in records)
+    rows = list(csv.DictReader((run / "pareto.csv").open()))
+    assert rows and all(float(r["latency"]) <= limit + 1e-3 and float(r["measured_fp32"]) > 0 for r in rows)
+    assert all(float(r["measured_int8"]) > 0 for r in rows if r["status"] == "ok" and r["measured_int8"])

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "max_macs": None,
     "max_latency": None,  # EE-PI threshold on predicted latency (e.g. 2ms), needs latency_table
     "latency_table": None,  # a table of eeea latency-table: enables --max-latency and the latency objective
-    # time the front's exported ONNX (fp32; int8 of trained members) with onnxruntime; null: when the search keeps
+    # time the front's exported ONNX (fp32 and int8) with onnxruntime; null: when the search keeps
     # checkpoints (its members are meant to ship) or has a latency table
     "measure_latency": None,
     "eepi_scope": "all",  # init: screen the initial population only (the paper); all: offspring too
