@@ -382,7 +382,7 @@ def build_table(space: Any, size: Mapping[str, Any] | None = None, runtime: str 
     """Measure every module of ``space`` at ``size`` (see :func:`enumerate_modules`) at up to ``shapes`` input shapes
     each (:func:`shapes_to_measure`), and the runtime's per-inference overhead, on this machine; then time
     ``calibrate`` random whole networks end to end and fit the table's :attr:`~LatencyTable.correction` (none when
-    ``calibrate < 3``)."""
+    ``calibrate < 3``; the median ratio measured / sum when the affine fit is not positive over the networks)."""
     from tqdm.auto import tqdm
 
     full = space.size(**dict(size or {}))
@@ -402,6 +402,8 @@ def build_table(space: Any, size: Mapping[str, Any] | None = None, runtime: str 
         networks = ((space.build(g, **full), tuple(space.genome_input_shape(g, **full))) for g in genomes)
         times = timer.networks_us(networks, quiet=quiet, desc="calibrating on whole networks")
         offset, scale = fit_relative(sums, times)
+        if scale <= 0 or offset + scale * min(sums) <= 0:  # noise-dominated (tiny networks, a loaded machine)
+            offset, scale = 0.0, float(np.median(np.asarray(times) / np.asarray(sums)))
         table.correction = {"scale": round(scale, 5), "offset_us": round(offset, 3), "networks": calibrate}
     machine, versions = machine_info(runtime)
     protocol = {"warmup_runs": WARMUP_RUNS, "min_runs": MIN_RUNS, "max_runs": MAX_RUNS, "budget_s": budget_s,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from eeea import LatencyTable, count_latency, count_macs, get_space
@@ -53,7 +53,7 @@ def tiny_table() -> LatencyTable:
 
 @pytest.fixture(scope="module")
 def cell_table() -> LatencyTable:
-    return synthetic_table("eeea", samples=40)
+    return synthetic_table("eeea", samples=300)
 
 
 # the builder -------------------------------------------------------------------------------------------------------
@@ -100,6 +100,8 @@ def test_count_latency_is_overhead_plus_the_walks_entries(tiny_table, cell_table
         walk = space.spec_walk(genome, **table.size)
         exact = {spec_key(s): {shape: us for _, shape, us in pts} for s, pts in
                  ((json.loads(k), v) for k, v in table.entries.items())}
+        # a genome with a module (or shape) the enumeration never met has no exact sum to compare with
+        assume(all(shape in exact.get(spec_key(s), {}) for s, shape in walk))
         by_hand = table.overhead_us + sum(exact[spec_key(s)][shape] for s, shape in walk)
         table.correction = {"scale": 1.0, "offset_us": 0.0}
         assert count_latency(genome, table) == pytest.approx(by_hand, rel=1e-12)
