@@ -50,7 +50,8 @@ def run_space(name: str, args: argparse.Namespace) -> dict[str, float]:
     timer = Timer("onnxruntime", 1)
     table_path = Path(args.tables) / f"{name}.json" if args.tables else None
     t0 = time.perf_counter()
-    if table_path is not None and table_path.exists():
+    built = not (table_path is not None and table_path.exists())
+    if not built:
         table = LatencyTable.load(table_path)
     else:
         table = build_table(space, size, samples=args.samples, calibrate=args.calibrate, quiet=args.quiet)
@@ -82,7 +83,7 @@ def run_space(name: str, args: argparse.Namespace) -> dict[str, float]:
         "MACs (linear fit)": (macs, fitted(macs, measured)),
     }
     out = {"genomes": len(genomes), "table_s": table_s, "measure_s": measure_s, "predict_rate": predict_rate,
-           "median_ms": float(np.median(measured)) / 1e3, "entries": len(table.entries)}
+           "median_ms": float(np.median(measured)) / 1e3, "entries": len(table.entries), "built": built}
     for label, (proxy, pred) in rows.items():
         out[f"{label} rho"] = float(spearmanr(proxy, measured).statistic)
         out[f"{label} mdape"] = mdape(pred, measured)
@@ -124,7 +125,8 @@ def main() -> None:
                           for label in ("table", "sum of modules", "params (linear fit)", "MACs (linear fit)"))
         if not args.no_record:
             record("bench_latency", figure, value, "table rho >= 0.9, MdAPE <= 10 %", command)
-            record("bench_latency", f"{name}: table of {r['entries']} module specs built in {r['table_s']:.0f} s; "
+            how = f"built in {r['table_s']:.0f} s" if r["built"] else "loaded from --tables"
+            record("bench_latency", f"{name}: table of {r['entries']} module specs {how}; "
                    f"count_latency (warm) genomes/s", f"{r['predict_rate']:,.0f}", "thousands per second", command)
         else:
             print(figure, value)
