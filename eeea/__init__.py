@@ -2,6 +2,7 @@
 from .counting import count_macs, count_params
 from .errors import GenomeError, UserError
 from .genome import Genome
+from .latency import LatencyTable, count_latency
 from .spaces import SearchSpace, get_space, list_spaces
 from .zoo import create_model, list_models, register_model, resolve_genome
 
@@ -10,8 +11,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Genome",
     "GenomeError",
+    "LatencyTable",
     "SearchSpace",
     "UserError",
+    "count_latency",
     "count_macs",
     "count_params",
     "create_model",

@@ -150,7 +150,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
                 "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
                 "cpus_per_candidate", "algorithm",
-                "tournament_size", "max_evaluations", "amp", "channels_last"):
+                "tournament_size", "max_evaluations", "amp", "channels_last", "max_latency",
+                "latency_table", "measure_latency"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.data is not None:
@@ -172,17 +173,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+#: column headers of the latency figures (all microseconds, batch 1, one thread)
+LATENCY_HEADERS = {"latency": "latency_us (pred)", "measured_fp32": "fp32_us (onnx)", "measured_int8": "int8_us (onnx)"}
+
+
 def print_front(result: Any) -> None:
     """The front as a table (objectives, params, MACs, the task's figures), EE-PI's statistics and an export line."""
     from .tables import render
 
     counted = [c for c in ("params", "macs") if c not in result.objectives]
+    counted += [c for c in ("latency", "measured_fp32", "measured_int8")  # microseconds, when the search has them
+                if c not in result.objectives and any(c in r for r in result.front)]
     extra = [(k, h) for k, h in result.columns if k not in result.objectives
              and any(k in r.get("extra", {}) for r in result.front)]  # e.g. no valence column without valence labels
-    rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r[c] for c in counted),
+    rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r.get(c, "") for c in counted),
              *(_rounded(r["extra"][k]) if k in r.get("extra", {}) else "" for k, _ in extra), r["status"]]
             for i, r in enumerate(result.front)]
-    print(render(["rank", "key", *result.objectives, *counted, *(h for _, h in extra), "status"], rows), end="")
+    headers = [LATENCY_HEADERS.get(c, c) for c in (*result.objectives, *counted)]
+    print(render(["rank", "key", *headers, *(h for _, h in extra), "status"], rows), end="")
     e = result.eepi
     print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
           f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
@@ -265,6 +273,56 @@ def cmd_export(args: argparse.Namespace) -> int:
     report = export(model, shape, args.out, args.format, force=args.force)
     for line in report.lines():
         print(line)
+    if args.format != "torchscript":
+        import numpy as np
+        import onnxruntime
+
+        from .latency import Timer
+        from .units import format_duration
+
+        example = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
+        us = Timer("onnxruntime", 1).onnx_us(report.path, example)
+        print(f"latency: {format_duration(us)} per input of {'x'.join(map(str, shape))} (onnxruntime "
+              f"{onnxruntime.__version__}, 1 thread, batch 1, median after warm-up) on this machine")
+    return 0
+
+
+def size_pair(text: str) -> tuple[str, Any]:
+    """argparse type for ``--size KEY=VALUE`` (the value read as YAML: ``seconds=1.5``, ``network=imagenet``)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. seconds=1.5)")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not a number or word") from None
+
+
+def cmd_latency_table(args: argparse.Namespace) -> int:
+    from .latency import build_table
+    from .spaces import get_space
+    from .units import format_duration
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UserError(f"{out} exists; pass --force to overwrite it")
+    if not out.parent.is_dir():
+        raise UserError(f"{out.parent} is not a directory")
+    if args.samples < 1 or args.shapes < 1:
+        raise UserError("--samples and --shapes must be positive integers")
+    space = get_space(args.space)
+    table = build_table(space, dict(args.size or []), args.runtime, args.threads, args.samples, args.shapes,
+                        args.calibrate, quiet=args.quiet)
+    table.save(out, force=args.force)
+    if not args.quiet:
+        n = sum(len(p) for p in table.entries.values())
+        print(f"wrote {out}: {len(table.entries)} module specs ({n} measured shapes) of space {space.name} at "
+              f"{', '.join(f'{k}={v}' for k, v in table.size.items())}; {table.runtime} "
+              f"{table.versions.get(table.runtime, '')}, {table.threads} thread(s), per-inference overhead "
+              f"{format_duration(table.overhead_us)}, correction x{table.correction['scale']:.3g} "
+              f"{table.correction['offset_us']:+.0f}us")
     return 0
 
 
@@ -309,10 +367,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "image tasks 5M; 0 = no early exit)")
     p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N",
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
+    p.add_argument("--max-latency", metavar="TIME", help="EE-PI threshold on the latency predicted by "
+                   "--latency-table, e.g. 2ms or 500us (0 = none)")
+    p.add_argument("--latency-table", metavar="FILE", help="a latency table of the target device (eeea "
+                   "latency-table): enables --max-latency and the latency objective")
+    p.add_argument("--measure-latency", action=argparse.BooleanOptionalAction, default=None,
+                   help="time the front's exported ONNX (fp32 and int8) with onnxruntime, 1 "
+                   "thread (default: when the search keeps checkpoints, as ser does, or has a latency table)")
     p.add_argument("--eepi-scope", choices=SCOPES, help="screen the initial population only, or offspring too "
                    "(default all)")
     p.add_argument("--objectives", help="comma list (default: the task objective and params: 1-ccc,params for "
-                   "ser, error,params for images; add macs for three)")
+                   "ser, error,params for images; add macs for three; latency (predicted, needs --latency-table))")
     p.add_argument("--population", type=int, help="population size (default: ser 10, image tasks 40)")
     p.add_argument("--generations", type=int, help="offspring generations (default: ser 3, image tasks 30)")
     p.add_argument("--algorithm", choices=["nsga2", "random", "regularized-evolution"],
@@ -426,6 +491,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no notes")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("latency-table", help="measure every module of a space on this machine: a latency table for "
+                       "--max-latency and the latency objective")
+    p.add_argument("--space", required=True, help="search space name or YAML file")
+    p.add_argument("--size", type=size_pair, action="append", metavar="KEY=VALUE",
+                   help="network size option (repeatable), e.g. seconds=5 or channels=16 (default: the space's "
+                   "evaluation size; a search uses the table only at the size it was measured at)")
+    p.add_argument("--runtime", choices=["onnxruntime", "torch"], default="onnxruntime",
+                   help="what the device runs (default onnxruntime, CPU)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
+    p.add_argument("--samples", type=int, default=1000, help="random genomes walked to enumerate the modules "
+                   "(at least; drawing goes on until 500 draws in a row add no new module); default 1000")
+    p.add_argument("--shapes", type=int, default=2, help="input shapes measured per module (the most frequent, then "
+                   "the smallest and largest; others are scaled by input size); default 2")
+    p.add_argument("--calibrate", type=int, default=20, help="random whole networks timed end to end to fit the "
+                   "table's correction of the sum of modules (default 20; 0: none)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the table (JSON)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_latency_table)
     return parser
 
 

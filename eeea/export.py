@@ -184,7 +184,8 @@ def compact_names(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def _float_nodes(model: nn.Module, onnx_path: Path) -> list[str]:
+def float_nodes(model: nn.Module, onnx_path: Path) -> list[str]:
+    """Nodes of ``model``'s ONNX file that belong to its ``float_modules`` (kept in float when quantising)."""
     import onnx
 
     prefixes = tuple(f"/{name}/" for name in getattr(model, "float_modules", ()))
@@ -193,7 +194,14 @@ def _float_nodes(model: nn.Module, onnx_path: Path) -> list[str]:
 
 def _int8(model: nn.Module, fp32: Path, out: Path, calibration: list[np.ndarray], check: list[np.ndarray],
           reference: np.ndarray) -> ExportReport:
-    from onnxruntime.quantization import CalibrationDataReader
+    return _quantise_and_pick(fp32, out, check, reference, float_nodes(model, fp32), calibration)
+
+
+def quantize_file(fp32: Path, out: Path, method: str, calibration: list[np.ndarray], exclude: list[str]) -> None:
+    """Quantise an fp32 ONNX file to int8 as :func:`export` does: ``static`` (QDQ, per-channel weights, activations
+    calibrated on ``calibration``) or ``dynamic``; only :data:`WEIGHT_OPS`, the ``exclude`` nodes kept in float."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -202,33 +210,30 @@ def _int8(model: nn.Module, fp32: Path, out: Path, calibration: list[np.ndarray]
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
 
-    exclude = _float_nodes(model, fp32)
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # silences onnxruntime's generic "consider pre-processing" advice
     try:
-        return _quantise_and_pick(fp32, out, check, reference, exclude, Reader)
+        if method == "static":
+            quantize_static(str(fp32), str(out), Reader(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
+        else:
+            quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                             nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
     finally:
         root.setLevel(level)
 
 
 def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference: np.ndarray, exclude: list[str],
-                       reader: type) -> ExportReport:
-    """Quantise statically (calibrated by ``reader``) and dynamically; keep the one closest to torch."""
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
-
+                       calibration: list[np.ndarray]) -> ExportReport:
+    """Quantise statically (calibrated on ``calibration``) and dynamically; keep the one closest to torch."""
     from .metrics import ccc
 
-    candidates: dict[str, Path] = {}
     scores: dict[str, float] = {}
-    tmp = fp32.parent
-    candidates["static"] = tmp / "static.onnx"
-    quantize_static(str(fp32), str(candidates["static"]), reader(), quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                    nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
-    candidates["dynamic"] = tmp / "dynamic.onnx"
-    quantize_dynamic(str(fp32), str(candidates["dynamic"]), weight_type=QuantType.QInt8, per_channel=True,
-                     nodes_to_exclude=exclude, op_types_to_quantize=WEIGHT_OPS)
+    candidates = {method: fp32.parent / f"{method}.onnx" for method in ("static", "dynamic")}
+    for method, path in candidates.items():
+        quantize_file(fp32, path, method, calibration, exclude)
     for method, path in candidates.items():
         try:
             compact_names(path)

@@ -11,18 +11,25 @@ _NUMBER = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(
 
 def parse_count(text: str | int | float, what: str = "value") -> int:
     """Parse ``'72k'`` -> 72000, ``'3.5M'`` -> 3500000; plain numbers pass through. Raises UserError."""
+    return int(round(_parse(text, what, _NUMBER, _SUFFIX, "a number like 72k or 3.5M", "number")))
+
+
+def _parse(text: str | int | float, what: str, pattern: re.Pattern, scales: dict[str, float], like: str,
+           noun: str) -> float:
+    """A number with a unit suffix of ``scales`` (``pattern`` captures mantissa, exponent, suffix); bare numbers
+    pass through. Raises UserError naming ``what``."""
     if isinstance(text, bool):
-        raise UserError(f"{what}: {text!r} is not a number like 72k or 3.5M")
+        raise UserError(f"{what}: {text!r} is not {like}")
     if isinstance(text, (int, float)):
         value = float(text)
     else:
-        m = _NUMBER.match(str(text).replace("_", ""))
+        m = pattern.match(str(text).replace("_", ""))
         if not m:
-            raise UserError(f"{what}: {text!r} is not a number like 72k or 3.5M")
-        value = float(m.group(1)) * 10 ** int(m.group(2) or 0) * _SUFFIX[m.group(3)]
+            raise UserError(f"{what}: {text!r} is not {like}")
+        value = float(m.group(1)) * 10 ** int(m.group(2) or 0) * scales[m.group(3)]
     if value < 0 or value != value or value == float("inf"):
-        raise UserError(f"{what}: {text!r} must be a finite number >= 0")
-    return int(round(value))
+        raise UserError(f"{what}: {text!r} must be a finite {noun} >= 0")
+    return value
 
 
 def format_count(n: float, digits: int = 3) -> str:
@@ -32,3 +39,20 @@ def format_count(n: float, digits: int = 3) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.{digits}g}{suffix}"
     return f"{n:.{digits}g}"
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(us|µs|ms|s)\s*$")
+_DURATION_SCALE = {"us": 1.0, "µs": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def parse_duration(text: str | int | float, what: str = "value") -> float:
+    """Parse ``'2ms'`` -> 2000.0 microseconds (units us, µs, ms, s; a bare number is microseconds). Raises UserError."""
+    return _parse(text, what, _DURATION, _DURATION_SCALE, "a duration like 500us, 2ms or 0.1s", "duration")
+
+
+def format_duration(us: float) -> str:
+    """Short human form of microseconds: 850.2 -> '850us', 2345 -> '2.35ms', 1.5e6 -> '1.5s'."""
+    for suffix, scale in (("s", 1e6), ("ms", 1e3)):
+        if abs(us) >= scale:
+            return f"{us / scale:.3g}{suffix}"
+    return f"{us:.3g}us"

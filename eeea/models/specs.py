@@ -82,10 +82,24 @@ def chain_params(specs: Iterable[tuple]) -> int:
     return sum(spec_params(s) for s in specs)
 
 
+#: a network's modules in forward order, each with the shape of its input (no batch): what counting and latency sum
+Walk = list[tuple[tuple, Shape]]
+
+
+def chain_walk(specs: Iterable[tuple], in_shape: Shape) -> Walk:
+    """``(spec, input shape)`` of a chain of modules, each reading the previous one's output."""
+    walk, shape = [], tuple(in_shape)
+    for spec in specs:
+        walk.append((spec, shape))
+        shape = spec_macs(spec, shape)[1]
+    return walk
+
+
+def walk_macs(walk: Iterable[tuple[tuple, Shape]]) -> int:
+    """MACs of the modules of a walk, each on its input shape."""
+    return sum(spec_macs(spec, shape)[0] for spec, shape in walk)
+
+
 def chain_macs(specs: Iterable[tuple], in_shape: Shape) -> int:
     """MACs of a chain of modules given by their specs, each reading the previous one's output."""
-    total, shape = 0, tuple(in_shape)
-    for spec in specs:
-        macs, shape = spec_macs(spec, shape)
-        total += macs
-    return total
+    return walk_macs(chain_walk(specs, in_shape))

@@ -87,6 +87,9 @@ class SearchRun(RunDir):
         """pareto.csv, pareto.png and genomes/NN_KEY.yaml for the front members (sorted by the first objective).
         ``extras``: the task's figures (per-dimension CCC, accuracy) shown beside the objectives."""
         counted = [c for c in ("params", "macs") if c not in objectives]  # always shown, objectives or not
+        # predicted latency (with a latency table) and the front's measured latency (us), when the search has them
+        counted += [c for c in ("latency", "measured_fp32", "measured_int8")
+                    if c not in objectives and any(c in r for r in front)]
         extras = [e for e in extras if e not in objectives]
         headers = ["rank", "key", *objectives, *counted, *extras, "status", "checkpoint", "genome"]
         with open(self.path / PARETO_CSV, "w", newline="") as f:
@@ -95,7 +98,7 @@ class SearchRun(RunDir):
             for i, r in enumerate(front):
                 found = r.get("extra", {})
                 writer.writerow([i, r["key"], *(_fmt(r["objectives"][o]) for o in objectives),
-                                 *(r[c] for c in counted), *(_fmt(found[e]) if e in found else "" for e in extras),
+                                 *(r.get(c, "") for c in counted), *(_fmt(found[e]) if e in found else "" for e in extras),
                                  r["status"], r.get("checkpoint", ""), r["genome"]])
         genomes = self.path / GENOMES
         if genomes.exists():

@@ -16,13 +16,18 @@ from ..config import merge
 from ..errors import UserError
 from ..runtime import AMP
 from ..tasks.base import Task, task_class, task_defaults, task_options
-from ..units import parse_count
+from ..units import parse_count, parse_duration
 
 DEFAULTS: dict[str, Any] = {
     "task": "ser",  # speech-emotion students on the embedded EmoDB subset; cifar10, cifar100, imagefolder
     "data": None,  # None: the task's embedded default (EmoDB or CIFAR-10 subset shipped with the package)
     "download": False,
     "max_macs": None,
+    "max_latency": None,  # EE-PI threshold on predicted latency (e.g. 2ms), needs latency_table
+    "latency_table": None,  # a table of eeea latency-table: enables --max-latency and the latency objective
+    # time the front's exported ONNX (fp32 and int8) with onnxruntime; null: when the search keeps
+    # checkpoints (its members are meant to ship) or has a latency table
+    "measure_latency": None,
     "eepi_scope": "all",  # init: screen the initial population only (the paper); all: offspring too
     "objectives": None,  # null: [task objective, params]; e.g. [error, params, macs]
     "seed": 0,
@@ -57,7 +62,7 @@ TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "tr
              "workers", "threads")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
 RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations", "executor", "ray_address",
-               "gpus_per_candidate", "cpus_per_candidate"}
+               "gpus_per_candidate", "cpus_per_candidate", "measure_latency"}
 SCOPES = ("init", "all")
 
 
@@ -91,6 +96,14 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
     for key, flag in (("max_params", "--max-params"), ("max_macs", "--max-macs")):
         if config[key] is not None:
             config[key] = parse_count(config[key], flag) or None
+    if config["max_latency"] is not None:
+        config["max_latency"] = parse_duration(config["max_latency"], "--max-latency") or None
+    if config["latency_table"] is not None:
+        config["latency_table"] = str(Path(str(config["latency_table"])).expanduser().resolve())
+    elif config["max_latency"] is not None:
+        raise UserError("--max-latency needs --latency-table FILE (measure one with eeea latency-table)")
+    if config["measure_latency"] is not None:
+        config["measure_latency"] = bool(config["measure_latency"])
     if config["eepi_scope"] not in SCOPES:
         raise UserError(f"--eepi-scope: {config['eepi_scope']!r} is not one of {', '.join(SCOPES)}")
     if config["threads"] is None:

@@ -16,8 +16,9 @@ from pymoo.core.sampling import Sampling
 
 from ..errors import UserError
 from ..genome import Genome
+from ..latency import LatencyTable
 from ..spaces.base import SearchSpace
-from ..units import format_count
+from ..units import format_count, format_duration
 
 #: give up (with a clear error) after this many draws per wanted genome
 MAX_DRAWS_PER_GENOME = 20_000
@@ -41,7 +42,8 @@ class EEPIStats:
 
 
 class EEPI:
-    """The early-exit screen: ``max_params`` / ``max_macs`` (None = no limit) at ``eval_size`` of ``space``."""
+    """The early-exit screen: ``max_params`` / ``max_macs`` / ``max_latency`` (microseconds predicted by
+    ``latency_table``; None = no limit) at ``eval_size`` of ``space``."""
 
     def __init__(
         self,
@@ -49,11 +51,19 @@ class EEPI:
         max_params: int | None = None,
         max_macs: int | None = None,
         eval_size: Mapping[str, Any] | None = None,
+        max_latency: float | None = None,
+        latency_table: LatencyTable | None = None,
     ) -> None:
         self.space = space
         self.max_params = max_params or None  # 0 means "no early exit" (the paper's EA-Net, beta = 0)
         self.max_macs = max_macs or None
+        self.max_latency = max_latency or None
         self.size = space.size(**dict(eval_size or {}))
+        self.table = latency_table
+        if self.max_latency is not None and latency_table is None:
+            raise UserError("--max-latency needs --latency-table FILE (measure one with eeea latency-table)")
+        if latency_table is not None:
+            latency_table.check_space(space, self.size)
         self.stats = EEPIStats()
 
     # counting ----------------------------------------------------------------------------------------------------
@@ -63,11 +73,19 @@ class EEPI:
     def macs(self, genome: Genome) -> int:
         return self.space.count_macs(genome, **self.size)
 
+    def latency(self, genome: Genome) -> float:
+        """Predicted microseconds of one inference (the latency table's device and runtime)."""
+        if self.table is None:
+            raise UserError("the latency objective needs --latency-table FILE (measure one with eeea latency-table)")
+        return self.table.predict(self.space.spec_walk(genome, **self.size))
+
     def admits(self, genome: Genome) -> bool:
         """Whether ``genome`` is within budget (params first: it is the cheaper count)."""
         if self.max_params is not None and self.params(genome) > self.max_params:
             return False
-        return self.max_macs is None or self.macs(genome) <= self.max_macs
+        if self.max_macs is not None and self.macs(genome) > self.max_macs:
+            return False
+        return self.max_latency is None or self.latency(genome) <= self.max_latency
 
     def screen(self, genome: Genome) -> bool:
         """:meth:`admits`, counted in the draw statistics."""
@@ -110,22 +128,27 @@ class EEPI:
             parts.append(f"{format_count(self.max_params)} params")
         if self.max_macs is not None:
             parts.append(f"{format_count(self.max_macs)} MACs")
+        if self.max_latency is not None:
+            parts.append(f"{format_duration(self.max_latency)} predicted latency")
         shown = ", ".join(f"{k}={v}" for k, v in self.size.items() if k in ("channels", "layers", "num_classes", "seconds"))
         return f"{' and '.join(parts) or 'no budget'} at {shown or 'the evaluation size'}"
 
     def check_feasible(self) -> None:
         """Raise one line naming the smallest achievable count when a threshold cannot be met."""
-        for what, limit in (("params", self.max_params), ("MACs", self.max_macs)):
+        limits = (("params", self.max_params, self.params), ("MACs", self.max_macs, self.macs),
+                  ("latency", self.max_latency, self.latency))
+        for what, limit, count in limits:
             if limit is None:
                 continue
-            count = self.params if what == "params" else self.macs
             genome = self.space.smallest_genome(count)
             smallest = count(genome)
             if smallest > limit:
-                flag = "--max-params" if what == "params" else "--max-macs"
+                flag = {"params": "--max-params", "MACs": "--max-macs"}.get(what, "--max-latency")
+                shown = format_duration if what == "latency" else format_count
+                has = f"a predicted latency of {format_duration(smallest)}" if what == "latency" else f"{smallest:,} {what}"
                 raise UserError(
-                    f"{flag} {format_count(limit)} cannot be met by space {self.space.name} at "
-                    f"{self.describe_budget().split(' at ', 1)[1]}: the smallest network has {smallest:,} {what}"
+                    f"{flag} {shown(limit)} cannot be met by space {self.space.name} at "
+                    f"{self.describe_budget().split(' at ', 1)[1]}: the smallest network has {has}"
                 )
 
 

@@ -18,6 +18,7 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
 from ..errors import UserError
+from ..latency import LatencyTable
 from ..spaces import get_space
 from ..tasks import get_task
 from .archive import SearchRun
@@ -26,9 +27,10 @@ from .algorithms import make_algorithm
 from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
 from .executors import LEVER_KEYS, Job, candidate_seed
+from .front_latency import measure_front
 from .variation import KeyDuplicates
 
-COUNTED = ("params", "macs")
+COUNTED = ("params", "macs", "latency")  # latency: predicted microseconds (needs a latency table)
 
 
 @dataclass
@@ -47,8 +49,10 @@ def _objectives(config: Mapping[str, Any], task_objective: str) -> list[str]:
     allowed = {task_objective, *COUNTED}
     bad = [o for o in objectives if o not in allowed]
     if bad or task_objective not in objectives or len(set(objectives)) != len(objectives) or len(objectives) < 2:
-        raise UserError(f"--objectives: {','.join(objectives)!r} must list {task_objective} and params and/or macs "
-                        f"once each (this task's objective is {task_objective})")
+        raise UserError(f"--objectives: {','.join(objectives)!r} must list {task_objective} and params, macs and/or "
+                        f"latency once each (this task's objective is {task_objective})")
+    if "latency" in objectives and not config.get("latency_table"):
+        raise UserError("--objectives latency needs --latency-table FILE (measure one with eeea latency-table)")
     return [task_objective] + [o for o in objectives if o != task_objective]
 
 
@@ -68,7 +72,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         raise UserError(f"space {space.name} does not take {kind}, the input of task {config['task']}; pick another "
                         f"--space (or leave it out for the task's default)")
     objectives = _objectives(config, task.objective)
-    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size)
+    table = LatencyTable.load(config["latency_table"]) if config.get("latency_table") else None
+    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
     eepi.check_feasible()
     notes = task.check_data()  # unusable data stops the run here, before any training
 
@@ -122,6 +127,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                     record = {**result, "genome": job.genome, "generation": gen, "seed": job.seed,
                               "params": eepi.params(g), "macs": eepi.macs(g)}
                     record["objectives"] = {**record["objectives"], "params": record["params"], "macs": record["macs"]}
+                    if table is not None:
+                        record["latency"] = record["objectives"]["latency"] = round(eepi.latency(g), 3)
                     if job.checkpoint and run.has_checkpoint(job.key):
                         record["checkpoint"] = run.relative(run.checkpoint_dir(job.key))
                     run.append(record)
@@ -158,6 +165,9 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
 
     records = [cache[k] for k in order]
     front = pareto_front(records, objectives)
+    measure = config.get("measure_latency")
+    if (measure or (measure is None and (config["checkpoints"] or table is not None))) and front:
+        front = measure_front(front, space, eval_size, run, quiet=quiet)
     points = [[r["objectives"][o] for o in objectives] for r in records]
     run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
     stats = _eepi_stats(eepi, repair)

@@ -142,6 +142,12 @@ class SearchSpace(ABC):
     def count_macs(self, genome: Genome, **size: Any) -> int:
         """Multiply-accumulates of one forward pass at batch 1, as thop counts them on the built model."""
 
+    def spec_walk(self, genome: Genome, **size: Any) -> list[tuple[tuple, tuple[int, ...]]]:
+        """Every module of ``build(genome, **size)`` as ``(spec, input shape without batch)`` in forward order: the one
+        walk that MAC counting and latency prediction (:mod:`eeea.latency`) sum over. Spaces that do not describe
+        their networks by module specs have none."""
+        raise UserError(f"space {self.name} does not list its networks' module specs: no latency table for it")
+
     @abstractmethod
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         """Shape of one input sample (no batch dimension) at this size."""

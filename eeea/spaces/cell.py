@@ -18,7 +18,7 @@ from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..models.cellnet import CellNetSpec, CellNetwork, Pair, cell_net_spec, loose_ends, op_stride
 from ..models.ops import OPS
-from ..models.specs import spec_macs, spec_params
+from ..models.specs import Walk, spec_macs, spec_params, walk_macs
 from .base import SearchSpace, register_space_kind
 
 CELLS = ("normal", "reduce")
@@ -193,31 +193,34 @@ class CellSpace(SearchSpace):
         fixed += sum(spec_params(c.preprocess0_spec()) + spec_params(c.preprocess1_spec()) for c in spec.cells)
         return fixed, tuple(Counter((c.reduction, c.c) for c in spec.cells).items())
 
-    def count_macs(self, genome: Genome, **size: Any) -> int:
+    def spec_walk(self, genome: Genome, **size: Any) -> Walk:
+        """Every module of the network with its input shape: stem, per cell its preprocessing and ops (each on the
+        state it reads), global pooling, classifier. The cells' sums and concatenations are not modules."""
         full = self.size(**size)
         spec = self.net_spec(genome, **full)
         shape = self.input_shape(**full)
-        total = 0
+        walk: Walk = []
         for s in spec.stem:
-            macs, out = spec_macs(s, shape)
-            total, stem_out, shape = total + macs, shape, out
+            walk.append((s, shape))
+            stem_out, shape = shape, spec_macs(s, shape)[1]
         s0 = stem_out if spec.imagenet else shape
         s1 = shape
         for cell in spec.cells:
-            m0, p0 = spec_macs(cell.preprocess0_spec(), s0)
-            m1, p1 = spec_macs(cell.preprocess1_spec(), s1)
-            total += m0 + m1
-            states = [p0, p1]
+            walk += [(cell.preprocess0_spec(), s0), (cell.preprocess1_spec(), s1)]
+            states = [spec_macs(cell.preprocess0_spec(), s0)[1], spec_macs(cell.preprocess1_spec(), s1)[1]]
             op_specs = cell.op_specs()
             for b in range(len(cell.pairs) // 2):
                 for i in (2 * b, 2 * b + 1):
-                    macs, out = spec_macs(op_specs[i], states[cell.pairs[i][1]])
-                    total += macs
+                    walk.append((op_specs[i], states[cell.pairs[i][1]]))
+                    out = spec_macs(op_specs[i], states[cell.pairs[i][1]])[1]
                 states.append(out)
             s0, s1 = s1, (cell.c_out, *states[cell.concat[0]][1:])
-        macs, pooled = spec_macs(("global_avg_pool",), s1)
-        total += macs
-        return total + spec_macs(spec.classifier_spec, pooled)[0]
+        walk.append((("global_avg_pool",), s1))
+        walk.append((spec.classifier_spec, spec_macs(("global_avg_pool",), s1)[1]))
+        return walk
+
+    def count_macs(self, genome: Genome, **size: Any) -> int:
+        return walk_macs(self.spec_walk(genome, **size))
 
     def candidate_size(self, train: Mapping[str, Any], size: Mapping[str, Any]) -> dict[str, Any]:
         """The auxiliary loss of a budget (``auxiliary_weight > 0``) needs the auxiliary head."""

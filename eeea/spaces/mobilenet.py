@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import GenomeError, UserError
 from ..genome import Genome
-from ..models.specs import build_module, chain_macs, chain_params
+from ..models.specs import Walk, build_module, chain_params, chain_walk, walk_macs
 from ..models.mobilenet import ACTIVATIONS, OFA_STAGES, MobileNetV3, MobileNetV3Spec, StageLayout, mbv3_net_spec
 from .base import SearchSpace, register_space_kind
 
@@ -225,8 +225,11 @@ class MobileNetV3Space(SearchSpace):
     def count_params(self, genome: Genome, **size: Any) -> int:
         return chain_params(self.chain(genome, **size))
 
+    def spec_walk(self, genome: Genome, **size: Any) -> Walk:
+        return chain_walk(self.chain(genome, **size), self.genome_input_shape(genome, **size))
+
     def count_macs(self, genome: Genome, **size: Any) -> int:
-        return chain_macs(self.chain(genome, **size), self.genome_input_shape(genome, **size))
+        return walk_macs(self.spec_walk(genome, **size))
 
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         n = self.size(**size).get("input_size") or self.default_resolution

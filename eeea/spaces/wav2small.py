@@ -22,7 +22,7 @@ from torch import nn
 from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..models.audio import AudioStudent
-from ..models.specs import chain_macs, chain_params
+from ..models.specs import Walk, chain_params, chain_walk, walk_macs
 from .base import SearchSpace, register_space_kind
 
 HEADS = ("attention_gram", "attention", "mean")
@@ -172,9 +172,12 @@ class Wav2SmallSpace(AudioInput, SearchSpace):
         front, body, head, classifier = self.specs(genome, **size)
         return chain_params((front, *body, head, classifier))
 
-    def count_macs(self, genome: Genome, **size: Any) -> int:
+    def spec_walk(self, genome: Genome, **size: Any) -> Walk:
         front, body, head, classifier = self.specs(genome, **size)
-        return chain_macs((front, *body, head, classifier), self.input_shape(**size))
+        return chain_walk((front, *body, head, classifier), self.input_shape(**size))
+
+    def count_macs(self, genome: Genome, **size: Any) -> int:
+        return walk_macs(self.spec_walk(genome, **size))
 
 
 def _choice(field: str, value: Any, allowed: list) -> None:

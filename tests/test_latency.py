@@ -1,0 +1,216 @@
+"""Latency tables: the builder, count_latency (overhead + the walk's entries), EE-PI's latency budget, bad table files."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from eeea import LatencyTable, count_latency, count_macs, get_space
+from eeea.cli import main
+from eeea.errors import UserError
+from eeea.latency import enumerate_modules, shapes_to_measure, spec_key
+from eeea.models.specs import walk_macs
+from eeea.search.eepi import EEPI, BudgetRepair
+from eeea.units import format_duration, parse_duration
+
+DATA = Path(__file__).resolve().parent / "data"
+TINY = "tiny_wav2small"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_space_on_path():
+    """The tiny space resolves by name (genomes name their space) through EEEA_SPACES."""
+    old = os.environ.get("EEEA_SPACES")
+    os.environ["EEEA_SPACES"] = str(DATA)
+    yield
+    if old is None:
+        del os.environ["EEEA_SPACES"]
+    else:
+        os.environ["EEEA_SPACES"] = old
+
+
+def synthetic_table(name: str, seed: int = 0, overhead: float = 12.5, samples: int = 60) -> LatencyTable:
+    """A table of every module of ``name`` (at every shape met) with seeded random times: no timing, exact sums."""
+    space = get_space(name)
+    size = space.size()
+    rng = np.random.default_rng(seed)
+    entries = {
+        spec_key(spec): sorted((int(np.prod(s)), s, float(rng.uniform(0.5, 500.0))) for s in shapes)
+        for spec, shapes in enumerate_modules(space, size, samples=samples, patience=50).items()
+    }
+    return LatencyTable(space.name, size, "onnxruntime", 1, overhead, entries, source="synthetic.json")
+
+
+@pytest.fixture(scope="module")
+def tiny_table() -> LatencyTable:
+    return synthetic_table(TINY)
+
+
+@pytest.fixture(scope="module")
+def cell_table() -> LatencyTable:
+    return synthetic_table("eeea", samples=300)
+
+
+# the builder -------------------------------------------------------------------------------------------------------
+def test_table_builder_writes_a_file_for_a_tiny_space(tmp_path, capsys):
+    out = tmp_path / "lut.json"
+    argv = ["latency-table", "--space", TINY, "--out", str(out), "--samples", "20", "--calibrate", "3", "--quiet"]
+    assert main(argv) == 0
+    table = LatencyTable.load(out)
+    data = json.loads(out.read_text())
+    assert data["machine"]["cpus"] and data["versions"]["onnxruntime"] and data["runtime"] == "onnxruntime"
+    assert table.space == TINY and table.threads == 1 and table.size == get_space(TINY).size()
+    assert table.overhead_us > 0 and table.correction["scale"] > 0
+    space = get_space(TINY)
+    rng = np.random.default_rng(5)
+    for _ in range(20):  # complete: every module of any genome of the tiny space has an entry
+        g = space.random_genome(rng)
+        assert all(spec_key(s) in table.entries for s, _ in space.spec_walk(g, **table.size))
+        assert count_latency(g, table) > 0
+    # never overwrites without --force
+    assert main(argv) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+
+
+def test_measured_shape_choice_and_scaling():
+    counts = {(4, 10, 8): 5, (4, 5, 4): 1, (4, 20, 16): 2, (4, 3, 2): 1}
+    assert shapes_to_measure(counts, 1) == [(4, 10, 8)]
+    assert shapes_to_measure(counts, 2) == [(4, 10, 8), (4, 3, 2)]
+    assert shapes_to_measure(counts, 3) == [(4, 10, 8), (4, 3, 2), (4, 20, 16)]
+    spec = ("conv_bn_relu", 4, 4, 3)
+    table = LatencyTable(TINY, {}, "torch", 1, 0.0, {spec_key(spec): [(320, (4, 10, 8), 100.0), (1280, (4, 20, 16), 250.0)]})
+    assert table.module_us(spec, (4, 10, 8)) == 100.0  # measured shape: exact
+    assert table.module_us(spec, (4, 20, 8)) == pytest.approx(100.0 + 150.0 * (640 - 320) / 960)  # between: linear
+    assert table.module_us(spec, (4, 5, 4)) == pytest.approx(25.0)  # below: proportional to the nearest
+    assert table.module_us(spec, (4, 40, 16)) == pytest.approx(500.0)  # above: proportional to the nearest
+
+
+# count_latency -----------------------------------------------------------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), scale=st.floats(0.5, 2.0), offset=st.floats(-50, 50))
+def test_count_latency_is_overhead_plus_the_walks_entries(tiny_table, cell_table, seed, scale, offset):
+    for table in (tiny_table, cell_table):
+        space = get_space(table.space)
+        genome = space.random_genome(np.random.default_rng(seed))
+        walk = space.spec_walk(genome, **table.size)
+        exact = {spec_key(s): {shape: us for _, shape, us in pts} for s, pts in
+                 ((json.loads(k), v) for k, v in table.entries.items())}
+        # a genome with a module (or shape) the enumeration never met has no exact sum to compare with
+        assume(all(shape in exact.get(spec_key(s), {}) for s, shape in walk))
+        by_hand = table.overhead_us + sum(exact[spec_key(s)][shape] for s, shape in walk)
+        table.correction = {"scale": 1.0, "offset_us": 0.0}
+        assert count_latency(genome, table) == pytest.approx(by_hand, rel=1e-12)
+        table.correction = {"scale": scale, "offset_us": offset}
+        assert count_latency(genome, table) == pytest.approx(offset + scale * by_hand, rel=1e-9)
+        table.correction = {"scale": 1.0, "offset_us": 0.0}
+        assert walk_macs(walk) == count_macs(genome, table.size)  # the walk is the one MACs are counted on
+
+
+def test_count_latency_is_fast(tiny_table):
+    """Thousands of genomes per second once the walks' shapes are memoised (the speed itself: bench_latency)."""
+    space = get_space(TINY)
+    genomes = [space.random_genome(np.random.default_rng(i)) for i in range(200)]
+    first = [count_latency(g, tiny_table) for g in genomes]
+    assert [count_latency(g, tiny_table) for g in genomes] == first
+
+
+# EE-PI -------------------------------------------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), quantile=st.floats(0.4, 1.0))
+def test_eepi_never_admits_a_genome_over_max_latency(tiny_table, seed, quantile):
+    space = get_space(TINY)
+    rng = np.random.default_rng(seed)
+    latencies = [count_latency(space.random_genome(rng), tiny_table) for _ in range(50)]
+    limit = float(np.quantile(latencies, quantile)) + 1e-6
+    eepi = EEPI(space, max_latency=limit, latency_table=tiny_table)
+    pop = eepi.population(rng, 2)  # the tiny space has 20 genomes
+    assert all(count_latency(space.decode(x), tiny_table) <= limit for x in pop)
+    offspring = np.array([space.sample(rng) for _ in range(6)])
+    repaired = BudgetRepair(eepi)._do(None, offspring, random_state=rng)
+    assert all(count_latency(space.decode(x), tiny_table) <= limit for x in repaired)
+
+
+def test_eepi_refuses_an_unmeetable_latency(tiny_table):
+    eepi = EEPI(get_space(TINY), max_latency=1.0, latency_table=tiny_table)
+    with pytest.raises(UserError, match="--max-latency 1us cannot be met .* predicted latency of"):
+        eepi.check_feasible()
+
+
+def test_durations():
+    assert parse_duration("2ms") == 2000.0 and parse_duration("500us") == 500.0 and parse_duration("0.1s") == 1e5
+    assert parse_duration(250) == 250.0 and format_duration(2345) == "2.35ms" and format_duration(850.2) == "850us"
+    for bad in ("2", "2 min", "-1ms", True):
+        with pytest.raises(UserError, match="--max-latency"):
+            parse_duration(bad, "--max-latency")
+
+
+# bad table files ---------------------------------------------------------------------------------------------------
+def _search(tmp_path, table: Path, *extra: str) -> list[str]:
+    return ["search", "--space", TINY, "--latency-table", str(table), "--max-latency", "1s",
+            "--out", str(tmp_path / "run"), "--population", "2", "--generations", "0", "--quiet", *extra]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("corrupt", "corrupt latency table (not JSON"),
+    ("not a table", "not a valid latency table"),
+    ("other space", "latency table of space eeea, not tiny_wav2small"),
+    ("missing spec", "no entry for module"),
+    ("absent", "does not exist"),
+])
+def test_bad_table_files_are_one_line_and_exit_2_before_training(tmp_path, capsys, tiny_table, case, message):
+    path = tmp_path / "lut.json"
+    if case == "corrupt":
+        path.write_text('{"format": 1, "entries": [')
+    elif case == "not a table":
+        path.write_text('{"format": 1, "space": "tiny_wav2small"}')
+    elif case == "other space":
+        synthetic_table("eeea", samples=5).save(path)
+    elif case == "missing spec":
+        table = synthetic_table(TINY)
+        table.entries = {k: v for k, v in table.entries.items() if not k.startswith('["mean_pool"')}
+        table.save(path)
+    assert main(_search(tmp_path, path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("eeea: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "run" / "archive.jsonl").exists() or not (tmp_path / "run" / "archive.jsonl").read_text()
+
+
+def test_latency_objective_needs_a_table(tmp_path, capsys):
+    assert main(["search", "--space", TINY, "--objectives", "1-ccc,latency", "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 2
+    assert "latency needs --latency-table" in capsys.readouterr().err
+    assert main(["search", "--space", TINY, "--max-latency", "2ms", "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "--max-latency needs --latency-table" in capsys.readouterr().err
+
+
+def test_export_prints_the_measured_latency_of_the_file(tmp_path, capsys):
+    assert main(["export", "wav2small_17k", "--format", "onnx", "--out", str(tmp_path / "w.onnx"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "latency: " in out and "onnxruntime" in out and "1 thread, batch 1" in out
+
+
+@pytest.mark.slow
+def test_latency_bounded_search_writes_predicted_and_measured_latency(tmp_path, tiny_table):
+    """A tiny ser search under --max-latency with the latency objective: every candidate within budget, and
+    pareto.csv carries the prediction beside the front's measured fp32 and int8 latency."""
+    import csv
+
+    table_path = tmp_path / "lut.json"
+    tiny_table.save(table_path)
+    space = get_space(TINY)
+    limit = float(np.median([count_latency(space.random_genome(np.random.default_rng(i)), tiny_table)
+                             for i in range(30)]))
+    run = tmp_path / "run"
+    assert main(["search", "--space", TINY, "--latency-table", str(table_path), "--max-latency", f"{limit}us",
+                 "--objectives", "1-ccc,latency", "--population", "2", "--generations", "0", "--epochs", "1",
+                 "--workers", "1", "--device", "cpu", "--out", str(run), "--quiet"]) == 0
+    records = [json.loads(line) for line in (run / "archive.jsonl").read_text().splitlines()]
+    assert records and all(r["objectives"]["latency"] <= limit + 1e-3 for r in records)
+    rows = list(csv.DictReader((run / "pareto.csv").open()))
+    assert rows and all(float(r["latency"]) <= limit + 1e-3 and float(r["measured_fp32"]) > 0 for r in rows)
+    assert all(float(r["measured_int8"]) > 0 for r in rows if r["status"] == "ok" and r["measured_int8"])
