@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-import yaml
 from torch import nn
 
 from .errors import UserError
+from .files import read_mapping
 from .genome import Genome
 
 GENOME_FILE = "genome.yaml"
@@ -46,8 +46,11 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
     if not is_checkpoint(path):
         raise UserError(f"{path} is not a checkpoint (a directory with {GENOME_FILE} and {WEIGHTS_FILE})")
     genome = Genome.load(path / GENOME_FILE)
-    meta = (yaml.safe_load((path / GENOME_FILE).read_text()) or {}).get("meta") or {}
-    size = dict(meta.get("size") or {})
+    meta = read_mapping(path / GENOME_FILE, "checkpoint genome").get("meta") or {}
+    size = meta.get("size") or {}
+    if not isinstance(size, dict):
+        raise UserError(f"{path / GENOME_FILE}: meta.size must be a mapping of size options")
+    size = dict(size)
     space = get_space(genome.space)
     model = space.build(space.validate(genome), **size)
     try:

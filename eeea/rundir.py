@@ -81,7 +81,14 @@ class RunDir:
 
     def read_state(self) -> dict[str, Any]:
         path = self.path / STATE
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return {}
+        from .files import parse_json, read_text
+
+        state = parse_json(read_text(path), str(path))
+        if not isinstance(state, dict):
+            raise UserError(f"{path}: expected a JSON object")
+        return state
 
     # log -----------------------------------------------------------------------------------------------------------
     def logger(self) -> logging.Logger:

@@ -131,24 +131,59 @@ def load_teacher(spec: str | Path) -> Teacher:
     raise UserError(f"{spec}: not a teacher (a labels .csv, an .onnx model, an eeea checkpoint or a Hugging Face directory)")
 
 
-def read_labels(path: str | Path) -> dict[str, np.ndarray]:
-    """``{path: [arousal, dominance, valence]}`` from a labels CSV (later rows win)."""
-    path = Path(path)
+def read_labels(path: str | Path, torn_ok: bool = False) -> dict[str, np.ndarray]:
+    """``{path: [arousal, dominance, valence]}`` from a labels CSV (later rows win). Every row is checked: a path and
+    three finite numbers. ``torn_ok``: a malformed last row without its newline (an interrupted write, when resuming
+    the CSV) is dropped instead of refused."""
+    return _parse_labels(Path(path), torn_ok)[0]
+
+
+def _parse_labels(path: Path, torn_ok: bool) -> tuple[dict[str, np.ndarray], int | None]:
+    """(rows, byte offset where a torn last row starts, or None)."""
+    import io
+
+    from .files import MAX_TABLE_BYTES, decode_text, read_bytes
+
+    data = read_bytes(path, "labels", MAX_TABLE_BYTES)
+    text = decode_text(data, str(path))
+    lines = text.splitlines(keepends=True)
+    reader = csv.reader(io.StringIO(lines[0] if lines else ""))
+    header = tuple(next(reader, ()))
+    if header != HEADER:
+        raise UserError(f"{path}: expected the header {','.join(HEADER)}, got {','.join(header)[:80] or 'nothing'}")
+    rows: dict[str, np.ndarray] = {}
+    for i, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        row = next(csv.reader(io.StringIO(line)), [])
+        values = _row_values(row)
+        if values is None:
+            if torn_ok and i == len(lines) and not line.endswith(("\n", "\r")):
+                return rows, len(data) - len(line.encode("utf-8"))
+            raise UserError(f"{path}:{i}: expected a path and three finite numbers, got {line.strip()[:80]!r}")
+        rows[row[0]] = values
+    return rows, None
+
+
+def _row_values(row: Sequence[str]) -> np.ndarray | None:
+    if len(row) != len(HEADER) or not row[0]:
+        return None
     try:
-        with path.open(newline="") as f:
-            reader = csv.reader(f)
-            header = tuple(next(reader, ()))
-            if header != HEADER:
-                raise UserError(f"{path}: expected the header {','.join(HEADER)}, got {','.join(header) or 'nothing'}")
-            rows = {}
-            for i, row in enumerate(reader, start=2):
-                try:
-                    rows[row[0]] = np.array([float(v) for v in row[1:4]], dtype=np.float32)
-                except (ValueError, IndexError):
-                    raise UserError(f"{path}:{i}: expected path and three numbers, got {row!r}") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read labels ({e.strerror or e})") from None
-    return rows
+        values = np.array([float(v) for v in row[1:]], dtype=np.float32)
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
+
+
+def check_predictions(values: np.ndarray, n: int, source: str) -> np.ndarray:
+    """A teacher's ``[n, 3]`` outputs, finite; anything else is one line (nothing is written)."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or values.shape != (n, len(DIMENSIONS)):
+        raise UserError(f"{source}: the teacher gave outputs of shape {tuple(values.shape)}, expected ({n}, "
+                        f"{len(DIMENSIONS)}) (arousal, dominance, valence per clip)")
+    if not np.isfinite(values).all():
+        raise UserError(f"{source}: the teacher gave NaN or infinite outputs")
+    return values
 
 
 def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_size: int = 16,
@@ -156,27 +191,41 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
     """Label every audio file under ``audio_dir`` into ``out``; returns ``(newly labelled, already there)``.
 
     Resumable: an existing ``out`` is appended to, and its clips are skipped; rows are flushed after every batch, so an
-    interrupted run loses at most one batch. ``force`` starts ``out`` afresh.
+    interrupted run loses at most one batch (a torn last row is cut off). ``force`` starts ``out`` afresh.
     """
     from tqdm import tqdm
 
     from .data.audio import list_audio
 
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     out = Path(out)
     clips = list_audio(audio_dir)
     if not clips:
         raise UserError(f"{audio_dir}: no audio files (.wav, .flac, .ogg)")
-    done = set(read_labels(out)) if out.exists() and not force else set()
+    done: set[str] = set()
+    if out.exists() and not force and out.stat().st_size > 0:
+        rows, torn_at = _parse_labels(out, torn_ok=True)
+        done = set(rows)
+        if torn_at is not None:
+            import warnings
+
+            warnings.warn(f"{out}: dropped a torn last row from an interrupted write", stacklevel=2)
+            with open(out, "r+b") as f:
+                f.truncate(torn_at)
+        elif not out.read_bytes().endswith((b"\n", b"\r")):
+            with open(out, "ab") as f:  # a complete last row without its newline
+                f.write(b"\n")
     todo = [c for c in clips if c not in done]
     fresh = force or not out.exists() or out.stat().st_size == 0
     with out.open("w" if fresh else "a", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")
         if fresh:
             writer.writerow(HEADER)
         with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=quiet, desc="label") as bar:
             for batch in _chunks(todo, batch_size):
                 waves = [read_audio(Path(audio_dir) / c, name=c) for c in batch]
-                values = teacher.predict(waves, batch)
+                values = check_predictions(teacher.predict(waves, batch), len(batch), f"labelling {batch[0]}")
                 writer.writerows([c, *(f"{v:.6f}" for v in row)] for c, row in zip(batch, values))
                 f.flush()
                 bar.update(len(batch))

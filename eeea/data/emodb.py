@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from ..errors import UserError
+from ..files import open_zip, read_zip_member
 from .audio import AUDIO_EXTENSIONS, ClipSet, read_audio
 
 #: the embedded subset: per speaker and emotion, the two clips that EmoDB's listeners recognised best, as FLAC
@@ -52,7 +53,7 @@ def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None 
     """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
     path = embedded_path() if source is None else Path(source)
     mapping = adv_mapping()
-    archive = zipfile.ZipFile(path) if not path.is_dir() and zipfile.is_zipfile(path) else None
+    archive = open_zip(path) if not path.is_dir() and zipfile.is_zipfile(path) else None
     if path.is_dir():
         members = [p.relative_to(path).as_posix() for p in path.rglob("*")]
     elif archive is not None:
@@ -70,7 +71,7 @@ def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None 
     try:
         for member, (speaker, _, emotion) in chosen:
             names.append(Path(member).stem)
-            waves.append(read_audio(archive.read(member), name=member) if archive else read_audio(path / member))
+            waves.append(read_audio(read_zip_member(archive, member, str(path)), name=member) if archive else read_audio(path / member))
             targets.append(mapping[emotion])
             spk.append(speaker)
     finally:

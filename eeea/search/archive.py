@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..files import MAX_TABLE_BYTES, read_bytes
 from ..genome import Genome
 from ..rundir import CONFIG, LOG, STATE, RunDir
 
@@ -37,7 +38,7 @@ class SearchRun(RunDir):
         path = self.path / ARCHIVE
         if not path.exists():
             return []
-        data = path.read_bytes()
+        data = read_bytes(path, limit=MAX_TABLE_BYTES)
         records: list[dict[str, Any]] = []
         good_end = 0
         lines = data.split(b"\n")
