@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -54,8 +55,16 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
     space = get_space(genome.space)
     model = space.build(space.validate(genome), **size)
     try:
-        state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a foreign pickle: the refusal below says it in one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError) as e:
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Unsupported global" in str(e):  # torch's safe unpickler said no
+            raise UserError(f"{path / WEIGHTS_FILE}: refused: it holds objects other than tensors (a pickle that "
+                            "could run code); nothing of it was run") from None
+        raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome (not a state dict: "
+                        f"{(str(e).splitlines() or ['unreadable'])[0][:120]})") from None
+    except (RuntimeError, OSError, ValueError, EOFError) as e:
         raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome ({str(e).splitlines()[0]})") from None
     return genome, size, model.eval()

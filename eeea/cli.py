@@ -222,13 +222,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export, load_exportable
     from .spaces import get_space
 
+    if Path(args.out).exists() and not args.force:
+        raise UserError(f"{args.out} exists; pass --force to overwrite it")
     model, genome, size, trained = load_exportable(args.arch)
-    if not trained and not args.quiet:
-        print(f"note: {args.arch} is a genome, not a checkpoint: exporting untrained weights", file=sys.stderr)
     shape = get_space(genome.space).genome_input_shape(genome, **size)
     report = export(model, shape, args.out, args.format, force=args.force)
     for line in report.lines():
         print(line)
+    if not trained and not args.quiet:
+        print(f"note: {args.arch} is a genome, not a checkpoint: the exported weights are untrained", file=sys.stderr)
     return 0
 
 
@@ -379,6 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        from .rundir import release_locks
+
+        release_locks()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def read_bytes(path: str | Path, what: str = "", limit: int = MAX_TEXT_BYTES) ->
     path = Path(path)
     where = _where(path, what)
     try:
-        with open(path, "rb") as f:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (regular files ignore the flag)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             if stat.S_ISDIR(st.st_mode):
                 raise UserError(f"{where}: is a directory, expected a file")

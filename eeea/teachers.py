@@ -20,6 +20,7 @@ from torch import nn
 
 from .data.audio import read_audio
 from .errors import UserError
+from .progress import hide_progress
 from .metrics import DIMENSIONS
 
 HEADER = ("path", *DIMENSIONS)
@@ -218,17 +219,26 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
                 f.write(b"\n")
     todo = [c for c in clips if c not in done]
     fresh = force or not out.exists() or out.stat().st_size == 0
-    with out.open("w" if fresh else "a", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        if fresh:
-            writer.writerow(HEADER)
-        with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=quiet, desc="label") as bar:
+    f = None  # opened when the first batch is labelled: a failure before it leaves --out as it was
+    try:
+        with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=hide_progress(quiet),
+                  desc="label") as bar:
             for batch in _chunks(todo, batch_size):
                 waves = [read_audio(Path(audio_dir) / c, name=c) for c in batch]
                 values = check_predictions(teacher.predict(waves, batch), len(batch), f"labelling {batch[0]}")
-                writer.writerows([c, *(f"{v:.6f}" for v in row)] for c, row in zip(batch, values))
+                if f is None:
+                    f = out.open("w" if fresh else "a", newline="")
+                    if fresh:
+                        f.write(",".join(HEADER) + "\n")
+                csv.writer(f, lineterminator="\n").writerows([c, *(f"{v:.6f}" for v in row)]
+                                                            for c, row in zip(batch, values))
                 f.flush()
                 bar.update(len(batch))
+    finally:
+        if f is not None:
+            f.close()
+    if f is None and fresh:  # nothing new to label: still leave a valid (header-only) CSV
+        out.write_text(",".join(HEADER) + "\n")
     return len(todo), len(clips) - len(todo)
 
 

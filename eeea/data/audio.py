@@ -5,6 +5,7 @@ Every clip becomes mono float32 at 16 kHz (the rate the audio students' front en
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -29,7 +30,8 @@ def read_audio(source: str | Path | bytes, sample_rate: int = SAMPLE_RATE, name:
     try:
         data, rate = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as e:
-        raise UserError(f"{label}: cannot read audio ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
+        why = re.sub(r"^Error opening <[^>]*>: ", "", (str(e).splitlines() or [type(e).__name__])[0])
+        raise UserError(f"{label}: cannot read audio ({why})") from None
     if data.size == 0 or rate <= 0:
         raise UserError(f"{label}: no audio samples")
     if not np.isfinite(data).all():

@@ -31,6 +31,7 @@ class SearchRun(RunDir):
     """A search's run directory (see the module docstring for its files)."""
 
     files = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
+    progress = (ARCHIVE, STATE)
 
     # archive -------------------------------------------------------------------------------------------------------
     def read_archive(self) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from torch import nn
 from ..data.audio import SAMPLE_RATE, ClipSet, random_crops
 from ..data.emodb import TEST_SPEAKERS, load_emodb
 from ..errors import UserError
+from ..units import check_number
 from ..metrics import ccc_loss, ccc_mse_loss, ccc_report
 from ..teachers import CSVTeacher, predict_clips
 from .base import Task, Training, register_task
@@ -41,6 +42,8 @@ def complete_budget(budget: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("epochs", "batch_size"):
         if isinstance(full[key], bool) or not isinstance(full[key], int) or full[key] < 1:
             raise UserError(f"ser task: {key} must be a positive integer, got {full[key]!r}")
+    check_number("ser task: lr", full["lr"], above=0)
+    check_number("ser task: weight_decay", full["weight_decay"], minimum=0)
     return full
 
 
