@@ -59,12 +59,9 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
             warnings.simplefilter("ignore")
             state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except pickle.UnpicklingError as e:
-        if "weights_only" in str(e) or "Unsupported global" in str(e):  # torch's safe unpickler said no
-            raise UserError(f"{path / WEIGHTS_FILE}: refused: it holds objects other than tensors (a pickle that "
-                            "could run code); nothing of it was run") from None
-        raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome (not a state dict: "
-                        f"{(str(e).splitlines() or ['unreadable'])[0][:120]})") from None
+    except pickle.UnpicklingError:  # torch's tensors-only unpickler stopped: damaged, or a pickle that runs code
+        raise UserError(f"{path / WEIGHTS_FILE}: not a plain state dict of tensors; refused without running any of "
+                        "it (a damaged file, or a pickle that could run code)") from None
     except (RuntimeError, OSError, ValueError, EOFError) as e:
         raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome ({str(e).splitlines()[0]})") from None
     return genome, size, model.eval()
