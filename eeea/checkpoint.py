@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import errno
 import pickle
 import warnings
 from pathlib import Path
@@ -17,6 +18,7 @@ from torch import nn
 from .errors import UserError
 from .files import read_mapping
 from .genome import Genome
+from .rundir import atomic_write
 
 GENOME_FILE = "genome.yaml"
 WEIGHTS_FILE = "weights.pt"
@@ -34,9 +36,18 @@ def save_checkpoint(path: str | Path, genome: Genome, model: nn.Module, size: Ma
     if is_checkpoint(path) and not force:
         raise UserError(f"{path} already holds a checkpoint; pass --force to overwrite it")
     path.mkdir(parents=True, exist_ok=True)
-    genome.save(path / GENOME_FILE, meta={**(meta or {}), "size": dict(size)})
-    torch.save(model.state_dict(), path / WEIGHTS_FILE)
+    # weights first, each file atomically: a failure (a full disk) leaves no truncated weights.pt behind, and a
+    # directory is a checkpoint only once its genome.yaml is there too
+    atomic_write(path / WEIGHTS_FILE, lambda tmp: _save_state_dict(model, tmp))
+    atomic_write(path / GENOME_FILE, lambda tmp: genome.save(tmp, meta={**(meta or {}), "size": dict(size)}))
     return path
+
+
+def _save_state_dict(model: nn.Module, path: Path) -> None:
+    try:
+        torch.save(model.state_dict(), path)
+    except RuntimeError as e:  # torch reports a failed write (a full disk) as a RuntimeError: it is an I/O error
+        raise OSError(errno.EIO, f"writing {path.name} failed ({str(e).strip().splitlines()[-1][:120]})") from None
 
 
 def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module]:

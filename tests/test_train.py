@@ -118,6 +118,14 @@ def test_refuses_to_overwrite_and_force_starts_over(tmp_path, capsys, TINY):
     (run / "notes.txt").write_text("mine\n")
     assert main(["train", "--out", str(run), *TINY]) == 2
     err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not empty" in err
+    assert main(["train", "--out", str(run), *TINY, "--force"]) == 2  # not eeea's directory: nothing deleted
+    assert "not made by eeea" in capsys.readouterr().err
+    (run / "notes.txt").unlink()
+    assert main(["train", "--out", str(run), *TINY, "--epochs", "1", "--max-steps", "1"]) == 0
+    (run / "notes.txt").write_text("mine\n")
+    assert main(["train", "--out", str(run), *TINY]) == 2
+    err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not empty" in err and "--force" in err
     assert main(["train", "--out", str(run), *TINY, "--epochs", "1", "--force"]) == 0
     assert (run / "notes.txt").read_text() == "mine\n"  # --force removes run files only

@@ -68,11 +68,24 @@ class SearchRun(RunDir):
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Append one record and make it durable before returning."""
-        line = json.dumps(dict(record), sort_keys=True, allow_nan=False) + "\n"
-        with open(self.path / ARCHIVE, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(dict(record), sort_keys=True, allow_nan=False) + "\n").encode()
+        fd = os.open(self.path / ARCHIVE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as e:  # a full disk: cut the partial line, stop the run; resume retrains the candidate
+                try:
+                    os.ftruncate(fd, end)
+                except OSError:
+                    pass  # a torn last line is dropped on the next read anyway
+                raise UserError(f"cannot write {self.path / ARCHIVE} ({e.strerror or e}); the search stopped with "
+                                f"its archive intact: free space, then --resume") from None
+        finally:
+            os.close(fd)
 
     # checkpoints (trained weights of evaluated candidates, when the search keeps them) --------------------------------
     def checkpoint_dir(self, key: str) -> Path:
