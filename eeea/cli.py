@@ -134,9 +134,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     for key, layer in (("train", train), ("size", size), ("task_config", task)):
         if layer:
             overrides[key] = layer
-    result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=args.quiet)
-    if not args.quiet:
-        print_front(result)
+    quiet = args.quiet or args.silent
+    result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=quiet)
+    if args.silent:
+        return 0
+    if args.quiet:  # no bars and no table, but still the result and where it is
+        best = next((r for r in result.front if r["status"] == "ok"), None)
+        if best is not None:
+            print(f"best: {best['key']} " + " ".join(f"{o}={_rounded(best['objectives'][o])}" for o in result.objectives))
+        print(f"run directory: {result.run_dir}")
+        return 0
+    print_front(result)
     return 0
 
 
@@ -193,8 +201,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name in ("autoaugment", "download", "compile"):
         if getattr(args, name):
             flags[name] = True
-    result = train_command(args.out, args.resume, args.config, flags, force=args.force, quiet=args.quiet)
-    if not args.quiet:
+    result = train_command(args.out, args.resume, args.config, flags, force=args.force, quiet=args.quiet or args.silent)
+    if not args.silent:
         if "test_acc" in result:
             print(f"test accuracy {result['test_acc']:.2%} (error {result['test_error']:.2%}) after "
                   f"{result['epochs']} epochs; {result['test_split']}")
@@ -291,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")
     p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or table: only the result and run directory")
+    p.add_argument("--silent", action="store_true", help="print nothing (errors still go to stderr)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
@@ -340,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--amp", choices=AMP, help="autocast dtype (auto: bf16 on CUDA)")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--compile", action="store_true", help='torch.compile(mode="reduce-overhead"): CUDA graphs on CUDA')
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines: only the result")
+    p.add_argument("--silent", action="store_true", help="print nothing (errors still go to stderr)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("label", help="label audio with a teacher's arousal/dominance/valence (resumable)")
@@ -377,7 +387,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eeea: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("eeea: interrupted", file=sys.stderr)
+        from .rundir import held_runs
+
+        runs = held_runs()
+        if not runs:
+            print("eeea: interrupted", file=sys.stderr)
+        for run in runs:  # say what was kept and how to go on; the run's log records it too
+            saved = run.saved_summary()
+            run.log_line(f"interrupted by the user (Ctrl-C); {saved}")
+            verb = argv[0] if argv and argv[0] in ("search", "train") else "search"
+            print(f"eeea: interrupted; {saved} in {run.path}; continue with: eeea {verb} --resume {run.path}",
+                  file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

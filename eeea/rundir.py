@@ -32,12 +32,19 @@ CONFIG, STATE, LOG = "config.yaml", "state.json", "log.txt"
 MANIFEST, LOCK = ".eeea-run", ".eeea-lock"
 #: run directories this process holds locked: resolved path -> descriptor of the locked file
 _HELD: dict[str, int] = {}
+_HELD_KIND: dict[str, type] = {}
+
+
+def held_runs() -> list["RunDir"]:
+    """The run directories this process holds (the run a Ctrl-C interrupted)."""
+    return [_HELD_KIND.get(path, RunDir)(path) for path in _HELD]
 
 
 def release_locks() -> None:
     """Release every run-directory lock this process holds (the CLI does at exit; so do tests running it in-process)."""
     for key in list(_HELD):
         os.close(_HELD.pop(key))
+        _HELD_KIND.pop(key, None)
 
 
 def fsync_dir(path: Path) -> None:
@@ -167,10 +174,12 @@ class RunDir:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = _HELD[key] = fd
+        _HELD_KIND[key] = type(self)
 
     def unlock(self) -> None:
         """Release the lock (closing the descriptor releases the flock)."""
         fd = _HELD.pop(str(self.path.resolve()), None)
+        _HELD_KIND.pop(str(self.path.resolve()), None)
         if fd is not None:
             os.close(fd)
         self._lock_fd = None
@@ -236,6 +245,21 @@ class RunDir:
         for h in list(log.handlers):
             h.close()
             log.removeHandler(h)
+
+    def log_line(self, message: str) -> None:
+        """Append one timestamped line to log.txt (a run's last words: an interruption)."""
+        import time
+
+        try:
+            with open(self.path / LOG, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        except OSError:
+            pass
+
+    def saved_summary(self) -> str:
+        """What an interrupted run has kept, in words (a verb may say more)."""
+        kept = [name for name in self.progress if (self.path / name).exists()]
+        return f"saved: {', '.join(kept)}" if kept else "nothing finished yet"
 
     def relative(self, path: Path) -> str:
         return Path(path).relative_to(self.path.resolve()).as_posix()

@@ -87,6 +87,11 @@ class SearchRun(RunDir):
         finally:
             os.close(fd)
 
+    def saved_summary(self) -> str:
+        path = self.path / ARCHIVE
+        n = sum(1 for line in path.read_bytes().splitlines() if line.strip()) if path.is_file() else 0
+        return f"{n} finished evaluation(s) saved in {ARCHIVE}"
+
     # checkpoints (trained weights of evaluated candidates, when the search keeps them) --------------------------------
     def checkpoint_dir(self, key: str) -> Path:
         return self.path.resolve() / CHECKPOINTS / key

@@ -186,9 +186,9 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
         run = SearchRun.open(resume)
         stored = run.config()
-        run.read_state(), run.read_archive()  # a damaged run is one line now, before any expensive step
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)
+        run.read_state(), run.read_archive()  # a damaged run is one line now, before any expensive step
         if asked != stored:  # only resume-free keys changed (workers, device, generations)
             run.write_config(asked)
         return search(asked, resume, resume=True, quiet=quiet)

@@ -68,10 +68,9 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
         stored = TrainRun.open(run).config()  # locked until this process ends
         check_resume(stored, flags, str(run))
         config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
-        try:
-            return Trainer(run, config, quiet).run(stop_after)
-        finally:
-            TrainRun(run).unlock()
+        result = Trainer(run, config, quiet).run(stop_after)
+        TrainRun(run).unlock()  # on an error or Ctrl-C the CLI reports the held run, then releases it
+        return result
     if not out:
         raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
     config = resolve_train_config(config_file, flags)
@@ -80,10 +79,9 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
     trainer = Trainer(Path(out), config, quiet)
     trainer.prepare()
     run = TrainRun.create(out, config, force)
-    try:
-        return trainer.run(stop_after)
-    finally:
-        run.unlock()
+    result = trainer.run(stop_after)
+    run.unlock()
+    return result
 
 
 class Trainer:
