@@ -166,14 +166,19 @@ def print_front(result: Any) -> None:
     if not ok:
         return
     rank, best = ok[0]  # the front is sorted by the task objective first: rank 0 scores best
-    out = f"{best['key']}.int8.onnx"
+    print(export_line(result.run_dir, rank, best))
+
+
+def export_line(run_dir: Path, rank: int, best: Any) -> str:
+    """The export command for the best front member that works as printed: int8 from trained weights, else the
+    architecture as float ONNX (int8 of untrained weights is refused) with the command that trains it."""
     if best.get("checkpoint"):
-        print(f"export the best front member (trained weights): eeea export {result.run_dir / best['checkpoint']} "
-              f"--format onnx-int8 --out {out}")
-    else:
-        genome = result.run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
-        print(f"export the best front member (architecture only; train it first, weights are untrained): "
-              f"eeea export {genome} --format onnx-int8 --out {out}")
+        return (f"export the best front member (trained weights): eeea export {run_dir / best['checkpoint']} "
+                f"--format onnx-int8 --out {best['key']}.int8.onnx")
+    genome = run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
+    return (f"train the best front member with: eeea train --arch {genome} --out {best['key']}-run; "
+            f"export its architecture now (untrained weights): eeea export {genome} --format onnx "
+            f"--out {best['key']}.onnx")
 
 
 #: ``eeea train`` flags -> (config section or None, key)
@@ -233,6 +238,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite it")
     model, genome, size, trained = load_exportable(args.arch)
+    if args.format == "onnx-int8" and not trained:  # int8 is checked against torch; random weights prove nothing
+        raise UserError(f"{args.arch} has untrained weights: int8 export needs a trained network; train it first "
+                        f"(eeea train --arch ... --out RUN) and export RUN/model, or use --format onnx")
     shape = get_space(genome.space).genome_input_shape(genome, **size)
     report = export(model, shape, args.out, args.format, force=args.force)
     for line in report.lines():

@@ -50,3 +50,25 @@ def test_ctrl_c_says_what_was_saved_and_how_to_resume(tmp_path, tiny_data):
     assert lines[0].endswith(f"continue with: eeea train --resume {run}")
     assert "interrupted by the user" in (run / "log.txt").read_text()
     assert main(["train", "--resume", str(run), "--epochs", "200"]) in (0, 2)  # the run is not locked any more
+
+
+def test_int8_of_untrained_weights_is_refused_with_the_way_forward(tmp_path, capsys):
+    assert main(["export", "wav2small_17k", "--format", "onnx-int8", "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "train it first" in err and not (tmp_path / "m.onnx").exists()
+
+
+def test_the_export_line_printed_after_a_search_works_as_printed(tmp_path, capsys, monkeypatch):
+    from eeea.cli import export_line
+    from eeea.zoo import resolve_genome
+
+    genome = resolve_genome("wav2small_17k")
+    (tmp_path / "genomes").mkdir()
+    genome.save(tmp_path / "genomes" / f"00_{genome.key}.yaml")
+    line = export_line(tmp_path, 0, {"key": genome.key, "status": "ok"})
+    command = line.split("export its architecture now (untrained weights): ")[1].split()
+    assert command[:2] == ["eeea", "export"] and "onnx-int8" not in command
+    monkeypatch.chdir(tmp_path)
+    assert main(command[1:]) == 0
+    assert (tmp_path / f"{genome.key}.onnx").stat().st_size > 0
+    assert f"eeea train --arch {tmp_path / 'genomes'}" in line
