@@ -35,6 +35,14 @@ _HELD: dict[str, int] = {}
 _HELD_KIND: dict[str, type] = {}
 
 
+def check_code_task(stored: Any, asked: Any, run: str | Path, flag: str) -> None:
+    """A ``module:Class`` task named by a run's config.yaml is code outside eeea: import it only when the command line
+    names it again (a copied run directory must not make eeea import a module of its choosing)."""
+    if isinstance(stored, str) and ":" in stored and asked != stored:
+        raise UserError(f"--resume {run}: the run's task {stored} is code outside eeea; pass {flag} {stored} again "
+                        f"to import it")
+
+
 def held_runs() -> list["RunDir"]:
     """The run directories this process holds (the run a Ctrl-C interrupted)."""
     return [_HELD_KIND.get(path, RunDir)(path) for path in _HELD]

@@ -150,3 +150,22 @@ def test_atomic_writes_use_unique_temporary_names(tmp_path):
     rundir.atomic_write(tmp_path / "a.txt", spy)
     assert len(set(seen)) == 2 and all(n.startswith(".a.txt.") for n in seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_a_code_task_in_a_run_config_is_imported_only_when_named_again(tmp_path, capsys):
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_task.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    run = SearchRun.create(tmp_path / "run", {"task": "evil_task:Task", "seed": 0})
+    run.unlock()
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert main(["search", "--resume", str(run.path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "pass --task evil_task:Task again" in err
+        assert not marker.exists()
+        trun = TrainRun.create(tmp_path / "trun", {"dataset": "evil_task:Task", "arch": "eeea_c"})
+        trun.unlock()
+        assert main(["train", "--resume", str(trun.path)]) == 2
+        assert "code outside eeea" in capsys.readouterr().err and not marker.exists()
+    finally:
+        sys.path.remove(str(tmp_path))

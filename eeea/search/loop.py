@@ -23,6 +23,7 @@ from ..errors import UserError
 from ..progress import hide_progress
 from ..spaces import get_space
 from ..tasks import get_task
+from ..rundir import check_code_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
 from .eepi import EEPI, BudgetRepair, EEPISampling
@@ -186,6 +187,7 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
         run = SearchRun.open(resume)
         stored = run.config()
+        check_code_task(stored.get("task"), overrides.get("task", file_layer.get("task")), resume, "--task")
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)
         run.read_state(), run.read_archive()  # a damaged run is one line now, before any expensive step

@@ -32,7 +32,7 @@ from ..checkpoint import save_checkpoint
 from ..counting import count_macs, count_params
 from ..errors import UserError
 from ..progress import hide_progress
-from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text
+from ..rundir import CONFIG, LOG, RunDir, check_code_task, atomic_write, atomic_write_text
 from ..runtime import resolve_amp, resolve_device
 from ..spaces import get_space
 from ..tasks import Training
@@ -66,6 +66,7 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
         if config_file:
             raise UserError("--config cannot change a resumed run; --resume RUN_DIR uses the run's config.yaml")
         stored = TrainRun.open(run).config()  # locked until this process ends
+        check_code_task(stored.get("dataset"), flags.get("dataset"), run, "--task")
         check_resume(stored, flags, str(run))
         config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
         result = Trainer(run, config, quiet).run(stop_after)
