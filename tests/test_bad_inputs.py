@@ -287,3 +287,26 @@ def test_utf8_bom_and_json_read(tmp_path):
     assert read_mapping(_write(tmp_path / "a.yaml", "\ufeffx: 1\n")) == {"x": 1}
     assert read_data(_write(tmp_path / "a.json", '{"x": [1, 2]}')) == {"x": [1, 2]}
     assert read_data(_write(tmp_path / "anchors.yaml", "a: &x [1, 2]\nb: *x\n")) == {"a": [1, 2], "b": [1, 2]}
+
+
+def test_label_resume_cuts_a_torn_last_row_and_refuses_bad_teacher_outputs(tmp_path):
+    from eeea.errors import UserError
+    from eeea.teachers import CSVTeacher, Teacher, label_audio
+
+    audio = _audio_dir(tmp_path, good=3)
+    teacher = CSVTeacher(_labels(tmp_path, "".join(f"clip{i}.wav,0.1,0.2,0.3\n" for i in range(3))))
+    out = tmp_path / "out.csv"
+    out.write_text("path,arousal,dominance,valence\nclip0.wav,0.1,0.2,0.3\nclip1.wav,0.1")  # killed mid-row
+    with pytest.warns(UserWarning, match="torn last row"):
+        assert label_audio(teacher, audio, out, quiet=True) == (2, 1)
+    rows = out.read_text().splitlines()
+    assert len(rows) == 4 and all(len(r.split(",")) == 4 for r in rows)
+
+    class Broken(Teacher):
+        def predict(self, waves, names=None):
+            return np.full((len(waves), 1), np.nan)
+
+    fresh = tmp_path / "fresh.csv"
+    with pytest.raises(UserError, match="shape"):
+        label_audio(Broken(), audio, fresh, quiet=True)
+    assert not fresh.exists()  # nothing written for a teacher whose outputs are refused
