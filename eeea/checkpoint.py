@@ -6,16 +6,19 @@
 """
 from __future__ import annotations
 
+import errno
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-import yaml
 from torch import nn
 
 from .errors import UserError
+from .files import read_mapping
 from .genome import Genome
+from .rundir import atomic_write
 
 GENOME_FILE = "genome.yaml"
 WEIGHTS_FILE = "weights.pt"
@@ -33,9 +36,18 @@ def save_checkpoint(path: str | Path, genome: Genome, model: nn.Module, size: Ma
     if is_checkpoint(path) and not force:
         raise UserError(f"{path} already holds a checkpoint; pass --force to overwrite it")
     path.mkdir(parents=True, exist_ok=True)
-    genome.save(path / GENOME_FILE, meta={**(meta or {}), "size": dict(size)})
-    torch.save(model.state_dict(), path / WEIGHTS_FILE)
+    # weights first, each file atomically: a failure (a full disk) leaves no truncated weights.pt behind, and a
+    # directory is a checkpoint only once its genome.yaml is there too
+    atomic_write(path / WEIGHTS_FILE, lambda tmp: _save_state_dict(model, tmp))
+    atomic_write(path / GENOME_FILE, lambda tmp: genome.save(tmp, meta={**(meta or {}), "size": dict(size)}))
     return path
+
+
+def _save_state_dict(model: nn.Module, path: Path) -> None:
+    try:
+        torch.save(model.state_dict(), path)
+    except RuntimeError as e:  # torch reports a failed write (a full disk) as a RuntimeError: it is an I/O error
+        raise OSError(errno.EIO, f"writing {path.name} failed ({str(e).strip().splitlines()[-1][:120]})") from None
 
 
 def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module]:
@@ -46,13 +58,21 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
     if not is_checkpoint(path):
         raise UserError(f"{path} is not a checkpoint (a directory with {GENOME_FILE} and {WEIGHTS_FILE})")
     genome = Genome.load(path / GENOME_FILE)
-    meta = (yaml.safe_load((path / GENOME_FILE).read_text()) or {}).get("meta") or {}
-    size = dict(meta.get("size") or {})
+    meta = read_mapping(path / GENOME_FILE, "checkpoint genome").get("meta") or {}
+    size = meta.get("size") or {}
+    if not isinstance(size, dict):
+        raise UserError(f"{path / GENOME_FILE}: meta.size must be a mapping of size options")
+    size = dict(size)
     space = get_space(genome.space)
     model = space.build(space.validate(genome), **size)
     try:
-        state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a foreign pickle: the refusal below says it in one line
+            warnings.simplefilter("ignore")
+            state = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
-    except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError) as e:
+    except pickle.UnpicklingError:  # torch's tensors-only unpickler stopped: damaged, or a pickle that runs code
+        raise UserError(f"{path / WEIGHTS_FILE}: not a plain state dict of tensors; refused without running any of "
+                        "it (a damaged file, or a pickle that could run code)") from None
+    except (RuntimeError, OSError, ValueError, EOFError) as e:
         raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome ({str(e).splitlines()[0]})") from None
     return genome, size, model.eval()

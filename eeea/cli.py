@@ -167,9 +167,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     for key, layer in (("train", train), ("size", size), ("task_config", task)):
         if layer:
             overrides[key] = layer
-    result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=args.quiet)
-    if not args.quiet:
-        print_front(result)
+    quiet = args.quiet or args.silent
+    result = search_command(args.out, args.resume, args.config, overrides, force=args.force, quiet=quiet)
+    if args.silent:
+        return 0
+    if args.quiet:  # no bars and no table, but still the result and where it is
+        best = next((r for r in result.front if r["status"] == "ok"), None)
+        if best is not None:
+            print(f"best: {best['key']} " + " ".join(f"{o}={_rounded(best['objectives'][o])}" for o in result.objectives))
+        print(f"run directory: {result.run_dir}")
+        return 0
+    print_front(result)
     return 0
 
 
@@ -199,14 +207,19 @@ def print_front(result: Any) -> None:
     if not ok:
         return
     rank, best = ok[0]  # the front is sorted by the task objective first: rank 0 scores best
-    out = f"{best['key']}.int8.onnx"
+    print(export_line(result.run_dir, rank, best))
+
+
+def export_line(run_dir: Path, rank: int, best: Any) -> str:
+    """The export command for the best front member that works as printed: int8 from trained weights, else the
+    architecture as float ONNX (int8 of untrained weights is refused) with the command that trains it."""
     if best.get("checkpoint"):
-        print(f"export the best front member (trained weights): eeea export {result.run_dir / best['checkpoint']} "
-              f"--format onnx-int8 --out {out}")
-    else:
-        genome = result.run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
-        print(f"export the best front member (architecture only; train it first, weights are untrained): "
-              f"eeea export {genome} --format onnx-int8 --out {out}")
+        return (f"export the best front member (trained weights): eeea export {run_dir / best['checkpoint']} "
+                f"--format onnx-int8 --out {best['key']}.int8.onnx")
+    genome = run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
+    return (f"train the best front member with: eeea train --arch {genome} --out {best['key']}-run; "
+            f"export its architecture now (untrained weights): eeea export {genome} --format onnx "
+            f"--out {best['key']}.onnx")
 
 
 #: ``eeea train`` flags -> (config section or None, key)
@@ -235,8 +248,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     for name in ("autoaugment", "download", "compile"):
         if getattr(args, name):
             flags[name] = True
-    result = train_command(args.out, args.resume, args.config, flags, force=args.force, quiet=args.quiet)
-    if not args.quiet:
+    result = train_command(args.out, args.resume, args.config, flags, force=args.force, quiet=args.quiet or args.silent)
+    if not args.silent:
         if "test_acc" in result:
             print(f"test accuracy {result['test_acc']:.2%} (error {result['test_error']:.2%}) after "
                   f"{result['epochs']} epochs; {result['test_split']}")
@@ -266,13 +279,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .export import export, load_exportable
     from .spaces import get_space
 
+    if Path(args.out).exists() and not args.force:
+        raise UserError(f"{args.out} exists; pass --force to overwrite it")
     model, genome, size, trained = load_exportable(args.arch)
-    if not trained and not args.quiet:
-        print(f"note: {args.arch} is a genome, not a checkpoint: exporting untrained weights", file=sys.stderr)
+    if args.format == "onnx-int8" and not trained:  # int8 is checked against torch; random weights prove nothing
+        raise UserError(f"{args.arch} has untrained weights: int8 export needs a trained network; train it first "
+                        f"(eeea train --arch ... --out RUN) and export RUN/model, or use --format onnx")
     shape = get_space(genome.space).genome_input_shape(genome, **size)
     report = export(model, shape, args.out, args.format, force=args.force)
     for line in report.lines():
         print(line)
+    if not trained and not args.quiet:
+        print(f"note: {args.arch} is a genome, not a checkpoint: the exported weights are untrained", file=sys.stderr)
     if args.format != "torchscript":
         import numpy as np
         import onnxruntime
@@ -419,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--compile", action="store_true",
                    help='torch.compile(mode="reduce-overhead") each candidate (CUDA graphs on CUDA; default off)')
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or table: only the result and run directory")
+    p.add_argument("--silent", action="store_true", help="print nothing (errors still go to stderr)")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
@@ -469,7 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--amp", choices=AMP, help="autocast dtype (auto: bf16 on CUDA)")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
     g.add_argument("--compile", action="store_true", help='torch.compile(mode="reduce-overhead"): CUDA graphs on CUDA')
-    p.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or epoch lines: only the result")
+    p.add_argument("--silent", action="store_true", help="print nothing (errors still go to stderr)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("label", help="label audio with a teacher's arousal/dominance/valence (resumable)")
@@ -529,10 +549,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eeea: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("eeea: interrupted", file=sys.stderr)
+        from .rundir import held_runs
+
+        runs = held_runs()
+        if not runs:
+            print("eeea: interrupted", file=sys.stderr)
+        for run in runs:  # say what was kept and how to go on; the run's log records it too
+            saved = run.saved_summary()
+            run.log_line(f"interrupted by the user (Ctrl-C); {saved}")
+            verb = argv[0] if argv and argv[0] in ("search", "train") else "search"
+            print(f"eeea: interrupted; {saved} in {run.path}; continue with: eeea {verb} --resume {run.path}",
+                  file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        from .rundir import release_locks
+
+        release_locks()
 
 
 if __name__ == "__main__":

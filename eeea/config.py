@@ -6,25 +6,13 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
-from .errors import UserError
+from .files import read_mapping
 
 
 def read_yaml_mapping(path: str | Path, what: str = "", expected: str = "expected a mapping") -> dict[str, Any]:
     """The mapping a YAML file holds. Errors are one line naming ``what`` (a flag, "recipe NAME"; may be empty) and the
     path: unreadable file, invalid YAML, or not a mapping (``expected`` says what was expected)."""
-    path = Path(path)
-    where = f"{what} {path}" if what else str(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise UserError(f"{where}: cannot read ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{where}: {expected}")
-    return data
+    return read_mapping(path, what, expected)
 
 
 def load_config_file(path: str | Path, what: str = "--config") -> dict[str, Any]:

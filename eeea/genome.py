@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import GenomeError, UserError
+from .files import read_data
 
 FORMAT = "eeea-genome"
 VERSION = 1
@@ -90,6 +91,14 @@ class Genome:
                 raise GenomeError(f"{source}: missing field {required!r}")
         if not isinstance(d["arch"], Mapping):
             raise GenomeError(f"{source}: field 'arch' must be a mapping")
+        if not isinstance(d["space"], str) or not _is_name(d["space"]):
+            # a name only, never a path: a genome file must not make eeea read other files
+            raise GenomeError(f"{source}: field 'space' must be a space name (like eeea or wav2small), "
+                              f"got {str(d['space'])[:40]!r}")
+        if d.get("name") is not None and not isinstance(d["name"], str):
+            raise GenomeError(f"{source}: field 'name' must be text")
+        if not all(isinstance(k, str) for k in d["arch"]):
+            raise GenomeError(f"{source}: the keys of 'arch' must be field names")
         unknown = set(d) - {"format", "version", "space", "arch", "name", "meta"}
         if unknown:
             raise GenomeError(f"{source}: unknown field {sorted(unknown)[0]!r}")
@@ -109,16 +118,13 @@ class Genome:
 
     @classmethod
     def load(cls, path: str | Path) -> "Genome":
-        path = Path(path)
         try:
-            text = path.read_text()
-        except OSError as e:
-            raise UserError(f"{path}: cannot read genome file ({e.strerror or e})") from None
-        try:
-            d = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as e:
-            raise GenomeError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({_first_line(e)})") from None
-        return cls.from_dict(d, source=str(path))
+            data = read_data(path, "genome file")
+        except GenomeError:
+            raise
+        except UserError as e:  # unreadable, too large, not text, not valid YAML/JSON: still a genome error
+            raise GenomeError(str(e)) from None
+        return cls.from_dict(data, source=str(path))
 
     # one-line text --------------------------------------------------------------------------------------------
     def to_text(self) -> str:
@@ -185,10 +191,6 @@ def _parse_scalar(x: str) -> Any:
         except ValueError:
             pass
     return x
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 class _FlowPairsDumper(yaml.SafeDumper):

@@ -1,14 +1,25 @@
-"""A run directory for any verb (``eeea search``, ``eeea train``): the create / open / ``--force`` rule, atomic writes,
-the resolved ``config.yaml``, ``state.json`` and ``log.txt``.
+"""A run directory for any verb (``eeea search``, ``eeea train``): the create / open / ``--force`` rule, the lock,
+atomic writes, the resolved ``config.yaml``, ``state.json`` and ``log.txt``.
 
-Each verb subclasses :class:`RunDir` and names the files it writes (``files``): ``--force`` removes only those.
+Each verb subclasses :class:`RunDir` and names the files it writes (``files``) and those whose presence means the run
+has produced results (``progress``). Rules, shared by every verb:
+
+* ``.eeea-run`` (the manifest) marks a directory eeea made and holds the hash of the resolved config; ``--force``
+  removes only the verb's files, and only in a directory with a manifest (never a folder eeea did not create);
+* a directory eeea made whose run never produced results (a failed start) is reused without ``--force``;
+* ``.eeea-lock`` is locked (``flock``) by the process using the run: a second one is refused, naming the holder's pid;
+* ``config.yaml`` edited by hand since the run started (its hash differs from the manifest's) is refused on resume.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -18,18 +29,79 @@ from .config import read_yaml_mapping
 from .errors import UserError
 
 CONFIG, STATE, LOG = "config.yaml", "state.json", "log.txt"
+MANIFEST, LOCK = ".eeea-run", ".eeea-lock"
+#: run directories this process holds locked: resolved path -> descriptor of the locked file
+_HELD: dict[str, int] = {}
+_HELD_KIND: dict[str, type] = {}
+
+
+def check_code_task(stored: Any, asked: Any, run: str | Path, flag: str) -> None:
+    """A ``module:Class`` task named by a run's config.yaml is code outside eeea: import it only when the command line
+    names it again (a copied run directory must not make eeea import a module of its choosing)."""
+    if isinstance(stored, str) and ":" in stored and asked != stored:
+        raise UserError(f"--resume {run}: the run's task {stored} is code outside eeea; pass {flag} {stored} again "
+                        f"to import it")
+
+
+def held_runs() -> list["RunDir"]:
+    """The run directories this process holds (the run a Ctrl-C interrupted)."""
+    return [_HELD_KIND.get(path, RunDir)(path) for path in _HELD]
+
+
+def release_locks() -> None:
+    """Release every run-directory lock this process holds (the CLI does at exit; so do tests running it in-process)."""
+    for key in list(_HELD):
+        os.close(_HELD.pop(key))
+        _HELD_KIND.pop(key, None)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in directory ``path`` durable."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Replace ``path`` atomically: ``write`` fills a temporary sibling, which is then renamed over it (a kill leaves
-    the old file or the new one, never half of one)."""
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    """Replace ``path`` atomically: ``write`` fills a uniquely named temporary sibling (two writers never share one),
+    which is fsynced and renamed over ``path``, and the directory fsynced: a kill or a power cut leaves the old file or
+    the new one, never half of one. A failed write (a full disk) removes the temporary file and raises."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the file gets the usual permissions
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """SHA-256 of a config's canonical JSON form (key order and YAML formatting do not matter)."""
+    return hashlib.sha256(json.dumps(dict(config), sort_keys=True, default=str).encode()).hexdigest()
 
 
 class RunDir:
@@ -38,41 +110,115 @@ class RunDir:
 
     #: every file or folder the verb writes (``--force`` removes these and nothing else)
     files: ClassVar[tuple[str, ...]] = (CONFIG, STATE, LOG)
+    #: files whose presence means the run has produced results (without them, a failed start: reusable)
+    progress: ClassVar[tuple[str, ...]] = (STATE,)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock_fd: int | None = None
 
     # creation / opening --------------------------------------------------------------------------------------------
     @classmethod
+    def check_new(cls, path: str | Path, force: bool = False) -> None:
+        """Refuse, before anything is written, a ``path`` that :meth:`create` would refuse."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise UserError(f"{path} exists and is not a directory")
+        if not path.is_dir() or not any(p.name != LOCK for p in path.iterdir()):
+            return
+        if not (path / MANIFEST).is_file():
+            if force:
+                raise UserError(f"{path} was not made by eeea (no {MANIFEST}); --force deletes only in eeea's run "
+                                f"directories: pick an empty or new --out")
+            raise UserError(f"{path} is not empty; pick an empty or new --out")
+        if not force and any((path / name).exists() for name in cls.progress):
+            raise UserError(f"{path} is not empty; pass --resume {path} to continue it or --force to start over")
+
+    @classmethod
     def create(cls, path: str | Path, config: Mapping[str, Any], force: bool = False) -> "RunDir":
-        """A fresh run directory; refuses a non-empty folder unless ``force`` (which removes only the run's ``files``)."""
+        """A fresh run directory, locked. A non-empty folder is refused unless eeea made it and either ``force`` or
+        its run never started; then only the verb's ``files`` are removed."""
+        cls.check_new(path, force)
         run = cls(path)
-        if run.path.exists() and not run.path.is_dir():
-            raise UserError(f"{run.path} exists and is not a directory")
-        if run.path.is_dir() and any(run.path.iterdir()):
-            if not force:
-                raise UserError(f"{run.path} is not empty; pass --resume {run.path} to continue it or --force to start over")
-            for name in cls.files:
-                target = run.path / name
-                if target.is_dir():
-                    shutil.rmtree(target)
-                elif target.exists():
-                    target.unlink()
         run.path.mkdir(parents=True, exist_ok=True)
+        run.lock()
+        cls.check_new(path, force)  # again under the lock: another process may have started it meanwhile
+        for name in cls.files:
+            target = run.path / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
         run.write_config(config)
         return run
+
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
+        """An existing run, locked (for ``--resume``)."""
         run = cls(path)
         if not (run.path / CONFIG).is_file():
             raise UserError(f"{run.path}: not a run directory (no {CONFIG}); nothing to resume")
+        run.config()  # a damaged or edited config.yaml is refused before anything is written
+        run.lock()
         return run
 
+    # lock ----------------------------------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Hold ``.eeea-lock`` until this process exits (or :meth:`unlock`); refuse a run another process holds."""
+        key = str(self.path.resolve())
+        if key in _HELD:  # this process holds it already (a resume opens the run twice)
+            self._lock_fd = _HELD[key]
+            return
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise UserError(f"{self.path} is in use by another eeea process (pid {holder}); wait for it to "
+                                f"finish or stop it") from None
+            raise UserError(f"{self.path}: cannot lock ({e.strerror or e})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = _HELD[key] = fd
+        _HELD_KIND[key] = type(self)
+
+    def unlock(self) -> None:
+        """Release the lock (closing the descriptor releases the flock)."""
+        fd = _HELD.pop(str(self.path.resolve()), None)
+        _HELD_KIND.pop(str(self.path.resolve()), None)
+        if fd is not None:
+            os.close(fd)
+        self._lock_fd = None
+
     def write_config(self, config: Mapping[str, Any]) -> None:
+        """config.yaml and, in the manifest, its hash (written first: a kill between the two leaves a manifest that
+        names a config never written, which a resume reports instead of trusting)."""
+        manifest = {"format": "eeea-run", "kind": type(self).__name__, "files": list(self.files),
+                    "config_sha256": config_hash(config)}
+        atomic_write_text(self.path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         atomic_write_text(self.path / CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
 
     def config(self) -> dict[str, Any]:
-        return read_yaml_mapping(self.path / CONFIG)
+        """The resolved config; refused when config.yaml was edited since eeea wrote it."""
+        config = read_yaml_mapping(self.path / CONFIG)
+        manifest = self.manifest()
+        expected = manifest.get("config_sha256")
+        if expected and config_hash(config) != expected:
+            raise UserError(f"{self.path / CONFIG} was changed since the run started; a resumed run keeps its "
+                            f"config (restore it, or start a new --out with the new settings)")
+        return config
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest's content ({} for a run written before manifests existed)."""
+        from .files import parse_json, read_text
+
+        path = self.path / MANIFEST
+        if not path.is_file():
+            return {}
+        data = parse_json(read_text(path), str(path))
+        return data if isinstance(data, dict) else {}
 
     # state ---------------------------------------------------------------------------------------------------------
     def write_state(self, state: Mapping[str, Any]) -> None:
@@ -81,7 +227,14 @@ class RunDir:
 
     def read_state(self) -> dict[str, Any]:
         path = self.path / STATE
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return {}
+        from .files import parse_json, read_text
+
+        state = parse_json(read_text(path), str(path))
+        if not isinstance(state, dict):
+            raise UserError(f"{path}: expected a JSON object")
+        return state
 
     # log -----------------------------------------------------------------------------------------------------------
     def logger(self) -> logging.Logger:
@@ -100,6 +253,21 @@ class RunDir:
         for h in list(log.handlers):
             h.close()
             log.removeHandler(h)
+
+    def log_line(self, message: str) -> None:
+        """Append one timestamped line to log.txt (a run's last words: an interruption)."""
+        import time
+
+        try:
+            with open(self.path / LOG, "a", encoding="utf-8") as f:
+                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        except OSError:
+            pass
+
+    def saved_summary(self) -> str:
+        """What an interrupted run has kept, in words (a verb may say more)."""
+        kept = [name for name in self.progress if (self.path / name).exists()]
+        return f"saved: {', '.join(kept)}" if kept else "nothing finished yet"
 
     def relative(self, path: Path) -> str:
         return Path(path).relative_to(self.path.resolve()).as_posix()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import statistics
 import warnings
 from importlib import resources
@@ -14,6 +13,7 @@ import yaml
 
 from .counting import count_macs, count_params
 from .errors import UserError
+from .files import read_data
 from .zoo import resolve, resolve_genome
 
 DATASETS = {"cifar10": ("cifar", "c10", 10), "cifar100": ("cifar", "c100", 100), "imagenet": ("imagenet", "top1", 1000)}
@@ -46,9 +46,11 @@ def measured_errors(runs: str | Path, dataset: str) -> dict[str, str]:
     errors: dict[str, list[float]] = {}
     for path in sorted(root.rglob("result.json")):
         try:
-            result = json.loads(path.read_text())
-        except (OSError, ValueError):
-            warnings.warn(f"{path}: not readable JSON; skipped", stacklevel=2)
+            result = read_data(path)
+            if not isinstance(result, dict):
+                raise UserError(f"{path}: expected a JSON object")
+        except UserError as e:
+            warnings.warn(f"{e}; skipped", stacklevel=2)
             continue
         name = keys.get(result.get("genome_key"))
         if name and result.get("dataset") == RUN_DATASETS[dataset] and isinstance(result.get("test_error"), (int, float)):

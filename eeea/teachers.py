@@ -23,6 +23,7 @@ import yaml
 from torch import nn
 
 from .errors import UserError
+from .progress import hide_progress
 from .metrics import DIMENSIONS
 
 
@@ -166,6 +167,8 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
 
     from .data.corpus import AudioSource, read_table, skip_reason
 
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     out = Path(out)
     extra: dict[str, list[str]] = {}
     with AudioSource(audio_dir) as source:
@@ -196,7 +199,7 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
             writer = csv.writer(f)
             if fresh:
                 writer.writerow(header)
-            with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=quiet,
+            with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=hide_progress(quiet),
                       desc="label") as bar:
                 for batch in _chunks(todo, batch_size):
                     waves, names = [], []

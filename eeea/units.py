@@ -1,7 +1,9 @@
 """Human units for counts on the command line: ``72k``, ``3.5M``, ``600M``, ``1.2G``."""
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 from .errors import UserError
 
@@ -56,3 +58,20 @@ def format_duration(us: float) -> str:
         if abs(us) >= scale:
             return f"{us / scale:.3g}{suffix}"
     return f"{us:.3g}us"
+def check_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+                 maximum: float | None = None, above: float | None = None) -> Any:
+    """``value`` if it is a finite number (an integer when ``integer``) with ``minimum <= value <= maximum`` and
+    ``value > above``; otherwise one :class:`UserError` line naming ``name`` (a flag or a config key)."""
+    ok_type = (isinstance(value, int) if integer else isinstance(value, (int, float))) and not isinstance(value, bool)
+    bounds = []
+    if minimum is not None:
+        bounds.append(f">= {minimum:g}")
+    if above is not None:
+        bounds.append(f"> {above:g}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum:g}")
+    want = ("an integer" if integer else "a number") + (" " + " and ".join(bounds) if bounds else "")
+    if not ok_type or (isinstance(value, float) and not math.isfinite(value)) or (minimum is not None and value < minimum) \
+            or (maximum is not None and value > maximum) or (above is not None and value <= above):
+        raise UserError(f"{name}: must be {want}, got {value!r}")
+    return value

@@ -15,11 +15,19 @@ REC = {"key": "a" * 16, "status": "ok", "objectives": {"error": 0.5, "params": 1
 
 def test_create_refuses_non_empty_unless_force(tmp_path):
     (tmp_path / "mine.txt").write_text("user file")
-    with pytest.raises(UserError, match="not empty; pass --resume .* or --force"):
+    with pytest.raises(UserError, match="not empty; pick an empty or new --out"):
         SearchRun.create(tmp_path, {"seed": 0})
-    run = SearchRun.create(tmp_path, {"seed": 0}, force=True)
-    assert (tmp_path / "mine.txt").read_text() == "user file"  # --force removes run files only
-    assert run.config() == {"seed": 0}
+    with pytest.raises(UserError, match="not made by eeea"):  # --force deletes only in eeea's own directories
+        SearchRun.create(tmp_path, {"seed": 0}, force=True)
+    run = SearchRun.create(tmp_path / "run", {"seed": 0})
+    run.append(REC)
+    (run.path / "mine.txt").write_text("user file")
+    run.unlock()
+    with pytest.raises(UserError, match="not empty; pass --resume .* or --force"):
+        SearchRun.create(run.path, {"seed": 0})
+    run = SearchRun.create(run.path, {"seed": 0}, force=True)
+    assert (run.path / "mine.txt").read_text() == "user file"  # --force removes run files only
+    assert run.config() == {"seed": 0} and run.read_archive() == []
 
 
 def test_open_requires_a_run_directory(tmp_path):

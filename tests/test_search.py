@@ -129,7 +129,10 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
 def test_existing_output_is_not_overwritten_without_force(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("keep me")
     assert main(["search", "--out", str(tmp_path), *TINY_FLAGS]) == 2
-    assert "--force" in capsys.readouterr().err
+    assert "not empty" in capsys.readouterr().err
+    assert main(["search", "--out", str(tmp_path), *TINY_FLAGS, "--force"]) == 2  # not eeea's folder: never emptied
+    assert "not made by eeea" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 

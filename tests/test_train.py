@@ -45,7 +45,7 @@ def test_run_directory_holds_every_output(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *NET]) == 0  # the embedded CIFAR-10 subset
     assert {p.name for p in run.iterdir()} == {"config.yaml", "checkpoint.pt", "metrics.csv", "metrics.jsonl",
-                                               "model", "result.json", "log.txt"}
+                                               "model", "result.json", "log.txt", ".eeea-run", ".eeea-lock"}
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["train"]["epochs"] == 3 and config["size"] == {"channels": 4, "layers": 3, "auxiliary": True}
     assert config["train"]["lr"] == 0.05 and config["recipe"] == "fast"  # the fast recipe under the flags
@@ -118,6 +118,14 @@ def test_refuses_to_overwrite_and_force_starts_over(tmp_path, capsys, TINY):
     (run / "notes.txt").write_text("mine\n")
     assert main(["train", "--out", str(run), *TINY]) == 2
     err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not empty" in err
+    assert main(["train", "--out", str(run), *TINY, "--force"]) == 2  # not eeea's directory: nothing deleted
+    assert "not made by eeea" in capsys.readouterr().err
+    (run / "notes.txt").unlink()
+    assert main(["train", "--out", str(run), *TINY, "--epochs", "1", "--max-steps", "1"]) == 0
+    (run / "notes.txt").write_text("mine\n")
+    assert main(["train", "--out", str(run), *TINY]) == 2
+    err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not empty" in err and "--force" in err
     assert main(["train", "--out", str(run), *TINY, "--epochs", "1", "--force"]) == 0
     assert (run / "notes.txt").read_text() == "mine\n"  # --force removes run files only
@@ -133,7 +141,7 @@ def test_refuses_to_overwrite_and_force_starts_over(tmp_path, capsys, TINY):
     (["--arch", "eeea_c", "--data", "/no/such/folder"], "no cifar10 data there"),
     (["--arch", "eeea_c", "--dataset", "cifar100"], "no embedded subset"),
     (["--arch", "eeea_c", "--dataset", "imagefolder"], "needs --data"),
-    (["--arch", "eeea_c", "--batch-size", "0"], "must be positive"),
+    (["--arch", "eeea_c", "--batch-size", "0"], "must be an integer >= 1"),
     (["--arch", "eeea_c", "--device", "cuda"] if not torch.cuda.is_available() else ["--arch", "x"], ""),
     (["--arch", "wav2small_17k", "--task", "ser", "--recipe", "paper"], "no recipe 'paper' for ser"),
     (["--arch", "wav2small_17k", "--task", "ser", "--cutout", "8"], "unknown option 'cutout' for ser"),

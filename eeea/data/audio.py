@@ -5,6 +5,7 @@ Every clip becomes mono float32 at 16 kHz (the rate the audio students' front en
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..files import MAX_MEMBER_BYTES, read_bytes
 
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -23,11 +25,17 @@ def read_audio(source: str | Path | bytes, sample_rate: int = SAMPLE_RATE, name:
     import soundfile as sf
 
     label = name or (str(source) if not isinstance(source, bytes) else "audio")
+    if not isinstance(source, bytes):
+        source = read_bytes(source, limit=MAX_MEMBER_BYTES)
     try:
-        data, rate = sf.read(io.BytesIO(source) if isinstance(source, bytes) else str(source), dtype="float32",
-                             always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise UserError(f"{label}: cannot read audio ({str(e).splitlines()[0]})") from None
+        data, rate = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError, TypeError) as e:
+        why = re.sub(r"^Error opening <[^>]*>: ", "", (str(e).splitlines() or [type(e).__name__])[0])
+        raise UserError(f"{label}: cannot read audio ({why})") from None
+    if data.size == 0 or rate <= 0:
+        raise UserError(f"{label}: no audio samples")
+    if not np.isfinite(data).all():
+        raise UserError(f"{label}: audio holds NaN or infinite samples")
     wave = data.mean(axis=1)
     if rate != sample_rate:
         from math import gcd

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..files import open_zip, read_zip_member
 from ..errors import UserError
 from ..metrics import DIMENSIONS
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, ClipSet, read_audio
@@ -118,7 +119,7 @@ class AudioSource:
             self.members = sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
                                   if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
         elif self.root.is_file() and zipfile.is_zipfile(self.root):
-            self.archive = zipfile.ZipFile(self.root)
+            self.archive = open_zip(self.root)
             self.members = sorted(m for m in self.archive.namelist() if Path(m).suffix.lower() in AUDIO_EXTENSIONS)
         else:
             raise UserError(f"{root}: not a folder or zip of audio clips")
@@ -160,7 +161,7 @@ class AudioSource:
         if Path(member).is_absolute():
             return read_audio(member)
         if self.archive is not None:
-            return read_audio(self.archive.read(member), name=member)
+            return read_audio(read_zip_member(self.archive, member, str(self.root)), name=member)
         return read_audio(self.root / member, name=member)
 
 

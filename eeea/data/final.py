@@ -13,7 +13,6 @@ state on resume) gives the same batches.
 from __future__ import annotations
 
 import io
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Protocol
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..files import MAX_MEMBER_BYTES, open_zip, read_bytes, read_zip_member
 from .cifar import CIFAR_MEAN, CIFAR_STD, load_cifar, load_cifar_test
 from .device import DeviceImages, apply_cutout
 from .images import holdout_split, image_members, load_image_folder
@@ -146,7 +146,7 @@ class FolderImages:
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, -1, 1, 1) * 255
         self.augment = T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip()])
         self.plain = T.Compose([T.Resize(int(round(resolution / EVAL_CROP))), T.CenterCrop(resolution)])
-        self._zip = zipfile.ZipFile(root) if root.is_file() else None
+        self._zip = open_zip(root) if root.is_file() else None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -158,7 +158,8 @@ class FolderImages:
         from PIL import Image
         from torchvision.transforms.functional import pil_to_tensor
 
-        data = self._zip.read(name) if self._zip is not None else (self.root / name).read_bytes()
+        data = (read_zip_member(self._zip, name, str(self.root)) if self._zip is not None
+                else read_bytes(self.root / name, limit=MAX_MEMBER_BYTES))
         try:
             with Image.open(io.BytesIO(data)) as im:
                 img = im.convert("RGB")

@@ -9,11 +9,12 @@ import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from ..errors import UserError
+from ..files import MAX_MEMBER_BYTES, open_zip, read_bytes, read_zip_member
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -76,7 +77,7 @@ def _split_filter(names: list[str], split: str) -> list[str]:
 def image_members(path: Path) -> list[str]:
     """The image files of a directory or zip as sorted relative posix paths ([] when ``path`` is neither)."""
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
+        with open_zip(path) as z:
             return sorted(n for n in z.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
     if path.is_dir():
         return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -93,11 +94,20 @@ def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     path = Path(path)
     names = _split_filter(image_members(path), split)
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            return _from_members(((n, z.read(n)) for n in names), str(path))
+        with open_zip(path) as z:
+            return _from_members(((n, read_zip_member(z, n, str(path))) for n in names), str(path))
     if path.is_dir():
-        return _from_members(((n, (path / n).read_bytes()) for n in names), str(path))
+        return _from_members(((n, read_bytes(path / n, limit=MAX_MEMBER_BYTES)) for n in names), str(path))
     raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")
+
+
+def check_holdout(holdout: Any) -> float | int:
+    """``holdout`` if it is a fraction in (0, 1) or a whole count >= 1; otherwise one line (``--holdout 1.5``)."""
+    ok = not isinstance(holdout, bool) and isinstance(holdout, (int, float)) and holdout == holdout and (
+        0 < holdout < 1 or (holdout >= 1 and float(holdout).is_integer() and holdout < 2**53))
+    if not ok:
+        raise UserError(f"--holdout: must be a fraction between 0 and 1 or a whole count of images, got {holdout!r}")
+    return int(holdout) if holdout >= 1 else holdout
 
 
 def holdout_split(labels: np.ndarray, holdout: float | int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import UserError
+from ..files import MAX_TABLE_BYTES, read_bytes
 from ..genome import Genome
 from ..rundir import CONFIG, LOG, STATE, RunDir
 
@@ -30,6 +31,7 @@ class SearchRun(RunDir):
     """A search's run directory (see the module docstring for its files)."""
 
     files = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
+    progress = (ARCHIVE, STATE)
 
     # archive -------------------------------------------------------------------------------------------------------
     def read_archive(self) -> list[dict[str, Any]]:
@@ -37,7 +39,7 @@ class SearchRun(RunDir):
         path = self.path / ARCHIVE
         if not path.exists():
             return []
-        data = path.read_bytes()
+        data = read_bytes(path, limit=MAX_TABLE_BYTES)
         records: list[dict[str, Any]] = []
         good_end = 0
         lines = data.split(b"\n")
@@ -66,11 +68,29 @@ class SearchRun(RunDir):
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Append one record and make it durable before returning."""
-        line = json.dumps(dict(record), sort_keys=True, allow_nan=False) + "\n"
-        with open(self.path / ARCHIVE, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(dict(record), sort_keys=True, allow_nan=False) + "\n").encode()
+        fd = os.open(self.path / ARCHIVE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            except OSError as e:  # a full disk: cut the partial line, stop the run; resume retrains the candidate
+                try:
+                    os.ftruncate(fd, end)
+                except OSError:
+                    pass  # a torn last line is dropped on the next read anyway
+                raise UserError(f"cannot write {self.path / ARCHIVE} ({e.strerror or e}); the search stopped with "
+                                f"its archive intact: free space, then --resume") from None
+        finally:
+            os.close(fd)
+
+    def saved_summary(self) -> str:
+        path = self.path / ARCHIVE
+        n = sum(1 for line in path.read_bytes().splitlines() if line.strip()) if path.is_file() else 0
+        return f"{n} finished evaluation(s) saved in {ARCHIVE}"
 
     # checkpoints (trained weights of evaluated candidates, when the search keeps them) --------------------------------
     def checkpoint_dir(self, key: str) -> Path:

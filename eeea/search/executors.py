@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -117,7 +119,11 @@ class Evaluator:
             from ..checkpoint import save_checkpoint
 
             meta = {"task": self.task.name, "seed": job.seed, "budget": budget, **values}
-            save_checkpoint(job.checkpoint, genome, model.cpu(), job.size, meta=meta, force=True)
+            try:
+                save_checkpoint(job.checkpoint, genome, model.cpu(), job.size, meta=meta, force=True)
+            except OSError as e:  # a full disk is not the candidate's fault: stop the run; resume retrains it
+                raise UserError(f"cannot save the weights of candidate {job.key} ({e.strerror or e}); the search "
+                                f"stopped with its archive intact: free space, then --resume to retrain it") from None
         return values
 
 
@@ -179,8 +185,22 @@ _WORKER: Evaluator | None = None
 _STARTED: Any = None  # the pool's queue of started job keys: tells which candidates were running when a worker died
 
 
-def _init_worker(started: Any, *args: Any) -> None:
+def exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Watch the parent (pid ``parent``, passed in: it may have died while this worker was still importing) from a
+    daemon thread and end this process when it is gone: a SIGKILLed search must not leave workers blocked on a pipe
+    forever, holding their data."""
+
+    def watch() -> None:
+        while os.getppid() == parent:  # re-parented: the search process is gone
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="eeea-parent-watch", daemon=True).start()
+
+
+def _init_worker(started: Any, parent: int, *args: Any) -> None:
     global _WORKER, _STARTED
+    exit_with_parent(parent)
     _STARTED = started
     _WORKER = Evaluator(*args)
 
@@ -213,7 +233,7 @@ class PoolExecutor:
     def _new_pool(self) -> ProcessPoolExecutor:
         self.started = self.context.SimpleQueue()  # fresh: a killed writer may have left the old one locked
         return ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_init_worker,
-                                   initargs=(self.started, *self.args))
+                                   initargs=(self.started, os.getpid(), *self.args))
 
     def _started_keys(self) -> set[str]:
         keys = set()

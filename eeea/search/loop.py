@@ -19,8 +19,10 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..latency import LatencyTable
+from ..progress import hide_progress
 from ..spaces import get_space
 from ..tasks import get_task
+from ..rundir import check_code_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
 from .algorithms import make_algorithm
@@ -95,7 +97,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
 
     executor = None
     trained, order = 0, []  # order: the run's genomes in replay order
-    bar = tqdm(total=generations, desc="generations", unit="gen", disable=quiet)
+    bar = tqdm(total=generations, desc="generations", unit="gen", disable=hide_progress(quiet))
     try:
         for gen in range(generations):
             pop = algorithm.ask()
@@ -120,7 +122,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                                          levers={k: config[k] for k in LEVER_KEYS})
             start = time.perf_counter()
             with tqdm(total=len(jobs), desc=f"gen {gen} candidates", unit="net", leave=False,
-                      disable=quiet or not jobs) as inner:
+                      disable=hide_progress(quiet) or not jobs) as inner:
                 for result in (executor.map(list(jobs.values())) if jobs else ()):
                     job = jobs[result["key"]]
                     g = by_key[job.key]
@@ -151,7 +153,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             done = gen == generations - 1 or (limit is not None and len(order) >= limit)
             run.write_state({"generation": gen, "generations": config["generations"], "evaluations": len(order),
                              "trained_this_session": trained, "seed": config["seed"], "eepi": stats,
-                             "finished": done})
+                             "finished": False})
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
             log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
                      f"best {objectives[0]} {best:.4f}, {time.perf_counter() - start:.1f}s")
@@ -170,9 +172,11 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         front = measure_front(front, space, eval_size, run, quiet=quiet)
     points = [[r["objectives"][o] for o in objectives] for r in records]
     run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
+    run.write_state({**run.read_state(), "finished": True})  # only once the front is on disk
     stats = _eepi_stats(eepi, repair)
     log.info(f"done: {len(order)} genomes evaluated ({trained} trained now), front of {len(front)}, EE-PI {stats}")
     run.close_logger()
+    run.unlock()
     return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns))
 
 
@@ -203,12 +207,16 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
         run = SearchRun.open(resume)
         stored = run.config()
+        check_code_task(stored.get("task"), overrides.get("task", file_layer.get("task")), resume, "--task")
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)
+        run.read_state(), run.read_archive()  # a damaged run is one line now, before any expensive step
         if asked != stored:  # only resume-free keys changed (workers, device, generations)
             run.write_config(asked)
         return search(asked, resume, resume=True, quiet=quiet)
     config = resolve_config(file_layer, overrides)
+    if out:
+        SearchRun.check_new(out, force)  # refused before any expensive step; nothing written yet
     return search(config, out or default_run_dir(config["task"]), force=force, quiet=quiet)
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..config import read_yaml_mapping
 from ..errors import GenomeError, UserError
+from ..units import check_number
 from ..genome import Genome
 
 _KINDS: dict[str, type["SearchSpace"]] = {}
@@ -129,6 +130,9 @@ class SearchSpace(ABC):
             raise UserError(
                 f"space {self.name}: unknown size option {unknown[0]!r} (options: {', '.join(sorted(self.size_keys))})"
             )
+        for key in ("channels", "layers", "num_classes", "input_size"):
+            if key in size:
+                check_number(f"--{key.replace('_', '-')}", size[key], integer=True, minimum=1)
         return size
 
     @abstractmethod

@@ -17,7 +17,7 @@ from torch import nn
 from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
 from ..data.device import DeviceImages
 from ..data.final import ImageData, autoaugment, cifar_data, folder_data
-from ..data.images import ImageSet, holdout_split, image_classes, load_image_folder
+from ..data.images import ImageSet, check_holdout, holdout_split, image_classes, load_image_folder
 from ..errors import UserError
 from .base import Task, Training, register_task
 from .training import TrainConfig, epoch_seed, evaluate_accuracy, make_optimizer, train_epoch
@@ -53,7 +53,7 @@ class ImageClassificationTask(Task):
         limit: int | None = None,
     ) -> None:
         self.data, self.download = data, download
-        self.holdout, self.split_seed, self.limit = holdout, split_seed, limit
+        self.holdout, self.split_seed, self.limit = check_holdout(holdout), split_seed, limit
         self.autoaugment = False
         self.train_set: Any = None  # DeviceImages, or data.final.FolderImages in a final training
         self.val_set: Any = None

@@ -29,6 +29,7 @@ from ..data.splits import Split, folds, three_way
 from ..errors import UserError
 from ..metrics import DIMENSIONS, ccc_loss, ccc_mse_loss, ccc_report
 from ..teachers import predict_clips
+from ..units import check_number
 from .base import Task, Training, register_task
 from .training import Diverged
 
@@ -46,6 +47,8 @@ def complete_budget(budget: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("epochs", "batch_size"):
         if isinstance(full[key], bool) or not isinstance(full[key], int) or full[key] < 1:
             raise UserError(f"ser task: {key} must be a positive integer, got {full[key]!r}")
+    check_number("ser task: lr", full["lr"], above=0)
+    check_number("ser task: weight_decay", full["weight_decay"], minimum=0)
     return full
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..units import check_number
 
 
 class Diverged(RuntimeError):
@@ -44,8 +45,16 @@ class TrainConfig:
         if unknown:
             raise UserError(f"train: unknown option {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
         cfg = cls(**d)
-        if cfg.epochs < 1 or cfg.batch_size < 1:
-            raise UserError("train: epochs and batch_size must be positive")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            check_number(f"train: {name}", getattr(cfg, name), integer=True, minimum=1)
+        check_number("train: lr", cfg.lr, above=0)
+        check_number("train: momentum", cfg.momentum, minimum=0, maximum=1)
+        for name in ("weight_decay", "auxiliary_weight", "grad_clip"):
+            check_number(f"train: {name}", getattr(cfg, name), minimum=0)
+        check_number("train: cutout", cfg.cutout, integer=True, minimum=0)
+        check_number("train: drop_path", cfg.drop_path, minimum=0, maximum=1)
+        if cfg.max_steps is not None:
+            check_number("train: max_steps", cfg.max_steps, integer=True, minimum=1)
         return cfg
 
     def to_dict(self) -> dict[str, Any]:

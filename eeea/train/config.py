@@ -15,6 +15,7 @@ from ..config import load_config_file, merge
 from ..errors import UserError
 from ..runtime import AMP
 from ..tasks import Task, final_inputs, get_task, list_tasks, task_class, task_options
+from ..units import check_number
 
 
 DEFAULTS: dict[str, Any] = {
@@ -122,6 +123,8 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
         raise UserError(f"--max-steps: must be a positive integer, got {max_steps!r}")
     config["train"] = {**task.check_budget(train), "max_steps": max_steps}
+    if config["threads"] is not None:
+        check_number("--threads", config["threads"], integer=True, minimum=1)
     if not isinstance(config["seed"], int) or isinstance(config["seed"], bool):
         raise UserError(f"--seed: must be an integer, got {config['seed']!r}")
     return config

@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -30,7 +31,8 @@ from torch import nn
 from ..checkpoint import save_checkpoint
 from ..counting import count_macs, count_params
 from ..errors import UserError
-from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text
+from ..progress import hide_progress
+from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text, check_code_task
 from ..runtime import resolve_device, resolve_levers
 from ..spaces import get_space
 from ..tasks import Training
@@ -48,6 +50,7 @@ class TrainRun(RunDir):
     """A training run's directory (see the module docstring for its files)."""
 
     files = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
+    progress = (CHECKPOINT, RESULT)
 
 
 def train_command(out: str | None, resume: str | None, config_file: str | None, flags: Mapping[str, Any], *,
@@ -62,15 +65,24 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
             raise UserError("--out and --resume name different directories; --resume RUN_DIR alone continues a run")
         if config_file:
             raise UserError("--config cannot change a resumed run; --resume RUN_DIR uses the run's config.yaml")
-        stored = TrainRun(run).config()
+        stored = TrainRun.open(run).config()  # locked until this process ends
+        check_code_task(stored.get("dataset"), flags.get("dataset"), run, "--task")
         check_resume(stored, flags, str(run))
         config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
-    else:
-        if not out:
-            raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
-        config = resolve_train_config(config_file, flags)
-        run = TrainRun.create(out, config, force).path
-    return Trainer(run, config, quiet).run(stop_after)
+        result = Trainer(run, config, quiet).run(stop_after)
+        TrainRun(run).unlock()  # on an error or Ctrl-C the CLI reports the held run, then releases it
+        return result
+    if not out:
+        raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
+    config = resolve_train_config(config_file, flags)
+    # everything is validated before the run directory is written: a failed start leaves nothing behind
+    TrainRun.check_new(out, force)
+    trainer = Trainer(Path(out), config, quiet)
+    trainer.prepare()
+    run = TrainRun.create(out, config, force)
+    result = trainer.run(stop_after)
+    run.unlock()
+    return result
 
 
 class Trainer:
@@ -112,16 +124,25 @@ class Trainer:
         size.update({k: v for k, v in overrides.items() if not keys or k in keys})
         return self.space.size(**size)
 
+    def prepare(self) -> None:
+        """Load the data and check that the network runs on it (no file of the run is written)."""
+        if getattr(self, "test_split", None) is not None:
+            return
+        shape = self.space.genome_input_shape(self.genome, **self.model_size(self.task.final_size))
+        self.test_split = self.task.prepare_final(self.device, shape, **self.final_inputs)
+        self.data_notes = self.task.check_data()
+        self.size = self.model_size({**self.task.final_size, **self.task.size_overrides()})
+        probe = self.space.build(self.genome, **self.size).to(self.device)
+        _check_forward(probe, self.space.genome_input_shape(self.genome, **self.size), self.device)
+
     def run(self, stop_after: int | None = None) -> dict[str, Any] | None:
         cfg = self.config
-        torch.manual_seed(int(cfg["seed"]))
-        shape = self.space.genome_input_shape(self.genome, **self.model_size(self.task.final_size))
-        test_split = self.task.prepare_final(self.device, shape, **self.final_inputs)
-        for line in self.task.check_data():
+        self.prepare()
+        test_split = self.test_split
+        for line in self.data_notes:
             self.log(line)
-        self.size = self.model_size({**self.task.final_size, **self.task.size_overrides()})
+        torch.manual_seed(int(cfg["seed"]))
         model = self.space.build(self.genome, **self.size).to(self.device)
-        _check_forward(model, self.space.genome_input_shape(self.genome, **self.size), self.device)
         budget = {k: v for k, v in cfg["train"].items() if k != "max_steps"}
         training = self.task.start(model, budget, int(cfg["seed"]), max_steps=cfg["train"].get("max_steps"),
                                    **self.levers.options())
@@ -160,7 +181,7 @@ class Trainer:
                 return True
             t = time.time()
             lr = job.opt.param_groups[0]["lr"]
-            with tqdm(total=job.steps, desc=f"epoch {epoch + 1}/{job.epochs}", unit="batch", disable=self.quiet,
+            with tqdm(total=job.steps, desc=f"epoch {epoch + 1}/{job.epochs}", unit="batch", disable=hide_progress(self.quiet),
                       leave=False) as bar:
                 train, samples = job.train_epoch(epoch, bar)
             seconds_train = time.time() - t
@@ -179,7 +200,9 @@ class Trainer:
         if not path.is_file():
             return None
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # a damaged file: one line, not a traceback
             raise UserError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0][:200]})") from None
 
