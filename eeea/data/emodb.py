@@ -48,10 +48,8 @@ def embedded_path() -> Path:
     return Path(str(resources.files("eeea.data").joinpath(EMBEDDED)))
 
 
-def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None = None) -> ClipSet:
-    """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
-    path = embedded_path() if source is None else Path(source)
-    mapping = adv_mapping()
+def _emodb_members(path: Path, speakers: Sequence[str] | None) -> tuple[zipfile.ZipFile | None, list]:
+    """The open zip (None for a folder) and its ``(member, parsed name)`` clips, from the listing alone."""
     archive = zipfile.ZipFile(path) if not path.is_dir() and zipfile.is_zipfile(path) else None
     if path.is_dir():
         members = [p.relative_to(path).as_posix() for p in path.rglob("*")]
@@ -65,7 +63,24 @@ def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None 
         if parsed and (speakers is None or parsed[0] in speakers):
             chosen.append((member, parsed))
     if not chosen and not any(parse_name(Path(m).name) for m in members):
+        if archive is not None:
+            archive.close()
         raise UserError(f"{path}: no EmoDB clips (SSTTTEV.wav names) found")
+    return archive, chosen
+
+
+def check_emodb(source: str | Path | None = None) -> None:
+    """UserError unless ``source`` is an EmoDB zip or folder holding clips (a listing: nothing is decoded)."""
+    archive, _ = _emodb_members(embedded_path() if source is None else Path(source), None)
+    if archive is not None:
+        archive.close()
+
+
+def load_emodb(source: str | Path | None = None, speakers: Sequence[str] | None = None) -> ClipSet:
+    """EmoDB clips with mapped A/D/V targets, from a zip, a folder, or the embedded subset (``None``)."""
+    path = embedded_path() if source is None else Path(source)
+    mapping = adv_mapping()
+    archive, chosen = _emodb_members(path, speakers)
     names, waves, targets, spk = [], [], [], []
     try:
         for member, (speaker, _, emotion) in chosen:

@@ -88,6 +88,16 @@ def image_classes(path: str | Path, split: str = "train") -> list[str]:
     return sorted({PurePosixPath(n).parent.name for n in _split_filter(image_members(Path(path)), split)})
 
 
+def check_image_folder(path: str | Path, split: str = "train") -> None:
+    """UserError unless ``path`` lists at least two class folders of images (nothing decoded)."""
+    if not (Path(path).is_dir() or Path(path).is_file()):
+        raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")
+    found = len(image_classes(path, split))
+    if found < 2:
+        raise UserError(f"{path}: expected an image folder with one sub-folder per class (CLASS/*.jpg), found "
+                        f"{found} class folder(s)")
+
+
 def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     """Read an ImageFolder-style directory or zip archive (``[split/]CLASS/IMAGE``); other files are ignored."""
     path = Path(path)

@@ -59,6 +59,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     task_config = {"data": config["data"], **({"download": True} if config["download"] else {}),
                    **config["task_config"]}
     task = get_task(config["task"], **task_config)
+    task.check_data()  # once, here: a worker that cannot read the data must never be the first to find out
     fixed = task.size_overrides()
     eval_size = space.size(**{**fixed, **config["eval_size"]})
     train_size = space.candidate_size(config["train"], space.size(**{**space.search_size, **fixed, **config["size"]}))
@@ -73,8 +74,11 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
     cache = {r["key"]: r for r in run.read_archive()}
-    log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
+    first = (f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
+    log.info(first)
+    if not quiet:  # the first line comes before any expensive step: the run directory exists and can be resumed
+        tqdm.write(f"{run.path}: {first}")
 
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)

@@ -127,6 +127,10 @@ class Task(ABC):
         """Network size options the task fixes (e.g. the classifier width); none by default."""
         return {}
 
+    def check_data(self) -> None:
+        """Refuse (UserError) data that :meth:`prepare` could not read, cheaply (listings, not decoding). The search
+        calls it once in the main process before any worker starts; nothing to check by default."""
+
     @abstractmethod
     def prepare(self, device: torch.device) -> None:
         """Load (and, on CUDA, upload) the search's data: the training part and the part candidates are scored on.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from ..data.audio import SAMPLE_RATE, ClipSet, random_crops
-from ..data.emodb import TEST_SPEAKERS, load_emodb
+from ..data.emodb import TEST_SPEAKERS, check_emodb, load_emodb
 from ..errors import UserError
 from ..metrics import ccc_loss, ccc_mse_loss, ccc_report
 from ..teachers import CSVTeacher, predict_clips
@@ -84,6 +85,11 @@ class SERTask(Task):
         self.test_set: ClipSet | None = None
         self.device = torch.device("cpu")
         self.final = False
+
+    def check_data(self) -> None:
+        check_emodb(self.data)
+        if self.labels and not Path(self.labels).expanduser().is_file():
+            raise UserError(f"{self.labels}: no such labels file")
 
     def prepare(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
