@@ -56,3 +56,19 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     return _AMP_DTYPES[amp]
+
+
+def release_memory(device: torch.device | None = None) -> None:
+    """Give memory freed by a finished candidate back: collect cycles, return glibc's free heap pages to the system
+    (``malloc_trim``; a long-lived worker otherwise keeps its peak), and empty CUDA's cache on a GPU."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+    if device is not None and device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -15,3 +15,11 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data folder {SHARED} is not beside the project")
     return SHARED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _decode_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests (and the processes they start) cache decoded data in a temporary folder, never in the user's home."""
+    import os
+
+    os.environ.setdefault("EEEA_CACHE", str(tmp_path_factory.mktemp("eeea-cache")))

@@ -14,6 +14,7 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import UserError
+from .cache import cached_images
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -103,8 +104,13 @@ def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     path = Path(path)
     names = _split_filter(image_members(path), split)
     if path.is_file() and zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            return _from_members(((n, z.read(n)) for n in names), str(path))
+        def decode() -> tuple[np.ndarray, np.ndarray, list[str]]:
+            with zipfile.ZipFile(path) as z:
+                data = _from_members(((n, z.read(n)) for n in names), str(path))
+            return data.images, data.labels, data.classes
+
+        # decoded once per (file, version): every further process memory-maps the cached arrays
+        return ImageSet(*cached_images(path, f"image-folder:{split}", decode))
     if path.is_dir():
         return _from_members(((n, (path / n).read_bytes()) for n in names), str(path))
     raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")

@@ -23,7 +23,7 @@ import torch
 
 from ..errors import UserError
 from ..genome import Genome
-from ..runtime import candidate_threads, resolve_device, torch_threads
+from ..runtime import candidate_threads, release_memory, resolve_device, torch_threads
 from ..spaces import get_space
 from ..tasks import get_task, task_class
 from ..tasks.training import Diverged
@@ -63,8 +63,11 @@ class Evaluator:
         self.worst = float(self.task.worst)
 
     def evaluate(self, job: Job) -> dict[str, Any]:
-        with torch_threads(self.threads):
-            return self._evaluate(job)
+        try:
+            with torch_threads(self.threads):
+                return self._evaluate(job)
+        finally:
+            release_memory(self.device)  # a worker lives for the whole run: it must not keep each candidate's peak
 
     def _evaluate(self, job: Job) -> dict[str, Any]:
         start = time.perf_counter()
