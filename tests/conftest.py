@@ -28,3 +28,11 @@ def tiny_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference") / "run"
     assert main(["search", "--out", str(out), *TINY_FLAGS]) == 0
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _decode_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests (and the processes they start) cache decoded data in a temporary folder, never in the user's home."""
+    import os
+
+    os.environ.setdefault("EEEA_CACHE", str(tmp_path_factory.mktemp("eeea-cache")))

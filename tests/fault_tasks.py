@@ -43,3 +43,22 @@ class FaultTask(Task):
         params = sum(p.numel() for p in model.parameters())
         return {"error": (seed % 997) / 997, "params_seen": float(params), "trained_batch": float(batch),
                 "threads": float(torch.get_num_threads())}
+
+
+class PrepareFailsTask(FaultTask):
+    """A task whose data cannot be prepared: ``error="user"`` raises UserError only inside pool workers (the main
+    process's cheap check passes), ``error="bug"`` raises a RuntimeError wherever it is prepared."""
+
+    def __init__(self, marker_dir: str, data: str | None = None, error: str = "user") -> None:
+        super().__init__(marker_dir, data)
+        self.error = error
+
+    def prepare(self, device: torch.device) -> None:
+        import multiprocessing
+
+        from eeea.errors import UserError
+
+        if self.error == "bug":
+            raise RuntimeError("the data loader broke (injected)")
+        if multiprocessing.parent_process() is not None:
+            raise UserError("cannot read the data in a worker (injected)")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from .images import ImageSet, load_image_folder
+from .images import ImageSet, check_image_folder, load_image_folder
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -39,6 +39,28 @@ def load_cifar(name: str, data: str | Path | None = None, download: bool = False
         return _load_torchvision(cls_name, root, download)
     if path.is_file() or path.is_dir():
         return load_image_folder(path)
+    raise UserError(
+        f"{path}: no {name} data there; expected a folder holding {folder}/ (torchvision's CIFAR python version; add "
+        f"--download to fetch it), an image folder or a .zip of CLASS/IMAGE files"
+    )
+
+
+def check_cifar(name: str, data: str | Path | None = None, download: bool = False) -> None:
+    """UserError where :func:`load_cifar` would fail for want of data, from listings alone (nothing decoded), so a
+    bad ``--data`` is refused once in the main process before any worker starts."""
+    if name not in _TORCHVISION:
+        raise UserError(f"unknown CIFAR data set {name!r} (cifar10, cifar100)")
+    if data is None:
+        if name != "cifar10":
+            raise UserError(f"{name} has no embedded subset: pass --data DIR (a CIFAR python folder or image folder)")
+        return
+    path = Path(data).expanduser()
+    cls_name, folder = _TORCHVISION[name]
+    if (path / folder).is_dir() or path.name == folder or download:
+        return
+    if path.is_file() or path.is_dir():
+        check_image_folder(path)
+        return
     raise UserError(
         f"{path}: no {name} data there; expected a folder holding {folder}/ (torchvision's CIFAR python version; add "
         f"--download to fetch it), an image folder or a .zip of CLASS/IMAGE files"

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..files import MAX_MEMBER_BYTES, open_zip, read_bytes, read_zip_member
+from .cache import cached_images
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -89,13 +90,28 @@ def image_classes(path: str | Path, split: str = "train") -> list[str]:
     return sorted({PurePosixPath(n).parent.name for n in _split_filter(image_members(Path(path)), split)})
 
 
+def check_image_folder(path: str | Path, split: str = "train") -> None:
+    """UserError unless ``path`` lists at least two class folders of images (nothing decoded)."""
+    if not (Path(path).is_dir() or Path(path).is_file()):
+        raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")
+    found = len(image_classes(path, split))
+    if found < 2:
+        raise UserError(f"{path}: expected an image folder with one sub-folder per class (CLASS/*.jpg), found "
+                        f"{found} class folder(s)")
+
+
 def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     """Read an ImageFolder-style directory or zip archive (``[split/]CLASS/IMAGE``); other files are ignored."""
     path = Path(path)
     names = _split_filter(image_members(path), split)
     if path.is_file() and zipfile.is_zipfile(path):
-        with open_zip(path) as z:
-            return _from_members(((n, read_zip_member(z, n, str(path))) for n in names), str(path))
+        def decode() -> tuple[np.ndarray, np.ndarray, list[str]]:
+            with open_zip(path) as z:
+                data = _from_members(((n, read_zip_member(z, n, str(path))) for n in names), str(path))
+            return data.images, data.labels, data.classes
+
+        # decoded once per (file, version): every further process memory-maps the cached arrays
+        return ImageSet(*cached_images(path, f"image-folder:{split}", decode))
     if path.is_dir():
         return _from_members(((n, read_bytes(path / n, limit=MAX_MEMBER_BYTES)) for n in names), str(path))
     raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")

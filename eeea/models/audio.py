@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .specs import THOP_RULES, build_module, register_module
+from .specs import THOP_RULES, Shape, build_module, conv2d_macs, conv_out, register_module
 
 
 class ClipNorm(nn.Module):
@@ -188,8 +188,37 @@ def _gram_macs(module: Gram, inputs: tuple, output: torch.Tensor) -> None:
 
 THOP_RULES.update({DFTPower: _dft_macs, LogMel: _mel_macs, Gram: _gram_macs})
 
-register_module("log_mel_front")(LogMelFrontEnd)
-register_module("conv_bn_relu")(ConvBNReLU)
-register_module("max_pool2d")(lambda k, stride, padding: nn.MaxPool2d(k, stride=stride, padding=padding))
-register_module("attention_pool")(AttentionPool)
-register_module("mean_pool")(MeanPool)
+
+
+# Closed-form MACs of each kind (equal to the thop rules above; see eeea.models.specs) --------------------------------
+def _log_mel_front_macs(n_fft: int = 64, win_length: int = 64, hop: int = 32, n_mels: int = 26, sample_rate: int = 16000,
+                        fmin: float = 0.0, fmax: float = 8000.0, eps: float = 1e-7, in_shape: Shape = ()) -> tuple[int, Shape]:
+    frames, bins = num_frames(in_shape[-1], n_fft, hop), n_fft // 2 + 1
+    return frames * 2 * bins * n_fft + frames * bins * n_mels, (1, frames, n_mels)
+
+
+def _conv_bn_relu_macs(c_in: int, c_out: int, k: int, in_shape: Shape) -> tuple[int, Shape]:
+    return conv2d_macs(c_in, c_out, k, in_shape, 1, k // 2)
+
+
+def _max_pool2d_macs(k: int, stride: int | None, padding: int, in_shape: Shape) -> tuple[int, Shape]:
+    stride = k if stride is None else stride
+    c, h, w = in_shape
+    return 0, (c, conv_out(h, k, stride, padding), conv_out(w, k, stride, padding))
+
+
+def _attention_pool_macs(channels: int, gram: bool = True, in_shape: Shape = ()) -> tuple[int, Shape]:
+    c, t, f = in_shape
+    macs = 2 * channels * channels * t * f  # value and score 1x1 convs (biases free)
+    if gram:
+        return macs + c * c * f, (c * f + c * c,)
+    return macs, (c * f,)
+
+
+register_module("log_mel_front", lambda *args: _log_mel_front_macs(*args[:-1], in_shape=args[-1]))(LogMelFrontEnd)
+register_module("conv_bn_relu", _conv_bn_relu_macs)(ConvBNReLU)
+register_module("max_pool2d", _max_pool2d_macs)(
+    lambda k, stride, padding: nn.MaxPool2d(k, stride=stride, padding=padding)
+)
+register_module("attention_pool", lambda *args: _attention_pool_macs(*args[:-1], in_shape=args[-1]))(AttentionPool)
+register_module("mean_pool", lambda shape: (0, (shape[0] * shape[2],)))(MeanPool)

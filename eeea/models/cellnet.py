@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .specs import build_module, register_module
+from .specs import Shape, build_module, conv2d_macs, register_module
 
 Pair = tuple[str, int]
 
@@ -92,12 +92,22 @@ class Cell(nn.Module):
 
 
 
-@register_module("stem_cifar")
+def _stem_cifar_macs(c_out: int, in_shape: Shape) -> tuple[int, Shape]:
+    return conv2d_macs(3, c_out, 3, in_shape, 1, 1)
+
+
+def _stem0_imagenet_macs(c: int, in_shape: Shape) -> tuple[int, Shape]:
+    m1, s1 = conv2d_macs(3, c // 2, 3, in_shape, 2, 1)
+    m2, s2 = conv2d_macs(c // 2, c, 3, s1, 2, 1)
+    return m1 + m2, s2
+
+
+@register_module("stem_cifar", _stem_cifar_macs)
 def _stem_cifar(c_out: int) -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out))
 
 
-@register_module("stem0_imagenet")
+@register_module("stem0_imagenet", _stem0_imagenet_macs)
 def _stem0_imagenet(c: int) -> nn.Module:
     return nn.Sequential(
         nn.Conv2d(3, c // 2, 3, stride=2, padding=1, bias=False),
@@ -108,7 +118,7 @@ def _stem0_imagenet(c: int) -> nn.Module:
     )
 
 
-@register_module("stem1_imagenet")
+@register_module("stem1_imagenet", lambda c, shape: conv2d_macs(c, c, 3, shape, 2, 1))
 def _stem1_imagenet(c: int) -> nn.Module:
     return nn.Sequential(
         nn.ReLU(inplace=False), nn.Conv2d(c, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c)

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .specs import build_module, register_module
+from .specs import Shape, build_module, conv2d_macs, global_avg_pool_macs, register_module
 
 ACTIVATIONS = ("relu", "h_swish")
 
@@ -98,11 +98,32 @@ class MBConv(nn.Module):
         return x + out if self.residual else out
 
 
-register_module("conv_bn_act")(conv_bn_act)
-register_module("mbconv")(MBConv)
+def _conv_bn_act_macs(c_in: int, c_out: int, kernel: int, stride: int, act: str, in_shape: Shape) -> tuple[int, Shape]:
+    return conv2d_macs(c_in, c_out, kernel, in_shape, stride, kernel // 2)
 
 
-@register_module("feature_mix")
+def _mbconv_macs(c_in: int, c_out: int, kernel: int, stride: int, expand_ratio: int, act: str, se: bool,
+                 in_shape: Shape) -> tuple[int, Shape]:
+    hidden = make_divisible(round(c_in * expand_ratio), 8)
+    total, shape = conv2d_macs(c_in, hidden, 1, in_shape) if expand_ratio != 1 else (0, in_shape)
+    macs, shape = conv2d_macs(hidden, hidden, kernel, shape, stride, kernel // 2, groups=hidden)
+    total += macs
+    if se:  # pool, two 1x1 convs on 1 x 1 (biases free), gate 0
+        squeezed = make_divisible(hidden // 4, 8)
+        total += global_avg_pool_macs(shape) + 2 * hidden * squeezed
+    macs, shape = conv2d_macs(hidden, c_out, 1, shape)
+    return total + macs, shape
+
+
+def _feature_mix_macs(c_in: int, c_out: int, act: str, in_shape: Shape) -> tuple[int, Shape]:
+    return global_avg_pool_macs(in_shape) + c_in * c_out, (c_out,)
+
+
+register_module("conv_bn_act", _conv_bn_act_macs)(conv_bn_act)
+register_module("mbconv", _mbconv_macs)(MBConv)
+
+
+@register_module("feature_mix", _feature_mix_macs)
 def _feature_mix(c_in: int, c_out: int, act: str) -> nn.Module:
     """Global average pool, then a 1x1 conv without BatchNorm (MobileNetV3's last hidden layer), flattened."""
     return nn.Sequential(
@@ -110,7 +131,7 @@ def _feature_mix(c_in: int, c_out: int, act: str) -> nn.Module:
     )
 
 
-@register_module("classifier")
+@register_module("classifier", lambda c_in, n, dropout, shape: (c_in * n, (n,)))
 def _classifier(c_in: int, num_classes: int, dropout: float) -> nn.Module:
     return nn.Sequential(nn.Dropout(dropout), nn.Linear(c_in, num_classes))
 

@@ -26,7 +26,7 @@ import torch
 
 from ..errors import UserError
 from ..genome import Genome
-from ..runtime import Levers, candidate_threads, resolve_device, resolve_levers, torch_threads
+from ..runtime import Levers, candidate_threads, release_memory, resolve_device, resolve_levers, torch_threads
 from ..spaces import get_space
 from ..tasks import get_task, task_class
 from ..tasks.training import Diverged, cpu_amp_guard
@@ -61,18 +61,26 @@ class Evaluator:
     def __init__(self, task_name: str, task_config: dict[str, Any], space: str, device: str,
                  threads: int | None = None, levers: Mapping[str, Any] | None = None) -> None:
         self.threads = candidate_threads(threads)
-        self.device = resolve_device(device)
-        self.task = get_task(task_name, **task_config)
-        self.levers = Levers() if levers is None else resolve_levers(
-            str(levers.get("amp", "auto")), levers.get("channels_last"), bool(levers.get("compile", False)),
-            self.device, self.task.autocast)
-        self.space = get_space(space)
-        self.task.prepare(self.device)
+        try:
+            self.device = resolve_device(device)
+            self.task = get_task(task_name, **task_config)
+            self.levers = Levers() if levers is None else resolve_levers(
+                str(levers.get("amp", "auto")), levers.get("channels_last"), bool(levers.get("compile", False)),
+                self.device, self.task.autocast)
+            self.space = get_space(space)
+            self.task.prepare(self.device)
+        except UserError:
+            raise
+        except Exception as e:  # no candidate can run without the task's data: the run ends, in one line
+            raise UserError(f"task {task_name}: preparing its data failed: {type(e).__name__}: {e}") from None
         self.worst = float(self.task.worst)
 
     def evaluate(self, job: Job) -> dict[str, Any]:
-        with torch_threads(self.threads):
-            return self._evaluate(job)
+        try:
+            with torch_threads(self.threads):
+                return self._evaluate(job)
+        finally:
+            release_memory(self.device)  # a worker lives for the whole run: it must not keep each candidate's peak
 
     def _evaluate(self, job: Job) -> dict[str, Any]:
         start = time.perf_counter()
@@ -183,6 +191,7 @@ class LocalExecutor:
 
 _WORKER: Evaluator | None = None
 _STARTED: Any = None  # the pool's queue of started job keys: tells which candidates were running when a worker died
+_PREPARE_ERROR: UserError | None = None  # why this worker could not prepare its task (raised by every job)
 
 
 def exit_with_parent(parent: int, interval: float = 1.0) -> None:
@@ -199,13 +208,20 @@ def exit_with_parent(parent: int, interval: float = 1.0) -> None:
 
 
 def _init_worker(started: Any, parent: int, *args: Any) -> None:
-    global _WORKER, _STARTED
+    # An initializer that raises kills its worker, which the pool cannot tell from a crash (and would respawn,
+    # forever): the error is kept instead and each job raises it, which ends the run in one line.
+    global _WORKER, _STARTED, _PREPARE_ERROR
     exit_with_parent(parent)
     _STARTED = started
-    _WORKER = Evaluator(*args)
+    try:
+        _WORKER = Evaluator(*args)
+    except UserError as e:
+        _PREPARE_ERROR = UserError(str(e))
 
 
 def _run_job(job: Job) -> dict[str, Any]:
+    if _PREPARE_ERROR is not None:
+        raise _PREPARE_ERROR
     assert _WORKER is not None
     _STARTED.put(job.key)
     return _WORKER.evaluate(job)

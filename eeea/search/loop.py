@@ -86,8 +86,11 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         if not quiet:
             tqdm.write(line)
     cache = {r["key"]: r for r in run.read_archive()}
-    log.info(f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
+    first = (f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
+    log.info(first)
+    if not quiet:  # the first line comes before any expensive step: the run directory exists and can be resumed
+        tqdm.write(f"{run.path}: {first}")
 
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)

@@ -136,8 +136,9 @@ class Task(ABC):
         return {}
 
     def check_data(self) -> list[str]:
-        """Read and check the task's data before any training (UserError for unusable data); lines for the run
-        log (clips skipped, how the data is split). Nothing by default."""
+        """Refuse (UserError) data that :meth:`prepare` could not read, before any training; lines for the run log
+        (clips skipped, how the data is split). The search calls it once in the main process before any worker
+        starts. Nothing to check by default."""
         return []
 
     @abstractmethod

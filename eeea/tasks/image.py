@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
+from ..data.cifar import CIFAR_MEAN, CIFAR_STD, check_cifar, load_cifar
 from ..data.device import DeviceImages
 from ..data.final import ImageData, autoaugment, cifar_data, folder_data
-from ..data.images import ImageSet, check_holdout, holdout_split, image_classes, load_image_folder
+from ..data.images import (ImageSet, check_holdout, check_image_folder, holdout_split, image_classes,
+                           load_image_folder)
 from ..errors import UserError
 from .base import Task, Training, register_task
 from .training import TrainConfig, epoch_seed, evaluate_accuracy, make_optimizer, train_epoch
@@ -62,6 +63,10 @@ class ImageClassificationTask(Task):
 
     def load(self) -> ImageSet:
         return load_cifar(self.dataset, self.data, self.download)
+
+    def check_data(self) -> list[str]:
+        check_cifar(self.dataset, self.data, self.download)
+        return []
 
     def size_overrides(self) -> dict[str, Any]:
         """Network size options the task fixes (the classifier width)."""
@@ -180,6 +185,10 @@ class ImageFolderTask(ImageClassificationTask):
 
     def load(self) -> ImageSet:
         return load_image_folder(self._data_path())
+
+    def check_data(self) -> list[str]:
+        check_image_folder(self._data_path())
+        return []
 
     def final_data(self, device: torch.device, input_shape: tuple[int, ...], test_data: str | None) -> ImageData:
         return folder_data(self.data, test_data, self.holdout, device, int(input_shape[-1]))

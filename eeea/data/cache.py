@@ -1,0 +1,71 @@
+"""A per-user cache of decoded images: a zip of JPEGs is decoded once into uint8 ``.npy`` files that every process
+(each pool worker) memory-maps instead of decoding again.
+
+The cache lives in ``$EEEA_CACHE`` (default ``~/.cache/eeea``; ``EEEA_CACHE=off`` disables it). An entry is keyed by
+the source file's resolved path, size and modification time (and what was read from it), so an edited or replaced file
+is decoded afresh. Entries are written under unique temporary names and renamed into place, the class list last, so a
+reader never sees half an entry and concurrent writers cannot corrupt one. A cache that cannot be written (read-only
+home, full disk) is skipped: the data are then decoded as before.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+CACHE_ENV = "EEEA_CACHE"
+
+
+def cache_dir() -> Path | None:
+    """Where decoded data are cached, or None when ``EEEA_CACHE=off``."""
+    value = os.environ.get(CACHE_ENV, "")
+    if value.lower() == "off":
+        return None
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "eeea"
+
+
+def _entry(source: Path, tag: str) -> str:
+    stat = source.stat()
+    ident = f"{source.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{tag}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def cached_images(source: Path, tag: str,
+                  decode: Callable[[], tuple[np.ndarray, np.ndarray, list[str]]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(images, labels, classes)`` of ``source``: memory-mapped from the cache, or ``decode()``-d and cached."""
+    root = cache_dir()
+    if root is None:
+        return decode()
+    key = f"images-{_entry(source, tag)}"
+    images_path, labels_path, classes_path = (root / f"{key}.{s}" for s in ("images.npy", "labels.npy", "json"))
+    if classes_path.is_file():
+        try:
+            classes = json.loads(classes_path.read_text())["classes"]
+            # copy-on-write: shared read-only pages between workers, private only where a process writes
+            return np.load(images_path, mmap_mode="c"), np.load(labels_path), classes
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged entry is decoded again and rewritten
+    images, labels, classes = decode()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _save_npy(images_path, images)
+        _save_npy(labels_path, labels)
+        tmp = classes_path.with_name(f".{classes_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"source": str(source), "classes": classes}))
+        os.replace(tmp, classes_path)  # last: the entry is complete once this exists
+    except OSError:
+        pass  # no cache here: the decoded arrays serve as they are
+    return images, labels, classes
