@@ -187,18 +187,11 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
         fresh = force or not out.exists() or out.stat().st_size == 0
         done: set[str] = set()
         if not fresh:
-            with out.open(newline="") as f:
-                rows = list(csv.reader(f))
-            if [c.strip().lower() for c in rows[0]] != header:
-                raise UserError(f"{out}: its header {','.join(rows[0])} is not this labelling's {','.join(header)}; "
-                                f"pass --force to start it afresh")
-            done = {r[0] for r in rows[1:] if r}
+            done = _labelled(out, header)
         todo = [c for c in clips if c not in done]
         skipped = 0
-        with out.open("w" if fresh else "a", newline="") as f:
-            writer = csv.writer(f)
-            if fresh:
-                writer.writerow(header)
+        f = None  # opened with the first labelled batch: a failure before it leaves the user's files as they were
+        try:
             with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=hide_progress(quiet),
                       desc="label") as bar:
                 for batch in _chunks(todo, batch_size):
@@ -213,11 +206,72 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
                             waves.append(wave)
                             names.append(c)
                     values = teacher.predict(waves, names) if names else np.zeros((0, len(teacher.dims)))
+                    values = check_predictions(values, len(names), len(teacher.dims), str(out))
+                    if f is None:
+                        f = out.open("w" if fresh else "a", newline="")
+                        writer = csv.writer(f)
+                        if fresh:
+                            writer.writerow(header)
                     writer.writerows([c, *(f"{v:.6f}" for v in row), *(columns[k][c] for k in extra)]
                                      for c, row in zip(names, values))
                     f.flush()
                     bar.update(len(batch))
+        finally:
+            if f is not None:
+                f.close()
     return len(todo) - skipped, len(clips) - len(todo), skipped
+
+
+def _labelled(out: Path, header: list[str]) -> set[str]:
+    """The clips an existing labels CSV holds, every row checked (the header, a path, finite numbers). A malformed
+    last row without its newline is an interrupted write: it is cut off with a warning, and its clip labelled again."""
+    import io
+    import warnings
+
+    from .files import MAX_TABLE_BYTES, decode_text, read_bytes
+
+    data = read_bytes(out, "labels", MAX_TABLE_BYTES)
+    lines = decode_text(data, str(out)).splitlines(keepends=True)
+    first = next(csv.reader(io.StringIO(lines[0] if lines else "")), [])
+    if [c.strip().lower() for c in first] != header:
+        raise UserError(f"{out}: its header {','.join(first)} is not this labelling's {','.join(header)}; "
+                        f"pass --force to start it afresh")
+    done: set[str] = set()
+    for i, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        row = next(csv.reader(io.StringIO(line)), [])
+        try:
+            ok = len(row) == len(header) and bool(row[0]) and all(
+                np.isfinite(float(v)) for v in row[1 : 1 + _dims(header)])
+        except ValueError:
+            ok = False
+        if not ok:
+            if i == len(lines) and not line.endswith(("\n", "\r")):
+                warnings.warn(f"{out}: cut off a torn last row ({line.strip()[:40]!r}) from an interrupted write")
+                with open(out, "r+b") as f:
+                    f.truncate(len(data) - len(line.encode("utf-8")))
+                break
+            raise UserError(f"{out}:{i}: expected {','.join(header)}, got {line.strip()[:80]!r}")
+        done.add(row[0])
+    return done
+
+
+def _dims(header: list[str]) -> int:
+    """How many dimension columns a labels header has (they follow ``path``)."""
+    return sum(1 for c in header[1:] if c in DIMENSIONS)
+
+
+def check_predictions(values: np.ndarray, n: int, dims: int, source: str) -> np.ndarray:
+    """A teacher's ``[n, dims]`` outputs, finite; anything else is one line (nothing is written)."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.shape != (n, dims):
+        raise UserError(f"{source}: the teacher gave outputs of shape {tuple(values.shape)}, expected ({n}, {dims})")
+    if not np.isfinite(values).all():
+        raise UserError(f"{source}: the teacher gave NaN or infinite outputs")
+    return values
+
+
 def _chunks(items: Sequence[str], n: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), max(1, n)):
         yield items[i : i + n]

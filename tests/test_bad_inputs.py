@@ -83,7 +83,7 @@ def _labels(tmp: Path, body: str) -> str:
 def _audio_dir(tmp: Path, good: int = 1) -> Path:
     d = tmp / "audio"
     for i in range(good):
-        _wav(d / f"clip{i}.wav", np.zeros(1600, dtype=np.float32))
+        _wav(d / f"clip{i}.wav", 0.1 * np.sin(np.arange(1600, dtype=np.float32) / (3.0 + i)))
     return d
 
 
@@ -298,7 +298,7 @@ def test_label_resume_cuts_a_torn_last_row_and_refuses_bad_teacher_outputs(tmp_p
     out = tmp_path / "out.csv"
     out.write_text("path,arousal,dominance,valence\nclip0.wav,0.1,0.2,0.3\nclip1.wav,0.1")  # killed mid-row
     with pytest.warns(UserWarning, match="torn last row"):
-        assert label_audio(teacher, audio, out, quiet=True) == (2, 1)
+        assert label_audio(teacher, audio, out, quiet=True) == (2, 1, 0)
     rows = out.read_text().splitlines()
     assert len(rows) == 4 and all(len(r.split(",")) == 4 for r in rows)
 

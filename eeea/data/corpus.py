@@ -15,6 +15,7 @@ Clips at any sample rate are resampled to 16 kHz and mixed down to mono. Silent 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import zipfile
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..files import open_zip, read_zip_member
+from ..files import MAX_TABLE_BYTES, decode_text, open_zip, read_bytes, read_zip_member
 from ..errors import UserError
 from ..metrics import DIMENSIONS
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, ClipSet, read_audio
@@ -51,14 +52,15 @@ def _header(path: Path, row: Sequence[str]) -> list[str]:
     return [c.strip().lower() for c in row]
 
 
+def _table_text(path: Path) -> str:
+    """A labels CSV's text through the one reader of user files (size limit, UTF-8 errors as one line)."""
+    return decode_text(read_bytes(path, "labels", MAX_TABLE_BYTES), str(path))
+
+
 def label_dims(path: str | Path) -> tuple[str, ...]:
     """The dimensions a labels CSV holds, from its header alone (UserError when it holds none)."""
     path = Path(path)
-    try:
-        with path.open(newline="") as f:
-            header = _header(path, next(csv.reader(f), []))
-    except OSError as e:
-        raise UserError(f"{path}: cannot read labels ({e.strerror or e})") from None
+    header = _header(path, next(csv.reader(io.StringIO(_table_text(path))), []))
     dims = tuple(d for d in DIMENSIONS if d in header)
     if not dims:
         raise UserError(f"{path}: no dimension column (need at least one of {', '.join(DIMENSIONS)}; header: "
@@ -71,36 +73,36 @@ def read_table(path: str | Path) -> LabelTable:
     A path listed twice keeps its last row (a resumed ``eeea label`` appends)."""
     path = Path(path)
     dims = label_dims(path)
-    with path.open(newline="") as f:
-        reader = csv.reader(f)
-        header = _header(path, next(reader))
-        if "path" not in header:
-            raise UserError(f"{path}: no 'path' column (header: {','.join(header)})")
-        col = {name: header.index(name) for name in ("path", *dims, "speaker", "split") if name in header}
-        rows: dict[str, tuple[list[float], str | None, str | None]] = {}
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) < len(header):
-                raise UserError(f"{path}:{line}: expected {len(header)} columns, got {len(row)}")
-            clip = row[col["path"]].strip()
-            if not clip:
-                raise UserError(f"{path}:{line}: empty path")
-            values = []
-            for d in dims:
-                text = row[col[d]].strip()
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = math.nan
-                if not math.isfinite(value):
-                    raise UserError(f"{path}:{line}: {d} is {text!r}, not a finite number")
-                values.append(value)
-            speaker = row[col["speaker"]].strip() if "speaker" in col else None
-            split = row[col["split"]].strip().lower() if "split" in col else None
-            if split is not None and split not in SPLITS:
-                raise UserError(f"{path}:{line}: split is {split!r}, not one of {', '.join(SPLITS)}")
-            rows[clip] = (values, speaker, split)
+    # one read through the checked reader of user files (size limit, UTF-8), then parsed from memory
+    reader = csv.reader(io.StringIO(_table_text(path)))
+    header = _header(path, next(reader))
+    if "path" not in header:
+        raise UserError(f"{path}: no 'path' column (header: {','.join(header)})")
+    col = {name: header.index(name) for name in ("path", *dims, "speaker", "split") if name in header}
+    rows: dict[str, tuple[list[float], str | None, str | None]] = {}
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            raise UserError(f"{path}:{line}: expected {len(header)} columns, got {len(row)}")
+        clip = row[col["path"]].strip()
+        if not clip:
+            raise UserError(f"{path}:{line}: empty path")
+        values = []
+        for d in dims:
+            text = row[col[d]].strip()
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise UserError(f"{path}:{line}: {d} is {text!r}, not a finite number")
+            values.append(value)
+        speaker = row[col["speaker"]].strip() if "speaker" in col else None
+        split = row[col["split"]].strip().lower() if "split" in col else None
+        if split is not None and split not in SPLITS:
+            raise UserError(f"{path}:{line}: split is {split!r}, not one of {', '.join(SPLITS)}")
+        rows[clip] = (values, speaker, split)
     if not rows:
         raise UserError(f"{path}: no rows")
     paths = list(rows)
