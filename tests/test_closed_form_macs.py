@@ -46,6 +46,8 @@ def _size(space_name: str, data: st.DataObject) -> dict:
         return {"channels": data.draw(st.sampled_from([4, 6])), "layers": data.draw(st.integers(3, 5)),
                 "num_classes": data.draw(st.integers(2, 12)), "network": network,
                 "input_size": data.draw(st.sampled_from([16, 32] if network == "cifar" else [64, 96]))}
+    if space_name == "nb201":  # its residual reductions halve even sizes only (as NAS-Bench-201's 32 px)
+        return {"num_classes": data.draw(st.integers(2, 12)), "input_size": data.draw(st.sampled_from([16, 32, 40]))}
     return {"num_classes": data.draw(st.integers(2, 12)), "input_size": data.draw(st.sampled_from([32, 40, 57]))}
 
 
@@ -112,6 +114,20 @@ def _spec_and_shape(data: st.DataObject) -> tuple[tuple, tuple]:
         return (kind, c, data.draw(st.booleans())), image
     if kind == "mean_pool":
         return (kind,), image
+    even = (c, 2 * (h // 2), 2 * (w // 2))
+    if kind in ("nb201_op", "nb201_cell"):
+        ops = [data.draw(st.sampled_from(["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]))
+               for _ in range(6 if kind == "nb201_cell" else 1)]
+        return (kind, ops[0] if kind == "nb201_op" else tuple(ops), c), image
+    if kind == "nb201_reduction":
+        return (kind, c, data.draw(st.sampled_from([4, 8]))), even
+    if kind == "nb201_stem":
+        return (kind, c), (3, h, w)
+    if kind == "nb201_head":
+        return (kind, c), image
+    if kind == "macro_identity":
+        stride = data.draw(st.sampled_from([1, 2]))
+        return (kind, c, data.draw(st.sampled_from([c, 8])), stride), image
     raise AssertionError(f"no strategy for module kind {kind!r}: add one here")
 
 

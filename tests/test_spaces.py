@@ -136,7 +136,7 @@ def test_unknown_space_and_size_options():
     g = resolve_genome("eeea_a")
     with pytest.raises(UserError, match="unknown size option 'width'"):
         space.build(g, width=3)
-    with pytest.raises(UserError, match="channels must be a positive integer"):
+    with pytest.raises(UserError, match="channels: must be an integer >= 1"):
         space.count_params(g, channels=0)
     with pytest.raises(UserError, match="network must be cifar or imagenet"):
         space.build(g, network="mnist")

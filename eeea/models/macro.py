@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .specs import build_module, register_module
+from .specs import Shape, build_module, conv2d_macs, register_module
 
 MACRO_OPS = ("identity", "mbconv_k3_e3", "mbconv_k5_e6")
 STAGES = (2, 3, 3)
@@ -39,7 +39,13 @@ def parse_macro_key(key: str) -> list[str]:
     return [MACRO_OPS[int(ch)] for ch in text]
 
 
-@register_module("macro_identity")
+def _identity_macs(c_in: int, c_out: int, stride: int, in_shape: Shape) -> tuple[int, Shape]:
+    if stride == 1 and c_in == c_out:
+        return 0, tuple(in_shape)
+    return conv2d_macs(c_in, c_out, 1, in_shape, stride)
+
+
+@register_module("macro_identity", _identity_macs)
 def _identity(c_in: int, c_out: int, stride: int) -> nn.Module:
     """The identity layer; where the shape changes, a strided 1x1 conv and BN."""
     if stride == 1 and c_in == c_out:

@@ -21,8 +21,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .ops import OPS, ReLUConvBN
-from .specs import build_module, register_module
+from .ops import OP_MACS, OPS, ReLUConvBN
+from .specs import Shape, build_module, conv2d_macs, conv_out, global_avg_pool_macs, register_module
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: the edges of a cell in the benchmark's order, as (to node, from node)
@@ -67,7 +67,30 @@ class Zero(nn.Module):
         return x.mul(0.0)
 
 
-@register_module("nb201_op")
+def _op_macs(name: str, c: int, in_shape: Shape) -> tuple[int, Shape]:
+    """Closed-form MACs of an edge op (thop's convention, see eeea.models.specs): zero and skip cost nothing."""
+    if name == "nor_conv_1x1":
+        return conv2d_macs(c, c, 1, in_shape)
+    if name == "nor_conv_3x3":
+        return conv2d_macs(c, c, 3, in_shape, 1, 1)
+    if name == "avg_pool_3x3":
+        return OP_MACS["avg_pool_3x3"](c, 1, in_shape)
+    return 0, tuple(in_shape)
+
+
+def _reduction_macs(c_in: int, c_out: int, in_shape: Shape) -> tuple[int, Shape]:
+    m1, s1 = conv2d_macs(c_in, c_out, 3, in_shape, 2, 1)
+    m2, s2 = conv2d_macs(c_out, c_out, 3, s1, 1, 1)
+    pooled = (c_in, conv_out(in_shape[1], 2, 2), conv_out(in_shape[2], 2, 2))
+    m3, _ = conv2d_macs(c_in, c_out, 1, pooled)
+    return m1 + m2 + pooled[0] * pooled[1] * pooled[2] + m3, s2  # average pooling: 1 per output element
+
+
+def _cell_macs(ops: Sequence[str], c: int, in_shape: Shape) -> tuple[int, Shape]:
+    return sum(_op_macs(op, c, in_shape)[0] for op in ops), tuple(in_shape)
+
+
+@register_module("nb201_op", _op_macs)
 def nb201_op(name: str, c: int) -> nn.Module:
     """One op of a NAS-Bench-201 edge at ``c`` channels (stride 1: cells keep the resolution)."""
     if name == "none":
@@ -97,15 +120,15 @@ class ResidualReduction(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-register_module("nb201_reduction")(ResidualReduction)
+register_module("nb201_reduction", _reduction_macs)(ResidualReduction)
 
 
-@register_module("nb201_stem")
+@register_module("nb201_stem", lambda c, shape: conv2d_macs(3, c, 3, shape, 1, 1))
 def _stem(c: int) -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
 
 
-@register_module("nb201_head")
+@register_module("nb201_head", lambda c, shape: (global_avg_pool_macs(shape), (shape[0],)))
 def _head(c: int) -> nn.Module:
     """BN and ReLU after the last cell, then global average pooling (flattened)."""
     return nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=False), nn.AdaptiveAvgPool2d(1), nn.Flatten())
@@ -130,7 +153,7 @@ class NB201Cell(nn.Module):
         return nodes[3]
 
 
-register_module("nb201_cell")(lambda ops, c: NB201Cell(ops, c))
+register_module("nb201_cell", _cell_macs)(lambda ops, c: NB201Cell(ops, c))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from ..data.splits import Split, folds, three_way
 from ..errors import UserError
 from ..metrics import DIMENSIONS, ccc_loss, ccc_mse_loss, ccc_report
 from ..teachers import predict_clips
+from ..runtime import Levers
 from ..units import check_number
 from .base import Task, Training, register_task
 from .training import Diverged
@@ -154,13 +155,14 @@ class SERTask(Task):
         assert self.train_set is not None and self.test_set is not None
         return SERTraining(self, model, complete_budget(budget), seed, max_steps, self.train_set, self.test_set)
 
-    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
-        """As :meth:`Task.evaluate`; with ``folds`` > 1 (a search), the mean over folds of every figure, and the
+    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int,
+                 levers: Levers = Levers()) -> dict[str, float]:
+        """As :meth:`Task.evaluate` (SER never autocasts: no lever applies); with ``folds`` > 1 (a search), the mean over folds of every figure, and the
         spread of the mean CCC over folds as ``ccc_std``. ``model`` ends with the first fold's weights."""
         if self.train_set is None:
             self.prepare(self.device)
         if self.folds <= 1 or self.final:
-            return super().evaluate(model, budget, seed)
+            return super().evaluate(model, budget, seed, levers)
         initial = copy.deepcopy(model.state_dict())
         reports = []
         for train, valid in reversed(self.fold_sets):

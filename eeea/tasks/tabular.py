@@ -96,7 +96,7 @@ class TabularTask(Task):
     #: the space (and space kind) whose genomes the table holds
     space_name: ClassVar[str] = ""
 
-    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, budget: dict[str, Any], seed: int, levers: Any = None) -> dict[str, float]:
         raise UserError(f"task {self.name} scores genomes by a table lookup; it does not train networks")
 
     def prepare(self, device: torch.device) -> None:
