@@ -72,7 +72,8 @@ from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_subset_path, load_ci
 from eeea.data.device import DeviceImages  # noqa: E402
 from eeea.runtime import resolve_device, resolve_levers  # noqa: E402
 from eeea.search.config import GPU_WORKERS  # noqa: E402
-from eeea.search.executors import Evaluator, Job, candidate_seed, make_executor  # noqa: E402
+from eeea.search.executor_choice import make_executor  # noqa: E402
+from eeea.search.executors import Evaluator, Job, candidate_seed  # noqa: E402
 from eeea.spaces import get_space  # noqa: E402
 
 from _results import record  # noqa: E402
@@ -210,7 +211,7 @@ class Suite:
                 self.emit("b", f"{workers} at once", "skipped", "", "", f"{self.left():.0f} s left")
                 continue
             t = time.perf_counter()
-            ex = make_executor(workers, "cifar10", self.task_config, "eeea", str(self.device), None, levers)
+            ex = make_executor(workers, "cifar10", self.task_config, "eeea", str(self.device), None, levers=levers)
             try:
                 warm = self._jobs(workers, 1000 * workers, {**self.budget, "max_steps": 2})
                 list(ex.map(warm))  # each worker prepares its data and warms up before the clock starts

@@ -81,16 +81,16 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
 
     run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
-    for line in notes:
-        log.info(line)
-        if not quiet:
-            tqdm.write(line)
     cache = {r["key"]: r for r in run.read_archive()}
     first = (f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
     log.info(first)
     if not quiet:  # the first line comes before any expensive step: the run directory exists and can be resumed
         tqdm.write(f"{run.path}: {first}")
+    for line in notes:  # what the data check found (clips skipped, the split)
+        log.info(line)
+        if not quiet:
+            tqdm.write(line)
 
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)
