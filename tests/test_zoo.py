@@ -58,5 +58,5 @@ def test_create_model_sizes_and_auxiliary():
 def test_unknown_names_are_one_clear_error():
     with pytest.raises(UserError, match="'eeea_z' is not a zoo name, genome file or genome text"):
         create_model("eeea_z")
-    with pytest.raises(UserError, match="cannot read genome file"):
+    with pytest.raises(UserError, match="genome file missing.yaml: cannot read"):
         create_model("missing.yaml")
