@@ -135,11 +135,9 @@ def _save_genome(genome: Any, path: Path, force: bool) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from .tables import measured_errors, paper_table, render
+    from .tables import table_text
 
-    measured = measured_errors(args.runs, args.dataset) if args.runs else None
-    headers, rows = paper_table(args.dataset, measured)
-    print(render(headers, rows, args.format), end="")
+    print(table_text(args.dataset, args.runs, args.format), end="")
     return 0
 
 
@@ -445,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
     p.add_argument("--format", choices=TABLE_FORMATS, default="text")
     p.add_argument("--runs", metavar="DIR", help="fill the measured error from the training runs under DIR "
-                   "(result.json files of eeea train, matched by genome and data set; mean ± std over seeds)")
+                   "(result.json files of eeea train, matched by genome and data set; mean ± std over seeds): runs "
+                   "of the paper's recipe on the test split in the paper's column, other runs in a table apart")
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("train", help="train an architecture with a recipe (paper or fast) into a resumable run directory")

@@ -8,7 +8,8 @@ Run directory::
                     written to a temporary file and renamed, so a kill never leaves half a checkpoint
     metrics.csv / metrics.jsonl   one row per epoch (epoch, lr, train loss/accuracy, test metric, seconds, img/s)
     model/          the final network as an eeea checkpoint (genome.yaml + weights.pt): eeea export, teachers
-    result.json     final test figures, params, MACs, genome key, recipe, seed, device, torch version, duration
+    result.json     final test figures and their split (test or held-out), params, MACs, genome key, recipe and the
+                    training budget, seed, device, torch version, duration
     log.txt         what happened, one line per event
 
 Resume restores every state the next epoch reads (weights, optimizer, schedule, torch's global RNG, the SER crop RNG;
@@ -30,6 +31,7 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..counting import count_macs, count_params
+from ..data.final import split_kind
 from ..errors import UserError
 from ..progress import hide_progress
 from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text, check_code_task
@@ -239,8 +241,11 @@ class Trainer:
             "seed": self.config["seed"],
             "epochs": job.epochs,
             "max_steps": self.config["train"].get("max_steps"),
+            "train": self.config["train"],  # the whole budget: eeea table tells the paper's recipe from the others
+            "autoaugment": bool(self.config.get("autoaugment")),
             **final,
             "test_split": test_split,
+            "split": split_kind(test_split),  # "test", or "held-out" when part of the training set stood in
             "params": count_params(self.genome, size),
             "macs": count_macs(self.genome, size),
             "size": size,
