@@ -31,6 +31,17 @@ def test_zoo_text_and_sizes(capsys):
     assert out.splitlines()[1].startswith("----")
 
 
+def test_zoo_names_the_input_of_each_mac_count_and_holds_no_weights(capsys):
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(run(capsys, "zoo", "--format", "csv")[1]))}
+    assert rows["eeea_c"]["MACs per"] == "32x32 image" and rows["eeea_c1"]["MACs per"] == "192x192 image"
+    assert rows["wav2small_17k"]["MACs per"] == "5 s of 16 kHz audio"
+    code, out, _ = run(capsys, "zoo", "--input-size", "224")
+    assert code == 0 and next(line for line in out.splitlines() if line.startswith("eeea_c1 ")).count("224x224 image")
+    assert "The zoo holds architectures, not trained weights" in out
+    assert "not trained weights" not in run(capsys, "zoo", "--format", "csv")[1]  # CSV stays one table
+    assert "per input of 80000 (5 s of 16 kHz audio), batch 1" in run(capsys, "show", "wav2small_17k")[1]
+
+
 def test_show_by_name_file_and_text(capsys, tmp_path):
     code, out, _ = run(capsys, "show", "eeea_c")
     assert code == 0
