@@ -18,6 +18,7 @@ from .counting import count_macs, count_params
 from .data.final import split_kind
 from .errors import UserError
 from .files import read_data
+from .units import format_number
 from .zoo import resolve, resolve_genome
 
 DATASETS = {"cifar10": ("cifar", "c10", 10), "cifar100": ("cifar", "c100", 100), "imagenet": ("imagenet", "top1", 1000)}
@@ -265,6 +266,6 @@ def _cell(v: Any, grouped: bool) -> str:
     if v is None:
         return ""
     if grouped and _is_int(v):
-        return f"{v:,}"
+        return format_number(v)
     return str(v)
 

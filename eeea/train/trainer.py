@@ -39,11 +39,14 @@ from ..runtime import resolve_device, resolve_levers
 from ..spaces import get_space
 from ..tasks import Training
 from ..tasks.training import Diverged, cpu_amp_guard
+from ..units import format_fields
 from ..zoo import resolve
 from .config import RESUME_FREE, check_resume, make_task, resolve_train_config
 
 CHECKPOINT, RESULT, MODEL = "checkpoint.pt", "result.json", "model"
 METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
+#: decimals of the log's figures other than the default 4 (errors, accuracies, CCC, losses)
+LOG_DECIMALS = {"lr": 6, "seconds": 1, "img_per_s": 1}
 #: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
 TIMING = ("seconds", "img_per_s")
 
@@ -104,8 +107,7 @@ class Trainer:
         self.amp = self.levers.amp
 
     def log(self, message: str) -> None:
-        with (self.run_dir / LOG).open("a") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        TrainRun(self.run_dir).log_line(message)
         if not self.quiet:
             from tqdm import tqdm
 
@@ -193,7 +195,7 @@ class Trainer:
             rows.append(row)
             self._save_state(job, epoch + 1, rows)
             self._write_metrics(rows)
-            self.log(" ".join(f"{k}={_short(v)}" for k, v in row.items()))
+            self.log(format_fields(row, LOG_DECIMALS))
         return False
 
     # state ---------------------------------------------------------------------------------------------------------
@@ -261,12 +263,8 @@ class Trainer:
             meta["classes"] = self.task.classes
         save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
         atomic_write_text(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
-        self.log("finished: " + ", ".join(f"{k}={_short(v)}" for k, v in final.items()))
+        self.log("finished: " + format_fields(final, LOG_DECIMALS, sep=", "))
         return result
-
-
-def _short(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _check_forward(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> None:
