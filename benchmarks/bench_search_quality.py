@@ -14,7 +14,8 @@ one, at 100 and 200 evaluations: evaluations spent on networks over the threshol
 found, and the best under-threshold network in the whole table.
 
 Writes ``benchmarks/search_quality.png`` and the section "Search quality on tabular benchmarks" of RESULTS.md.
-Data: ``--data-dir`` holding ``nasbench201.csv`` and ``nas-bench-macro_cifar10.json`` (default ``../shared/data``).
+Data: ``--data-dir`` holding ``nasbench201.csv`` and ``nas-bench-macro_cifar10.json`` (default ``data/`` of the
+real-data folder: ``$EEEA_SHARED``, else ``../shared``).
 """
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ from eeea.search.quality import TrueFront, best_found
 from eeea.tasks import get_task
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tests"))
 from _results import RESULTS, machine  # noqa: E402
+from shared_data import shared_folder  # noqa: E402  (tests/shared_data.py: where the real data lives)
 
 HERE = Path(__file__).resolve().parent
 ALGORITHMS = ("nsga2", "regularized-evolution", "random")
@@ -104,7 +107,8 @@ def main() -> None:
     ap.add_argument("--tournament-size", type=int, default=5, help="regularised evolution's sample size")
     ap.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     ap.add_argument("--eepi-seeds", type=int, help="seeds of the EE-PI study (default: --seeds)")
-    ap.add_argument("--data-dir", default=str(HERE.parent.parent / "shared" / "data"))
+    ap.add_argument("--data-dir", default=str(shared_folder() / "data"),
+                    help="default: data/ of the real-data folder ($EEEA_SHARED, else ../shared)")
     ap.add_argument("--no-record", action="store_true", help="print only; no plot, no RESULTS.md")
     args = ap.parse_args()
     budgets = sorted(int(b) for b in args.budgets.split(","))

@@ -81,6 +81,7 @@ def _size_of(args: argparse.Namespace) -> dict[str, Any]:
 # verbs ------------------------------------------------------------------------------------------------------------
 def cmd_zoo(args: argparse.Namespace) -> int:
     from .counting import count_macs, count_params
+    from .spaces import get_space
     from .tables import render
     from .zoo import default_size, get_entry, list_models
 
@@ -90,14 +91,25 @@ def cmd_zoo(args: argparse.Namespace) -> int:
         size = {**default_size(name), **_size_of(args)}
         try:
             params, macs = count_params(entry.genome, size), count_macs(entry.genome, size)
+            per = get_space(entry.genome.space).input_text(entry.genome, **size)
         except UserError as e:  # a size flag of another space (--layers for a MobileNet): no counts for this row
-            params = macs = None
+            params = macs = per = None
             errors.append(e)
-        rows.append([name, entry.genome.space, params, macs, entry.title])
+        rows.append([name, entry.genome.space, params, macs, per, entry.title])
     if errors and len(errors) == len(rows):
         raise errors[0]
-    print(render(["name", "space", "params", "MACs", "description"], rows, args.format), end="")
+    print(render(["name", "space", "params", "MACs", "MACs per", "description"], rows, args.format), end="")
+    if args.format != "csv":
+        import textwrap
+
+        print("\n" + (textwrap.fill(ZOO_NOTE, 118) if args.format == "text" else ZOO_NOTE))
     return 0
+
+
+#: what ``eeea zoo`` holds, said under its table
+ZOO_NOTE = ("The zoo holds architectures, not trained weights: a model built from it starts from random weights; "
+            "train one with `eeea train --arch NAME`. MACs: one forward pass at batch 1 on the input named; params "
+            "exclude auxiliary heads.")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -118,7 +130,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"text:   {genome.to_text()}")
     print(f"params: {params:,} ({format_count(params)}) at {shown}; auxiliary head excluded")
     shape = space.genome_input_shape(genome, **size)
-    print(f"MACs:   {macs:,} ({format_count(macs)}) per input of {'x'.join(map(str, shape))}, batch 1")
+    print(f"MACs:   {macs:,} ({format_count(macs)}) per input of {'x'.join(map(str, shape))} "
+          f"({space.input_text(genome, **size)}), batch 1")
     for line in space.describe(genome):
         print(line)
     if args.save:
@@ -135,11 +148,9 @@ def _save_genome(genome: Any, path: Path, force: bool) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> int:
-    from .tables import measured_errors, paper_table, render
+    from .tables import table_text
 
-    measured = measured_errors(args.runs, args.dataset) if args.runs else None
-    headers, rows = paper_table(args.dataset, measured)
-    print(render(headers, rows, args.format), end="")
+    print(table_text(args.dataset, args.runs, args.format), end="")
     return 0
 
 
@@ -445,7 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")
     p.add_argument("--format", choices=TABLE_FORMATS, default="text")
     p.add_argument("--runs", metavar="DIR", help="fill the measured error from the training runs under DIR "
-                   "(result.json files of eeea train, matched by genome and data set; mean ± std over seeds)")
+                   "(result.json files of eeea train, matched by genome and data set; mean ± std over seeds): runs "
+                   "of the paper's recipe on the test split in the paper's column, other runs in a table apart")
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("train", help="train an architecture with a recipe (paper or fast) into a resumable run directory")

@@ -30,8 +30,9 @@ from .errors import UserError
 
 CONFIG, STATE, LOG = "config.yaml", "state.json", "log.txt"
 MANIFEST, LOCK = ".eeea-run", ".eeea-lock"
-#: run directories this process holds locked: resolved path -> descriptor of the locked file
+#: lock files this process holds: resolved path -> descriptor of the locked file
 _HELD: dict[str, int] = {}
+#: run directories this process holds locked: resolved path -> the verb's RunDir class
 _HELD_KIND: dict[str, type] = {}
 
 
@@ -45,14 +46,56 @@ def check_code_task(stored: Any, asked: Any, run: str | Path, flag: str) -> None
 
 def held_runs() -> list["RunDir"]:
     """The run directories this process holds (the run a Ctrl-C interrupted)."""
-    return [_HELD_KIND.get(path, RunDir)(path) for path in _HELD]
+    return [kind(path) for path, kind in _HELD_KIND.items()]
 
 
 def release_locks() -> None:
-    """Release every run-directory lock this process holds (the CLI does at exit; so do tests running it in-process)."""
+    """Release every lock this process holds (the CLI does at exit; so do tests running it in-process)."""
     for key in list(_HELD):
         os.close(_HELD.pop(key))
-        _HELD_KIND.pop(key, None)
+    _HELD_KIND.clear()
+
+
+def hold_lock(lock: Path, what: str | Path) -> None:
+    """Hold an exclusive ``flock`` on the file ``lock`` (created, the holder's pid written inside) until this process
+    exits or :func:`release_lock`; re-entrant within a process. When another process holds it, one line naming
+    ``what`` (the thing the lock guards) and the holder's pid. A lock file removed by its holder on release (see
+    :func:`release_lock`) is detected and opened afresh, so two processes never hold two different files."""
+    key = str(Path(lock).resolve())
+    if key in _HELD:  # this process holds it already (a resume opens the run twice)
+        return
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise UserError(f"{what} is in use by another eeea process (pid {holder}); wait for it to finish or "
+                                f"stop it") from None
+            raise UserError(f"{what}: cannot lock ({e.strerror or e})") from None
+        try:
+            same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # its holder removed the file while releasing it: lock the current one
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _HELD[key] = fd
+
+
+def release_lock(lock: Path, remove: bool = False) -> None:
+    """Release a lock of :func:`hold_lock`; ``remove`` deletes its file first (while still holding it), leaving no
+    trace beside a user's file."""
+    fd = _HELD.pop(str(Path(lock).resolve()), None)
+    if fd is None:
+        return
+    if remove:
+        Path(lock).unlink(missing_ok=True)
+    os.close(fd)
 
 
 def fsync_dir(path: Path) -> None:
@@ -165,31 +208,14 @@ class RunDir:
     # lock ----------------------------------------------------------------------------------------------------------
     def lock(self) -> None:
         """Hold ``.eeea-lock`` until this process exits (or :meth:`unlock`); refuse a run another process holds."""
-        key = str(self.path.resolve())
-        if key in _HELD:  # this process holds it already (a resume opens the run twice)
-            self._lock_fd = _HELD[key]
-            return
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise UserError(f"{self.path} is in use by another eeea process (pid {holder}); wait for it to "
-                                f"finish or stop it") from None
-            raise UserError(f"{self.path}: cannot lock ({e.strerror or e})") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._lock_fd = _HELD[key] = fd
-        _HELD_KIND[key] = type(self)
+        hold_lock(self.path / LOCK, self.path)
+        self._lock_fd = _HELD[str((self.path / LOCK).resolve())]
+        _HELD_KIND[str(self.path.resolve())] = type(self)
 
     def unlock(self) -> None:
         """Release the lock (closing the descriptor releases the flock)."""
-        fd = _HELD.pop(str(self.path.resolve()), None)
+        release_lock(self.path / LOCK)
         _HELD_KIND.pop(str(self.path.resolve()), None)
-        if fd is not None:
-            os.close(fd)
         self._lock_fd = None
 
     def write_config(self, config: Mapping[str, Any]) -> None:

@@ -8,7 +8,8 @@
 * :class:`HFTeacher` - a local Hugging Face wav2vec2 directory with a 3-output head (needs ``transformers``).
 
 :func:`label_audio` runs a teacher over a folder or zip of clips and appends to a labels CSV, skipping clips already
-labelled. A teacher's ``dims`` name its outputs (a checkpoint trained on arousal only has one).
+labelled; one process at a time writes a CSV (``.NAME.eeea-lock`` beside it while it runs, the run-directory lock of
+:mod:`eeea.rundir`). A teacher's ``dims`` name its outputs (a checkpoint trained on arousal only has one).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from torch import nn
 from .errors import UserError
 from .progress import hide_progress
 from .metrics import DIMENSIONS
+from .rundir import LOCK, hold_lock, release_lock
 
 
 
@@ -184,14 +186,18 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
             raise UserError(f"{audio_dir}: no audio files (.wav, .flac, .ogg)")
         columns = {k: dict(zip(clips, v)) for k, v in extra.items()}
         header = ["path", *teacher.dims, *extra]
-        fresh = force or not out.exists() or out.stat().st_size == 0
-        done: set[str] = set()
-        if not fresh:
-            done = _labelled(out, header)
-        todo = [c for c in clips if c not in done]
-        skipped = 0
+        if not out.parent.is_dir():
+            raise UserError(f"--out {out}: the folder {out.parent} does not exist")
+        lock = out.parent / f".{out.name}{LOCK}"  # one labelling per CSV: a second process is refused
+        hold_lock(lock, out)
         f = None  # opened with the first labelled batch: a failure before it leaves the user's files as they were
         try:
+            fresh = force or not out.exists() or out.stat().st_size == 0
+            done: set[str] = set()
+            if not fresh:
+                done = _labelled(out, header)
+            todo = [c for c in clips if c not in done]
+            skipped = 0
             with tqdm(total=len(clips), initial=len(clips) - len(todo), unit="clip", disable=hide_progress(quiet),
                       desc="label") as bar:
                 for batch in _chunks(todo, batch_size):
@@ -219,6 +225,7 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
         finally:
             if f is not None:
                 f.close()
+            release_lock(lock, remove=True)
     return len(todo) - skipped, len(clips) - len(todo), skipped
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Any
 
@@ -43,6 +44,23 @@ def format_count(n: float, digits: int = 3) -> str:
     return f"{n:.{digits}g}"
 
 
+def format_number(v: Any, decimals: int = 4) -> str:
+    """A figure as logs and tables print it: integers with grouped digits (``3,688,530``), other numbers with
+    ``decimals`` fixed decimals (``0.1234``), never in scientific notation; anything else as ``str``."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return str(v)
+    if isinstance(v, numbers.Integral):  # int, numpy integers
+        return f"{int(v):,}"
+    v = float(v)
+    return f"{v:,.{decimals}f}" if math.isfinite(v) else str(v)
+
+
+def format_fields(values: dict[str, Any], decimals: dict[str, int] | None = None, sep: str = " ") -> str:
+    """``key=value`` pairs with :func:`format_number` (``decimals`` per key where the default 4 do not fit)."""
+    decimals = decimals or {}
+    return sep.join(f"{k}={format_number(v, decimals.get(k, 4))}" for k, v in values.items())
+
+
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*(us|µs|ms|s)\s*$")
 _DURATION_SCALE = {"us": 1.0, "µs": 1.0, "ms": 1e3, "s": 1e6}
 
@@ -58,6 +76,8 @@ def format_duration(us: float) -> str:
         if abs(us) >= scale:
             return f"{us / scale:.3g}{suffix}"
     return f"{us:.3g}us"
+
+
 def check_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
                  maximum: float | None = None, above: float | None = None) -> Any:
     """``value`` if it is a finite number (an integer when ``integer``) with ``minimum <= value <= maximum`` and

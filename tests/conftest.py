@@ -4,17 +4,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from shared_data import missing_hint, shared_folder
 
 torch.set_num_threads(1)
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip(f"shared data folder {SHARED} is not beside the project")
-    return SHARED
+    """The real-data folder (``$EEEA_SHARED``, default ``../shared``); tests using it skip, naming it, without it."""
+    folder = shared_folder()
+    if not folder.is_dir():
+        pytest.skip(missing_hint(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,17 @@ def test_zoo_text_and_sizes(capsys):
     assert out.splitlines()[1].startswith("----")
 
 
+def test_zoo_names_the_input_of_each_mac_count_and_holds_no_weights(capsys):
+    rows = {r["name"]: r for r in csv.DictReader(io.StringIO(run(capsys, "zoo", "--format", "csv")[1]))}
+    assert rows["eeea_c"]["MACs per"] == "32x32 image" and rows["eeea_c1"]["MACs per"] == "192x192 image"
+    assert rows["wav2small_17k"]["MACs per"] == "5 s of 16 kHz audio"
+    code, out, _ = run(capsys, "zoo", "--input-size", "224")
+    assert code == 0 and next(line for line in out.splitlines() if line.startswith("eeea_c1 ")).count("224x224 image")
+    assert "The zoo holds architectures, not trained weights" in out
+    assert "not trained weights" not in run(capsys, "zoo", "--format", "csv")[1]  # CSV stays one table
+    assert "per input of 80000 (5 s of 16 kHz audio), batch 1" in run(capsys, "show", "wav2small_17k")[1]
+
+
 def test_show_by_name_file_and_text(capsys, tmp_path):
     code, out, _ = run(capsys, "show", "eeea_c")
     assert code == 0
@@ -68,7 +79,30 @@ def test_table_cifar10_has_every_paper_row(capsys):
     assert enas["params"] == "" and enas["paper error %"] == "2.89"
     assert "measured error %" in run(capsys, "table", "cifar10")[1]
     md = run(capsys, "table", "cifar100", "--format", "markdown")[1]
-    assert "| EEEA-Net-C (β=5) | 15.02 |" in md
+    assert "| EEEA-Net-C (β=5) [6] | 15.02 |" in md  # [6]: its note under the table
+
+
+def test_table_notes_where_counts_differ_from_the_paper(capsys):
+    """Rows whose count differs from the paper's beyond its rounding carry a mark and a note under the table with both
+    figures, the difference and the reason where it is known; a row within rounding has none."""
+    code, out, _ = run(capsys, "table", "cifar10")
+    assert code == 0
+    table, notes = out.split("\n\n", 1)
+    nasnet = next(line for line in table.splitlines() if line.startswith("NASNet-A+CO"))
+    assert nasnet.startswith("NASNet-A+CO [1]")
+    assert next(line for line in table.splitlines() if line.startswith("EEEA-Net-A")).startswith("EEEA-Net-A (β=3)  ")
+    flat = " ".join(notes.split())
+    assert "[1] NASNet-A+CO: 3,830,950 params, +23.6 % against the paper's 3.1 M: the paper quotes NASNet's own" in flat
+    assert "DARTS-V1+CO: 3,169,414 params, +9.3 % against the paper's 2.9 M" in flat
+    assert "EEEA-Net-C (β=5): 3,513,358 params, -2.4 % against the paper's 3.6 M: the paper counts the unused " \
+           "non-local block" in flat
+    assert "EEEA-Net-A" not in flat
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO(run(capsys, "table", "cifar10", "--format", "csv")[1]))}
+    assert "+9.3 %" in rows["DARTS-V1+CO"]["note"] and rows["EEEA-Net-A (β=3)"]["note"] == ""
+    c100 = run(capsys, "table", "cifar100")[1]  # 100-class counts in the table, notes on the paper's 10-class ones
+    assert "+23.6 %" in c100 and "count a 100-class classifier" in c100
+    imagenet = " ".join(run(capsys, "table", "imagenet")[1].split())
+    assert "EEEA-Net-C1: 135,878,208 MACs, -0.8 % against the paper's 137 M" in imagenet
 
 
 @pytest.mark.parametrize(

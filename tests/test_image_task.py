@@ -3,11 +3,11 @@ proxy training, and candidate faults (divergence, crashes)."""
 from __future__ import annotations
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from shared_data import missing_hint, shared_folder
 
 from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_subset_path, load_cifar
 from eeea.data.device import DeviceImages, apply_cutout, random_crop_flip
@@ -18,7 +18,7 @@ from eeea.tasks import Task, get_task, register_task
 from eeea.tasks.image import holdout_split
 
 torch.set_num_threads(1)
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10-train.zip"
+SHARED = shared_folder() / "data" / "cifar10-train.zip"
 TINY_SIZE = {"channels": 4, "layers": 3, "num_classes": 10, "auxiliary": True}
 TINY_BUDGET = {"batch_size": 32, "max_steps": 2, "eval_batch_size": 100}
 
@@ -30,7 +30,7 @@ def test_embedded_subset_is_small_real_and_balanced():
     assert np.bincount(data.labels).tolist() == [500] * 10 and data.classes[0] == "airplane"
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared CIFAR-10 JPEG zip not present")
+@pytest.mark.skipif(not SHARED.exists(), reason=missing_hint(SHARED))
 def test_embedded_subset_matches_the_shared_copy(tmp_path):
     with zipfile.ZipFile(SHARED) as z, zipfile.ZipFile(embedded_subset_path()) as e:
         name = "train/cat/0042.jpg"

@@ -72,3 +72,25 @@ def test_the_export_line_printed_after_a_search_works_as_printed(tmp_path, capsy
     assert main(command[1:]) == 0
     assert (tmp_path / f"{genome.key}.onnx").stat().st_size > 0
     assert f"eeea train --arch {tmp_path / 'genomes'}" in line
+
+
+def test_log_txt_prints_figures_as_the_tables_do(tiny_reference, tmp_path, tiny_data):
+    """Counts with grouped digits (5,050 params, never 5.05e+03), errors and losses with four fixed decimals."""
+    import re
+
+    search = (tiny_reference / "log.txt").read_text()
+    candidates = [line for line in search.splitlines() if " gen 0 " in line]
+    assert candidates, search
+    for line in candidates:
+        assert re.search(r" error=\d\.\d{4} ", line) and re.search(r" params=\d{1,3}(,\d{3})+ ", line), line
+        assert re.search(r" macs=\d{1,3}(,\d{3})+ in ", line), line
+    assert re.search(r"best error \d\.\d{4},", search) and "EE-PI draws=" in search
+    assert "e+0" not in search and "e-0" not in search
+    flags = [*NET, "--epochs", "1", "--data", str(tiny_data), "--quiet"]
+    assert main(["train", "--out", str(tmp_path / "t"), *flags]) == 0
+    train = (tmp_path / "t" / "log.txt").read_text()
+    epoch = next(line for line in train.splitlines() if " epoch=1 " in line)
+    assert re.search(r" lr=0\.\d{6} train_loss=\d+\.\d{4} ", epoch), epoch
+    assert re.search(r" test_error=\d\.\d{4} ", epoch), epoch
+    assert re.search(r" seconds=[\d,]+\.\d ", epoch) and "e+0" not in train and "e-0" not in train
+    assert re.search(r"finished: train_loss=\d+\.\d{4}, ", train), train

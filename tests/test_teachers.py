@@ -98,6 +98,40 @@ def test_label_cli_is_batched_and_resumable(onnx_teacher, audio_dir, tmp_path, c
     assert main([*args, "--force"]) == 0 and len(read_labels(out)) == 9
 
 
+HOLD_LABELS = """
+import sys, time
+from pathlib import Path
+from eeea.rundir import hold_lock
+hold_lock(Path(sys.argv[1]), sys.argv[2])
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_label_refuses_a_csv_another_process_is_labelling(onnx_teacher, audio_dir, tmp_path, capsys):
+    """Two `eeea label` on one CSV: the second is refused in one line naming the holder's pid (the lock of run
+    directories, held here by another real process through the same API), and nothing is written."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "labels.csv"
+    lock = tmp_path / ".labels.csv.eeea-lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LABELS, str(lock), str(out)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        args = ["label", "--teacher", str(onnx_teacher), "--audio", str(audio_dir), "--out", str(out), "--quiet"]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{out} is in use by another eeea process (pid {holder.pid})" in err, err
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(args) == 0 and len(read_labels(out)) == 9  # the holder is gone: the lock is free
+    assert not lock.exists()  # released and removed: nothing left beside the user's CSV
+
+
 def test_label_errors_are_one_line(tmp_path, capsys):
     assert main(["label", "--teacher", str(tmp_path / "x.bin"), "--audio", str(tmp_path), "--out", "o.csv"]) == 2
     assert "not a teacher" in capsys.readouterr().err

@@ -50,6 +50,16 @@ class ImageData:
     test_split: str  # where the test figures come from, in words (result.json)
 
 
+#: how :attr:`ImageData.test_split` begins when no test set was given and part of the training set stands in
+HELD_OUT = "held-out"
+
+
+def split_kind(test_split: str) -> str:
+    """``"held-out"`` when a training's test figures come from a held-out part of its training set (the words of
+    :attr:`ImageData.test_split`), else ``"test"``."""
+    return HELD_OUT if test_split.startswith(HELD_OUT) else "test"
+
+
 def autoaugment(dataset: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """torchvision's AutoAugment (CIFAR-10 policy; ImageNet policy for image folders) per image of a uint8 batch.
 
@@ -80,7 +90,7 @@ def cifar_data(dataset: str, data: str | None, test_data: str | None, holdout: f
     if test is None:
         keep, held = holdout_split(train.labels, holdout, seed=0)
         train, test = train.subset(keep), train.subset(held)
-        where = f"held-out {len(test)} of the training images (split seed 0): no test set was given"
+        where = f"{HELD_OUT} {len(test)} of the training images (split seed 0): no test set was given"
     elif test.classes != train.classes:
         raise UserError(f"{where}: classes {test.classes[:3]}... differ from the training classes {train.classes[:3]}...")
     return ImageData(DeviceImages(train, device, CIFAR_MEAN, CIFAR_STD), DeviceImages(test, device, CIFAR_MEAN, CIFAR_STD),
@@ -125,7 +135,7 @@ def folder_data(data: str | None, test_data: str | None, holdout: float | int, d
     if not test:
         keep, held = holdout_split(labels, holdout, seed=0)
         test, train = [train[i] for i in held], [train[i] for i in keep]
-        where = f"held-out {len(test)} of the training images (split seed 0): no val/ or test/ split was found"
+        where = f"{HELD_OUT} {len(test)} of the training images (split seed 0): no val/ or test/ split was found"
     missing = {PurePosixPath(n).parent.name for n in test} - set(classes)
     if missing:
         raise UserError(f"{where}: class {sorted(missing)[0]!r} is not among the training classes")

@@ -22,6 +22,7 @@ from ..latency import LatencyTable
 from ..progress import hide_progress
 from ..spaces import get_space
 from ..tasks import get_task
+from ..units import format_fields, format_number
 from ..rundir import check_code_task
 from .archive import SearchRun
 from .config import check_resume, resolve_config
@@ -140,8 +141,9 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                     cache[record["key"]] = record
                     trained += 1
                     inner.update(1)
+                    counts = {c: record[c] for c in ("params", "macs") if c not in objectives}
                     log.info(f"gen {gen} {record['key']} {record['status']} "
-                             + " ".join(f"{o}={record['objectives'][o]:.6g}" for o in objectives)
+                             + format_fields({**{o: record["objectives"][o] for o in objectives}, **counts})
                              + f" in {record['seconds']:.1f}s")
             F = np.array([[cache[g.key]["objectives"][o] for o in objectives] for g in genomes], dtype=float)
             pop.set("F", F)
@@ -159,7 +161,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                              "finished": False})
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
             log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
-                     f"best {objectives[0]} {best:.4f}, {time.perf_counter() - start:.1f}s")
+                     f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s")
             bar.update(1)
             if done:
                 break
@@ -177,7 +179,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
     run.write_state({**run.read_state(), "finished": True})  # only once the front is on disk
     stats = _eepi_stats(eepi, repair)
-    log.info(f"done: {len(order)} genomes evaluated ({trained} trained now), front of {len(front)}, EE-PI {stats}")
+    log.info(f"done: {len(order):,} genomes evaluated ({trained:,} trained now), front of {len(front)}, EE-PI "
+             + format_fields(stats, sep=", "))
     run.close_logger()
     run.unlock()
     return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns))

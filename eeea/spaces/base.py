@@ -160,6 +160,13 @@ class SearchSpace(ABC):
         """Shape of one input sample for ``genome`` (spaces whose genomes choose their resolution override this)."""
         return self.input_shape(**size)
 
+    def input_text(self, genome: Genome, **size: Any) -> str:
+        """The input a MAC count of ``genome`` is for, in words: ``"32x32 image"`` (channels named when not 3)."""
+        shape = self.genome_input_shape(genome, **size)
+        if len(shape) == 3:
+            return f"{shape[1]}x{shape[2]} image" + (f" of {shape[0]} channels" if shape[0] != 3 else "")
+        return "input of " + "x".join(map(str, shape))
+
     # search ----------------------------------------------------------------------------------------------------------
     def smallest_genome(self, count: Callable[[Genome], int]) -> Genome:
         """A genome of (near-)minimal ``count`` (params or MACs): EE-PI's feasibility check. The default is a

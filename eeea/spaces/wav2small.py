@@ -55,6 +55,10 @@ class AudioInput:
     def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
         return self.input_shape(**size)
 
+    def input_text(self, genome: Genome, **size: Any) -> str:
+        seconds = float(self.size(**size)["seconds"])
+        return f"{seconds:g} s of {int(self.front['sample_rate']) / 1000:g} kHz audio"
+
     def front_spec(self, mels: int, hop: int) -> tuple:
         """The log-mel front end's module spec (its fixed parts from the space file's ``front``)."""
         f = self.front

@@ -8,7 +8,8 @@ Run directory::
                     written to a temporary file and renamed, so a kill never leaves half a checkpoint
     metrics.csv / metrics.jsonl   one row per epoch (epoch, lr, train loss/accuracy, test metric, seconds, img/s)
     model/          the final network as an eeea checkpoint (genome.yaml + weights.pt): eeea export, teachers
-    result.json     final test figures, params, MACs, genome key, recipe, seed, device, torch version, duration
+    result.json     final test figures and their split (test or held-out), params, MACs, genome key, recipe and the
+                    training budget, seed, device, torch version, duration
     log.txt         what happened, one line per event
 
 Resume restores every state the next epoch reads (weights, optimizer, schedule, torch's global RNG, the SER crop RNG;
@@ -30,6 +31,7 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..counting import count_macs, count_params
+from ..data.final import split_kind
 from ..errors import UserError
 from ..progress import hide_progress
 from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text, check_code_task
@@ -37,11 +39,14 @@ from ..runtime import resolve_device, resolve_levers
 from ..spaces import get_space
 from ..tasks import Training
 from ..tasks.training import Diverged, cpu_amp_guard
+from ..units import format_fields
 from ..zoo import resolve
 from .config import RESUME_FREE, check_resume, make_task, resolve_train_config
 
 CHECKPOINT, RESULT, MODEL = "checkpoint.pt", "result.json", "model"
 METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
+#: decimals of the log's figures other than the default 4 (errors, accuracies, CCC, losses)
+LOG_DECIMALS = {"lr": 6, "seconds": 1, "img_per_s": 1}
 #: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
 TIMING = ("seconds", "img_per_s")
 
@@ -102,8 +107,7 @@ class Trainer:
         self.amp = self.levers.amp
 
     def log(self, message: str) -> None:
-        with (self.run_dir / LOG).open("a") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        TrainRun(self.run_dir).log_line(message)
         if not self.quiet:
             from tqdm import tqdm
 
@@ -191,7 +195,7 @@ class Trainer:
             rows.append(row)
             self._save_state(job, epoch + 1, rows)
             self._write_metrics(rows)
-            self.log(" ".join(f"{k}={_short(v)}" for k, v in row.items()))
+            self.log(format_fields(row, LOG_DECIMALS))
         return False
 
     # state ---------------------------------------------------------------------------------------------------------
@@ -239,8 +243,11 @@ class Trainer:
             "seed": self.config["seed"],
             "epochs": job.epochs,
             "max_steps": self.config["train"].get("max_steps"),
+            "train": self.config["train"],  # the whole budget: eeea table tells the paper's recipe from the others
+            "autoaugment": bool(self.config.get("autoaugment")),
             **final,
             "test_split": test_split,
+            "split": split_kind(test_split),  # "test", or "held-out" when part of the training set stood in
             "params": count_params(self.genome, size),
             "macs": count_macs(self.genome, size),
             "size": size,
@@ -256,12 +263,8 @@ class Trainer:
             meta["classes"] = self.task.classes
         save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
         atomic_write_text(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
-        self.log("finished: " + ", ".join(f"{k}={_short(v)}" for k, v in final.items()))
+        self.log("finished: " + format_fields(final, LOG_DECIMALS, sep=", "))
         return result
-
-
-def _short(v: Any) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _check_forward(model: nn.Module, shape: tuple[int, ...], device: torch.device) -> None:
