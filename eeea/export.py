@@ -88,7 +88,8 @@ class Interface:
             return (f"{self.output}: float32 [batch, {outputs}], {', '.join(self.dims)} of the whole clip, trained "
                     f"toward [0, 1] (low to high; a linear head, values are not clipped)")
         if self.kind == "image":
-            return f"{self.output}: float32 [batch, {outputs}], unnormalised class scores (argmax = class; softmax = probabilities)"
+            return (f"{self.output}: float32 [batch, {outputs}], unnormalised class scores (argmax = class; softmax = "
+                    f"probabilities)")
         return f"{self.output}: float32 [batch, {outputs}]"
 
 
@@ -185,7 +186,8 @@ class ExportReport:
     def lines(self) -> list[str]:
         out = [f"wrote {self.path} ({self.format}): {self.bytes:,} bytes"]
         if self.max_abs_diff is not None:
-            top1 = f", top-1 agreement {self.fp32.agreement:.3f}" if self.fp32 and self.fp32.agreement is not None else ""
+            agreement = self.fp32.agreement if self.fp32 else None
+            top1 = f", top-1 agreement {agreement:.3f}" if agreement is not None else ""
             out.append(f"check: max |exported - torch| = {self.max_abs_diff:.2e}{top1} on {self.checked_on}")
         for method, score in self.int8.items():
             mark = " (kept)" if method == self.int8_method else ""

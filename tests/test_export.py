@@ -58,7 +58,8 @@ def test_int8_export_keeps_ccc_and_is_small(int8_file):
     assert ops & {"ConvInteger", "QLinearConv", "DequantizeLinear", "MatMulInteger"}  # really quantised
     # compact: no node names, short tensor names, the graph's input and output keep theirs
     assert all(n.name == "" for n in graph.node) and max(len(t.name) for t in graph.initializer) <= 6
-    assert [v.name for v in graph.input] == ["audio"] and [v.name for v in graph.output] == ["arousal_dominance_valence"]
+    assert [v.name for v in graph.input] == ["audio"]
+    assert [v.name for v in graph.output] == ["arousal_dominance_valence"]
     ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
 
@@ -168,7 +169,8 @@ def test_cli_exports_a_genome_at_its_own_resolution(tmp_path, capsys):
     assert session.get_inputs()[0].shape[1:] == [3, 192, 192]  # the OFA genome's own input size
     assert (session.get_inputs()[0].name, session.get_outputs()[0].name) == ("image", "logits")
     meta = read_metadata(out)
-    assert meta["genome_name"] == "eeea_c1" and meta["resolution"] == "192x192" and meta["weights"].startswith("untrained")
+    assert meta["genome_name"] == "eeea_c1" and meta["resolution"] == "192x192"
+    assert meta["weights"].startswith("untrained")
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def test_example_runs_from_another_directory(tmp_path):
 
 
 def test_hub_loads_from_a_checkout_without_eeea_installed(tmp_path):
-    """README's promise: ``torch.hub.load(checkout, ..., source="local")`` needs eeea's dependencies, not eeea itself."""
+    """README's promise: ``torch.hub.load(checkout, ..., source="local")`` needs eeea's dependencies, not eeea."""
     import eeea
 
     deps = sysconfig.get_paths()["purelib"]  # this interpreter's packages: torch, yaml, thop ...
@@ -73,7 +73,8 @@ def test_hub_loads_from_a_checkout_without_eeea_installed(tmp_path):
     (Path(site) / "deps.pth").write_text(deps + "\n")
     code = (
         "import sys, torch\n"
-        "try:\n    import eeea\nexcept ImportError:\n    pass\nelse:\n    sys.exit(f'eeea importable: {eeea.__file__}')\n"
+        "try:\n    import eeea\nexcept ImportError:\n    pass\n"
+        "else:\n    sys.exit(f'eeea importable: {eeea.__file__}')\n"
         f"model = torch.hub.load({str(ROOT)!r}, 'eeea_c', source='local').eval()\n"
         "with torch.no_grad():\n    y = model(torch.randn(2, 3, 32, 32))\n"
         "print(tuple(y.shape), sum(p.numel() for p in model.parameters()))\n"
