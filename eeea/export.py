@@ -364,14 +364,12 @@ def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: s
     if not out.parent.is_dir():
         raise UserError(f"{out.parent} is not a directory")
     model = model.eval().cpu()
-    if interface is None:
-        interface = interface_for(input_shape)
-    calibration, check = inputs or check_inputs(input_shape, mean=interface.mean or CIFAR_MEAN,
-                                                std=interface.std or CIFAR_STD)
+    calibration, check = inputs or check_inputs(input_shape, mean=interface.mean if interface else CIFAR_MEAN,
+                                                std=interface.std if interface else CIFAR_STD)
     with torch.no_grad():
         reference = np.concatenate([model(torch.from_numpy(x)).numpy() for x in check])
-    if interface.kind == "audio" and not interface.dims and reference.shape[1] <= len(DIMENSIONS):
-        interface = interface_for(input_shape, reference.shape[1])
+    if interface is None:  # audio outputs named after as many dimensions as the model has
+        interface = interface_for(input_shape, int(reference.shape[-1]))
     where = check_description(interface, check)
     if fmt == "torchscript":
         example = torch.from_numpy(check[0])

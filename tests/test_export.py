@@ -126,6 +126,11 @@ def test_an_arousal_only_student_names_its_output(tmp_path):
     assert [o.name for o in session.get_outputs()] == ["arousal"] and session.get_inputs()[0].name == "audio"
     assert read_metadata(tmp_path / "a.onnx")["output_dims"] == "arousal"
     assert ONNXTeacher(tmp_path / "a.onnx").dims == ("arousal",)
+    export(model, (16000,), tmp_path / "b.onnx", "onnx")  # the API alone: named after as many dimensions as it has
+    assert read_metadata(tmp_path / "b.onnx") == {}
+    assert run_onnx(tmp_path / "b.onnx", [np.zeros((1, 800), "f")]).shape == (1, 1)
+    session = ort.InferenceSession(str(tmp_path / "b.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[0].name == "arousal"
 
 
 def test_never_overwrites_without_force(checkpoint, tmp_path, capsys):
