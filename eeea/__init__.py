@@ -6,7 +6,7 @@ from .latency import LatencyTable, count_latency
 from .spaces import SearchSpace, get_space, list_spaces
 from .zoo import create_model, list_models, register_model, resolve_genome
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Genome",

@@ -288,19 +288,19 @@ def cmd_label(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export, load_exportable
-    from .spaces import get_space
 
     if Path(args.out).exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite it")
-    model, genome, size, trained = load_exportable(args.arch)
-    if args.format == "onnx-int8" and not trained:  # int8 is checked against torch; random weights prove nothing
+    item = load_exportable(args.arch)
+    if args.format == "onnx-int8" and not item.trained:  # int8 is checked against torch; random weights prove nothing
         raise UserError(f"{args.arch} has untrained weights: int8 export needs a trained network; train it first "
                         f"(eeea train --arch ... --out RUN) and export RUN/model, or use --format onnx")
-    shape = get_space(genome.space).genome_input_shape(genome, **size)
-    report = export(model, shape, args.out, args.format, force=args.force)
+    shape = item.input_shape()
+    report = export(item.model, shape, args.out, args.format, force=args.force, interface=item.interface(),
+                    metadata=item.metadata())
     for line in report.lines():
         print(line)
-    if not trained and not args.quiet:
+    if not item.trained and not args.quiet:
         print(f"note: {args.arch} is a genome, not a checkpoint: the exported weights are untrained", file=sys.stderr)
     if args.format != "torchscript":
         import numpy as np

@@ -1,39 +1,170 @@
 """Export a network to ONNX, int8 ONNX or TorchScript, and check the exported file against torch.
 
-Any genome exports (image or audio): the example input comes from the space's ``input_shape``. Audio models take raw
-audio ``[batch, samples]`` with both axes dynamic; image models ``[batch, C, H, W]`` with a dynamic batch.
+Any genome exports (image or audio): the example input comes from the space's ``input_shape``. The file explains itself:
 
-int8 goes through onnxruntime quantization, trying both static (QDQ, calibrated on real inputs) and dynamic
-quantization; each is scored by the CCC between its outputs and torch's on the check inputs (mean over outputs).
-Static is kept when it reaches 0.99 (it runs much faster), else dynamic if that does; otherwise the export fails. Submodules named in a model's ``float_modules`` (the audio front end: its log of a power spectrum does not
-survive int8) stay in float.
+* named tensors (:class:`Interface`): audio models take ``audio`` ``[batch, samples]`` (float, mono, in [-1, 1] at
+  16 kHz; both axes dynamic) and give one value per emotion dimension, named after the dimensions the model was trained
+  on (``arousal_dominance_valence``, or ``arousal`` for a student of an arousal-only corpus); image classifiers take
+  ``image`` ``[batch, 3, H, W]`` (dynamic batch) and give ``logits``;
+* ONNX ``metadata_props`` (:func:`describe`): genome text and key, space, size, eeea version, what the input is (sample
+  rate; resolution and normalisation) and what the output means; int8 files add the quantisation method and the
+  figure of its check.
 
-Check inputs: for audio, whole clips of the held-out speakers of the embedded EmoDB subset (calibration uses the
-other speakers); for images, seeded Gaussian noise.
+Checks: the exported file against torch on real inputs of the task. Audio: whole clips of the held-out speakers of the
+embedded EmoDB subset (calibration uses the other speakers), compared by CCC (mean over outputs). Classifiers:
+:data:`CHECK_IMAGES` images of the embedded CIFAR-10 subset (calibration uses others), resized to the network's
+resolution and normalised as its training normalised them, compared by top-1 agreement and the absolute logit error.
+fp32 ONNX / TorchScript must match torch (allclose). int8 goes through onnxruntime quantization, trying both static
+(QDQ, calibrated on real inputs) and dynamic quantization; static (it runs much faster) is kept only when it is at least
+as good as dynamic by the check and passes the bar (:data:`INT8_MIN_CCC`, :data:`INT8_MIN_AGREEMENT`), else dynamic
+when that passes; otherwise the export fails. Submodules named in a model's ``float_modules`` (the audio front end:
+its log of a power spectrum does not survive int8) stay in float.
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 import shutil
 import warnings
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from .data.audio import SAMPLE_RATE
+from .data.cifar import CIFAR_MEAN, CIFAR_STD
+from .data.final import IMAGENET_MEAN, IMAGENET_STD
 from .errors import UserError
 from .genome import Genome
+from .metrics import DIMENSIONS
 
 FORMATS = ("onnx", "onnx-int8", "torchscript")
 OPSET = 17
+#: int8 audio models: least mean CCC between the int8 file's and torch's outputs on the held-out clips
 INT8_MIN_CCC = 0.99
+#: int8 classifiers: least fraction of check images whose top-1 class the int8 file and torch agree on
+INT8_MIN_AGREEMENT = 0.98
+#: classifiers: images (an equal number per class of the embedded CIFAR-10 subset) the check compares outputs on, and
+#: other images static quantisation calibrates activation ranges on (32 left one check image's logits 3.75 off)
+CHECK_IMAGES = 100
+CALIBRATION_IMAGES = 100
 # Only ops with weights go int8: quantising activations-only ops (Softmax over ~1000 frames, the Gram product) rounds
 # attention weights to zero and costs far more accuracy than it saves bytes.
 WEIGHT_OPS = ["Conv", "Gemm"]
+
+
+@dataclass(frozen=True)
+class Interface:
+    """What an exported network takes and gives: tensor names, and the facts the metadata states about them.
+
+    ``kind``: ``audio`` (raw 16 kHz audio to emotion dimensions ``dims``), ``image`` (a classifier of normalised RGB
+    images, ``mean`` / ``std`` per channel on a 0-1 scale) or ``tensor`` (anything else: unnamed inputs)."""
+
+    kind: str
+    input_shape: tuple[int, ...]
+    input: str
+    output: str
+    dims: tuple[str, ...] = ()
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+
+    def input_text(self) -> str:
+        if self.kind == "audio":
+            return (f"{self.input}: float32 [batch, samples], mono audio in [-1, 1] at {SAMPLE_RATE} Hz (any length; "
+                    f"the model was sized for {self.input_shape[0] / SAMPLE_RATE:g} s)")
+        if self.kind == "image":
+            c, h, w = self.input_shape
+            return (f"{self.input}: float32 [batch, {c}, {h}, {w}], RGB scaled to [0, 1], then (x - mean) / std per "
+                    f"channel with mean {_floats(self.mean)} and std {_floats(self.std)}")
+        return f"{self.input}: float32 [batch, {', '.join(map(str, self.input_shape))}]"
+
+    def output_text(self, outputs: int) -> str:
+        if self.kind == "audio":
+            return (f"{self.output}: float32 [batch, {outputs}], {', '.join(self.dims)} of the whole clip, trained "
+                    f"toward [0, 1] (low to high; a linear head, values are not clipped)")
+        if self.kind == "image":
+            return (f"{self.output}: float32 [batch, {outputs}], unnormalised class scores (argmax = class; softmax = "
+                    f"probabilities)")
+        return f"{self.output}: float32 [batch, {outputs}]"
+
+
+def _floats(values: Sequence[float]) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+def interface_for(input_shape: Sequence[int], outputs: int | None = None, dims: Sequence[str] | None = None,
+                  mean: Sequence[float] = CIFAR_MEAN, std: Sequence[float] = CIFAR_STD) -> Interface:
+    """The :class:`Interface` of a network taking ``input_shape`` to ``outputs`` values: raw audio (one axis), an RGB
+    image (3 x H x W) or any other tensor. Audio ``dims`` default to the first ``outputs`` of arousal, dominance,
+    valence (the order eeea trains them in)."""
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) == 1:
+        if dims is None:
+            dims = DIMENSIONS[: outputs or len(DIMENSIONS)] if (outputs or 0) <= len(DIMENSIONS) else ()
+        dims = tuple(dims)
+        return Interface("audio", shape, "audio", "_".join(dims) or "outputs", dims)
+    if len(shape) == 3 and shape[0] == 3:
+        return Interface("image", shape, "image", "logits", (), tuple(mean), tuple(std))
+    return Interface("tensor", shape, "input", "output")
+
+
+@dataclass
+class Score:
+    """How close an exported file's outputs are to torch's on the check inputs.
+
+    ``ccc`` (audio, tensors): mean CCC over outputs; ``agreement`` (classifiers): fraction of inputs with the same top-1
+    class; ``max_error`` / ``mean_error``: absolute differences of the outputs (logits). ``runs`` is False for a file
+    onnxruntime could not run (it scores worst)."""
+
+    ccc: float | None = None
+    agreement: float | None = None
+    max_error: float = math.inf
+    mean_error: float = math.inf
+    runs: bool = True
+
+    @classmethod
+    def of(cls, got: np.ndarray, reference: np.ndarray, kind: str) -> "Score":
+        from .metrics import ccc
+
+        err = np.abs(got.astype(np.float64) - reference.astype(np.float64))
+        errors = dict(max_error=float(err.max()), mean_error=float(err.mean()))
+        if kind == "image":
+            return cls(agreement=float(np.mean(got.argmax(1) == reference.argmax(1))), **errors)
+        return cls(ccc=float(ccc(got.astype(np.float64), reference.astype(np.float64)).mean()), **errors)
+
+    def rank(self) -> tuple[float, ...]:
+        """Higher is better: CCC, or top-1 agreement then the mean logit error."""
+        if not self.runs:
+            return (-math.inf, -math.inf)
+        if self.agreement is not None:
+            return (self.agreement, -self.mean_error)
+        return (self.ccc if self.ccc is not None else -math.inf, 0.0)
+
+    def passes(self) -> bool:
+        if not self.runs:
+            return False
+        if self.agreement is not None:
+            return self.agreement >= INT8_MIN_AGREEMENT
+        return self.ccc is not None and self.ccc >= INT8_MIN_CCC
+
+    def headline(self) -> str:
+        """The deciding figure: ``CCC 0.9971`` or ``top-1 agreement 0.990``."""
+        if self.agreement is not None:
+            return f"top-1 agreement {self.agreement:.3f}"
+        return f"CCC {self.ccc:.4f}"
+
+    def text(self) -> str:
+        if not self.runs:
+            return "onnxruntime cannot run it"
+        if self.agreement is not None:
+            return (f"top-1 agreement {self.agreement:.3f}, |logit error| max {self.max_error:.3g} "
+                    f"mean {self.mean_error:.3g}")
+        return f"CCC {self.ccc:.4f}"
 
 
 @dataclass
@@ -42,51 +173,189 @@ class ExportReport:
     format: str
     bytes: int
     max_abs_diff: float | None = None  # fp32 ONNX / TorchScript vs torch
-    int8_ccc: dict[str, float] = field(default_factory=dict)  # per int8 method: CCC(torch, int8)
+    checked_on: str = ""  # the check inputs, in words
+    fp32: Score | None = None  # fp32 ONNX / TorchScript vs torch
+    int8: dict[str, Score] = field(default_factory=dict)  # per int8 method: its score against torch
     int8_method: str | None = None
+    reason: str = ""  # why int8_method was kept
+
+    @property
+    def int8_ccc(self) -> dict[str, float]:
+        return {m: s.ccc for m, s in self.int8.items() if s.ccc is not None}
 
     def lines(self) -> list[str]:
         out = [f"wrote {self.path} ({self.format}): {self.bytes:,} bytes"]
         if self.max_abs_diff is not None:
-            out.append(f"check: max |exported - torch| = {self.max_abs_diff:.2e}")
-        for method, value in self.int8_ccc.items():
+            agreement = self.fp32.agreement if self.fp32 else None
+            top1 = f", top-1 agreement {agreement:.3f}" if agreement is not None else ""
+            out.append(f"check: max |exported - torch| = {self.max_abs_diff:.2e}{top1} on {self.checked_on}")
+        for method, score in self.int8.items():
             mark = " (kept)" if method == self.int8_method else ""
-            out.append(f"check: CCC(torch, int8 {method}) = {value:.4f}{mark}")
+            if score.agreement is not None:
+                out.append(f"check: int8 {method} vs torch: {score.text()} on {self.checked_on}{mark}")
+            elif score.runs:
+                out.append(f"check: CCC(torch, int8 {method}) = {score.ccc:.4f} on {self.checked_on}{mark}")
+            else:
+                out.append(f"check: int8 {method}: {score.text()}")
+        if self.reason:
+            out.append(self.reason)
         return out
 
 
-def load_exportable(arch: str | Path, **size: Any) -> tuple[nn.Module, Genome, dict[str, Any], bool]:
-    """``(model, genome, size, trained)`` from a checkpoint directory or any genome (zoo name, file, text)."""
-    from .checkpoint import is_checkpoint, load_checkpoint
+@dataclass
+class Exportable:
+    """A network to export: from a checkpoint (``trained``; ``meta`` is the checkpoint's) or an untrained genome."""
+
+    model: nn.Module
+    genome: Genome
+    size: dict[str, Any]
+    trained: bool
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def input_shape(self) -> tuple[int, ...]:
+        from .spaces import get_space
+
+        return tuple(get_space(self.genome.space).genome_input_shape(self.genome, **self.size))
+
+    def interface(self) -> Interface:
+        shape = self.input_shape()
+        if len(shape) == 1:
+            return interface_for(shape, self.size.get("outputs"), output_dims(self.meta, self.size.get("outputs")))
+        mean, std = image_normalisation(self.meta)
+        return interface_for(shape, mean=mean, std=std)
+
+    def metadata(self) -> dict[str, str]:
+        return describe(self.genome, self.size, self.interface(), self.trained, self.meta)
+
+
+def output_dims(meta: Mapping[str, Any], outputs: int | None) -> tuple[str, ...] | None:
+    """The emotion dimensions a checkpoint's outputs hold: its ``meta.dims``, else those its figures name
+    (``test_ccc_arousal``, ``ccc_valence``), else None (the first ``outputs`` of arousal, dominance, valence)."""
+    dims = meta.get("dims")
+    if isinstance(dims, (list, tuple)) and dims and all(d in DIMENSIONS for d in dims):
+        return tuple(dims)
+    named = tuple(d for d in DIMENSIONS if f"test_ccc_{d}" in meta or f"ccc_{d}" in meta)
+    return named if named and (outputs is None or len(named) == outputs) else None
+
+
+def image_normalisation(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The per-channel mean and std the network's training normalised images with: ImageNet's for a final training on
+    an image folder (``eeea train --dataset imagefolder``), CIFAR's otherwise (CIFAR, and every search)."""
+    if meta.get("dataset") == "imagefolder":
+        return IMAGENET_MEAN, IMAGENET_STD
+    return CIFAR_MEAN, CIFAR_STD
+
+
+def describe(genome: Genome, size: Mapping[str, Any], interface: Interface, trained: bool,
+             meta: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The ``metadata_props`` of an exported file (see the README's "What an exported file holds")."""
+    from .version import __version__
+    from .counting import count_params
+
+    meta = meta or {}
+    outputs = int(size.get("outputs") or size.get("num_classes") or 0) or None
+    props = {
+        "eeea_version": __version__,
+        "genome": genome.to_text(),
+        "genome_key": genome.key,
+        "space": genome.space,
+        "size": json.dumps(dict(size), sort_keys=True),
+        "params": str(count_params(genome, dict(size))),
+        "weights": "trained" if trained else "untrained (random initialisation)",
+        "input": interface.input_text(),
+    }
+    if genome.name:
+        props["genome_name"] = genome.name
+    if outputs:
+        props["output"] = interface.output_text(outputs)
+    if interface.kind == "audio":
+        props["sample_rate"] = str(SAMPLE_RATE)
+        props["output_dims"] = ",".join(interface.dims)
+    if interface.kind == "image":
+        props["resolution"] = "x".join(map(str, interface.input_shape[1:]))
+        props["mean"], props["std"] = _floats(interface.mean), _floats(interface.std)
+        classes = meta.get("classes")
+        if isinstance(classes, list) and classes:
+            props["classes"] = ",".join(map(str, classes))
+    for key in ("dataset", "task", "recipe"):
+        if meta.get(key) is not None:
+            props["trained_on" if key in ("dataset", "task") else key] = str(meta[key])
+    return props
+
+
+def load_exportable(arch: str | Path, **size: Any) -> Exportable:
+    """A checkpoint directory (trained weights) or any genome (zoo name, file, text: untrained) ready to export."""
+    from .checkpoint import GENOME_FILE, is_checkpoint, load_checkpoint
+    from .files import read_mapping
     from .spaces import get_space
     from .zoo import resolve
 
     if is_checkpoint(arch):
         genome, ck_size, model = load_checkpoint(arch)
-        return model, genome, get_space(genome.space).size(**{**ck_size, **size}), True
+        meta = read_mapping(Path(arch) / GENOME_FILE, "checkpoint genome").get("meta") or {}
+        return Exportable(model, genome, get_space(genome.space).size(**{**ck_size, **size}), True, dict(meta))
     genome, default = resolve(arch)
     space = get_space(genome.space)
     full = space.size(**{**default, **size})
-    return space.build(genome, **full).eval(), genome, full, False
+    return Exportable(space.build(genome, **full).eval(), genome, full, False)
 
 
-def check_inputs(input_shape: Sequence[int], n: int = 16, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``(calibration, check)`` inputs, each a list of single-sample batches (see the module docstring)."""
-    if len(input_shape) == 1:  # raw audio
+def check_inputs(input_shape: Sequence[int], n: int = 16, seed: int = 0, mean: Sequence[float] = CIFAR_MEAN,
+                 std: Sequence[float] = CIFAR_STD) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(calibration, check)`` inputs, each a list of batches (see the module docstring).
+
+    Audio: ``2 n`` single clips each. Images: :data:`CALIBRATION_IMAGES` single images and :data:`CHECK_IMAGES` in
+    batches of 10, different real CIFAR-10 images resized to ``H x W`` and normalised by ``mean`` / ``std``. Other
+    shapes: ``n`` inputs of seeded Gaussian noise each."""
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) == 1:  # raw audio
         from .data.emodb import TEST_SPEAKERS, load_emodb
 
         clips = load_emodb()
         train, test = clips.split_by_speaker(TEST_SPEAKERS)
         pick = lambda s: [w[None].astype(np.float32) for w in s.waves[: 2 * n]]  # noqa: E731
         return pick(train), pick(test)
+    if len(shape) == 3 and shape[0] == 3:
+        from .data.cifar import embedded_sample
+
+        per_class = CHECK_IMAGES // 10
+        check = network_images(embedded_sample(per_class).images, shape[1:], mean, std)
+        calibration = network_images(embedded_sample(-(-CALIBRATION_IMAGES // 10), skip=per_class).images, shape[1:],
+                                     mean, std)
+        order = np.random.default_rng(seed).permutation(len(calibration))[:CALIBRATION_IMAGES]
+        return [calibration[i:i + 1] for i in order], [check[i:i + 10] for i in range(0, len(check), 10)]
     rng = np.random.default_rng(seed)
-    noise = lambda: [rng.standard_normal((1, *input_shape), dtype=np.float32) for _ in range(n)]  # noqa: E731
+    noise = lambda: [rng.standard_normal((1, *shape), dtype=np.float32) for _ in range(n)]  # noqa: E731
     return noise(), noise()
 
 
+def network_images(images: np.ndarray, hw: Sequence[int], mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """uint8 ``N x h x w x 3`` images as a network's float32 input ``N x 3 x H x W``: resized (bilinear, antialiased
+    when shrinking), scaled to [0, 1] and normalised per channel."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    if tuple(x.shape[2:]) != tuple(hw):
+        x = torch.nn.functional.interpolate(x, size=tuple(int(v) for v in hw), mode="bilinear", align_corners=False,
+                                            antialias=True).clamp(0, 255)
+    x = (x / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    return x.numpy().astype(np.float32)
+
+
+def check_description(interface: Interface, check: Sequence[np.ndarray]) -> str:
+    count = sum(len(x) for x in check)
+    if interface.kind == "audio":
+        return f"{count} held-out EmoDB clips"
+    if interface.kind == "image":
+        return f"{count} CIFAR-10 images at {'x'.join(map(str, interface.input_shape[1:]))}"
+    return f"{count} random inputs"
+
+
 def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: str = "onnx", force: bool = False,
-           inputs: tuple[list[np.ndarray], list[np.ndarray]] | None = None) -> ExportReport:
-    """Write ``model`` to ``out`` in ``fmt`` and check it against torch; raises UserError when a check fails."""
+           inputs: tuple[list[np.ndarray], list[np.ndarray]] | None = None, interface: Interface | None = None,
+           metadata: Mapping[str, str] | None = None) -> ExportReport:
+    """Write ``model`` to ``out`` in ``fmt`` and check it against torch; raises UserError when a check fails.
+
+    ``interface`` names the ONNX tensors and picks the check (default: from ``input_shape`` and the model's output
+    width); ``metadata`` goes into the ONNX file's ``metadata_props`` (int8 files add their method and check figure)."""
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     out = Path(out)
@@ -95,9 +364,13 @@ def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: s
     if not out.parent.is_dir():
         raise UserError(f"{out.parent} is not a directory")
     model = model.eval().cpu()
-    calibration, check = inputs or check_inputs(input_shape)
+    calibration, check = inputs or check_inputs(input_shape, mean=interface.mean if interface else CIFAR_MEAN,
+                                                std=interface.std if interface else CIFAR_STD)
     with torch.no_grad():
         reference = np.concatenate([model(torch.from_numpy(x)).numpy() for x in check])
+    if interface is None:  # audio outputs named after as many dimensions as the model has
+        interface = interface_for(input_shape, int(reference.shape[-1]))
+    where = check_description(interface, check)
     if fmt == "torchscript":
         example = torch.from_numpy(check[0])
         with torch.no_grad():
@@ -106,27 +379,59 @@ def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: s
         loaded = torch.jit.load(str(out))
         with torch.no_grad():
             got = np.concatenate([loaded(torch.from_numpy(x)).numpy() for x in check])
-        return _fp32_report(out, fmt, got, reference)
+        return _fp32_report(out, fmt, got, reference, interface, where)
+    props = dict(metadata or {})
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model.onnx" if fmt == "onnx-int8" else out
-        export_onnx(model, input_shape, fp32)
-        report = _fp32_report(fp32, "onnx", run_onnx(fp32, check), reference)
+        export_onnx(model, input_shape, fp32, interface)
+        if props:
+            set_metadata(fp32, props)
+        report = _fp32_report(fp32, "onnx", run_onnx(fp32, check), reference, interface, where)
         if fmt == "onnx":
             return report
-        return _int8(model, fp32, out, calibration, check, reference)
+        report = _quantise_and_pick(fp32, out, check, reference, float_nodes(model, fp32), calibration, interface)
+        report.checked_on = where
+        kept = report.int8[report.int8_method]
+        set_metadata(out, {**props, "quantization": str(report.int8_method),
+                           "quantization_check": f"{kept.text()} against torch on {where}; {report.reason}"})
+        report.bytes = out.stat().st_size
+        return report
 
 
-def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> None:
-    """fp32 ONNX with a dynamic batch (and, for raw audio, a dynamic length)."""
+def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path, interface: Interface | None = None) -> None:
+    """fp32 ONNX with a dynamic batch (and, for raw audio, a dynamic length), its tensors named by ``interface``
+    (default: :func:`interface_for` the input shape and the model's output width)."""
     axes = {0: "batch", 1: "samples"} if len(input_shape) == 1 else {0: "batch"}
     example = torch.zeros(1, *input_shape)
     if len(input_shape) == 1:
         example = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
+    if interface is None:
+        outputs = None
+        if len(input_shape) == 1:
+            with torch.no_grad():
+                outputs = int(model(example).shape[-1])
+        interface = interface_for(input_shape, outputs)
+    names = {"input_names": [interface.input], "output_names": [interface.output],
+             "dynamic_axes": {interface.input: axes, interface.output: {0: "batch"}}}
     # The TorchScript-based exporter handles the dynamic audio length; its deprecation notices are not the user's concern.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), input_names=["input"], output_names=["output"],
-                          dynamic_axes={"input": axes, "output": {0: "batch"}}, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(model, (example,), str(path), opset_version=OPSET, dynamo=False, **names)
+
+
+def set_metadata(path: Path, props: Mapping[str, str]) -> None:
+    """Set the ONNX file's ``metadata_props`` to ``props`` (keys and values are strings; earlier ones are replaced)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {str(k): str(v) for k, v in props.items()})
+    onnx.save(model, str(path))
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """An ONNX file's ``metadata_props`` (what :func:`describe` wrote), as onnxruntime reads them."""
+    return dict(onnx_session(path).get_modelmeta().custom_metadata_map)
 
 
 def onnx_session(path: str | Path, threads: int = 1) -> Any:
@@ -140,17 +445,19 @@ def onnx_session(path: str | Path, threads: int = 1) -> Any:
 
 
 def run_onnx(path: str | Path | Any, inputs: Sequence[np.ndarray], threads: int = 1) -> np.ndarray:
-    """Outputs of an ONNX file (or an open session) for each input, concatenated along the batch."""
+    """Outputs of an ONNX file (or an open session) for each input, concatenated along the batch. The input's name
+    is read from the file (``audio``, ``image``; older files and other tools' models name it otherwise)."""
     session = path if hasattr(path, "run") else onnx_session(path, threads)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: x})[0] for x in inputs])
 
 
-def _fp32_report(path: Path, fmt: str, got: np.ndarray, reference: np.ndarray) -> ExportReport:
+def _fp32_report(path: Path, fmt: str, got: np.ndarray, reference: np.ndarray, interface: Interface,
+                 where: str) -> ExportReport:
     diff = float(np.max(np.abs(got - reference)))
     if not np.allclose(got, reference, rtol=1e-3, atol=1e-4):
-        raise UserError(f"exported {fmt} disagrees with torch (max |diff| {diff:.2e}); not usable")
-    return ExportReport(path, fmt, path.stat().st_size, diff)
+        raise UserError(f"exported {fmt} disagrees with torch (max |diff| {diff:.2e} on {where}); not usable")
+    return ExportReport(path, fmt, path.stat().st_size, diff, where, Score.of(got, reference, interface.kind))
 
 
 def compact_names(path: Path) -> None:
@@ -192,20 +499,19 @@ def float_nodes(model: nn.Module, onnx_path: Path) -> list[str]:
     return [n.name for n in onnx.load(str(onnx_path)).graph.node if prefixes and n.name.startswith(prefixes)]
 
 
-def _int8(model: nn.Module, fp32: Path, out: Path, calibration: list[np.ndarray], check: list[np.ndarray],
-          reference: np.ndarray) -> ExportReport:
-    return _quantise_and_pick(fp32, out, check, reference, float_nodes(model, fp32), calibration)
-
-
 def quantize_file(fp32: Path, out: Path, method: str, calibration: list[np.ndarray], exclude: list[str]) -> None:
     """Quantise an fp32 ONNX file to int8 as :func:`export` does: ``static`` (QDQ, per-channel weights, activations
     calibrated on ``calibration``) or ``dynamic``; only :data:`WEIGHT_OPS`, the ``exclude`` nodes kept in float."""
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
                                           quantize_static)
 
+    import onnx
+
+    name = onnx.load(str(fp32), load_external_data=False).graph.input[0].name
+
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self.items = iter([{"input": x} for x in calibration])
+            self.items = iter([{name: x} for x in calibration])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.items, None)
@@ -226,11 +532,10 @@ def quantize_file(fp32: Path, out: Path, method: str, calibration: list[np.ndarr
 
 
 def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference: np.ndarray, exclude: list[str],
-                       calibration: list[np.ndarray]) -> ExportReport:
-    """Quantise statically (calibrated on ``calibration``) and dynamically; keep the one closest to torch."""
-    from .metrics import ccc
-
-    scores: dict[str, float] = {}
+                       calibration: list[np.ndarray], interface: Interface) -> ExportReport:
+    """Quantise statically (calibrated on ``calibration``) and dynamically, score both on ``check`` and keep the one
+    :func:`pick_int8` picks."""
+    scores: dict[str, Score] = {}
     candidates = {method: fp32.parent / f"{method}.onnx" for method in ("static", "dynamic")}
     for method, path in candidates.items():
         quantize_file(fp32, path, method, calibration, exclude)
@@ -239,16 +544,49 @@ def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference
             compact_names(path)
             got = run_onnx(path, check)
         except Exception:  # a quantised graph onnxruntime cannot run (an op without an int8 kernel) simply loses
-            scores[method] = float("-inf")
+            scores[method] = Score(runs=False)
             continue
-        scores[method] = float(ccc(got.astype(np.float64), reference.astype(np.float64)).mean())
-    # Both usually keep CCC >= 0.99; static wins ties because its QLinearConv kernels run ~5x faster than dynamic
-    # quantisation's per-call activation requantisation (benchmarks/RESULTS.md). Dynamic is the fallback.
-    passing = [m for m in candidates if scores[m] >= INT8_MIN_CCC]
-    best = passing[0] if passing else max(scores, key=scores.__getitem__)
-    shown = {k: v for k, v in scores.items() if v != float("-inf")}
-    if scores[best] < INT8_MIN_CCC:
-        raise UserError(f"int8 outputs disagree with torch: CCC {', '.join(f'{k} {v:.3f}' for k, v in shown.items())}"
-                        f" (need >= {INT8_MIN_CCC}); export fp32 with --format onnx instead")
+        scores[method] = Score.of(got, reference, interface.kind)
+    best, reason = pick_int8(scores, check_description(interface, check))
     shutil.move(str(candidates[best]), str(out))
-    return ExportReport(out, "onnx-int8", out.stat().st_size, None, shown, best)
+    return ExportReport(out, "onnx-int8", out.stat().st_size, None, "", None, scores, best, reason)
+
+
+def pick_int8(scores: Mapping[str, Score], where: str = "the check inputs") -> tuple[str, str]:
+    """``(method, why)``: static when it passes the bar and is at least as good as dynamic by the same check (CCC; or
+    top-1 agreement, then the mean logit error), else dynamic when that passes; a UserError when neither does.
+
+    Static runs ~5x faster (QLinearConv kernels against dynamic quantisation's per-call requantisation of activations,
+    benchmarks/RESULTS.md), so it wins ties; it does not win by speed alone when it is less accurate."""
+    static, dynamic = scores["static"], scores["dynamic"]
+    if static.passes() and static.rank() >= dynamic.rank():
+        return "static", f"kept static: {_versus(static, dynamic, '>=')}"
+    if dynamic.passes():
+        if not static.runs:
+            why = "onnxruntime cannot run static"
+        elif not static.passes():
+            why = f"static {static.headline()} < {_bar(static)}"
+        else:
+            why = f"static {_versus(static, dynamic, '<')}"
+        return "dynamic", f"kept dynamic: {why}"
+    ran = {m: s for m, s in scores.items() if s.runs}
+    figures = ", ".join(f"{m} {s.headline()}" for m, s in ran.items()) or "onnxruntime runs neither"
+    bar = _bar(next(iter(ran.values()))) if ran else f"{INT8_MIN_CCC} (CCC) / {INT8_MIN_AGREEMENT} (top-1)"
+    raise UserError(f"int8 outputs disagree with torch on {where}: {figures} (need >= {bar}); export fp32 with "
+                    f"--format onnx instead")
+
+
+def _bar(score: Score) -> str:
+    return f"{INT8_MIN_AGREEMENT}" if score.agreement is not None else f"{INT8_MIN_CCC}"
+
+
+def _versus(a: Score, b: Score, op: str) -> str:
+    """``a`` against dynamic's ``b`` in words: the figure that decides, with ``op`` between them."""
+    if not b.runs:
+        return f"{a.headline()}; onnxruntime cannot run dynamic"
+    if a.agreement is None:
+        return f"CCC {a.ccc:.4f} {op} dynamic {b.ccc:.4f}"
+    if a.agreement != b.agreement:
+        return f"top-1 agreement {a.agreement:.3f} {op} dynamic {b.agreement:.3f}"
+    return (f"top-1 agreement {a.agreement:.3f} = dynamic, mean |logit error| {a.mean_error:.3g} "
+            f"{'<=' if op == '>=' else '>'} {b.mean_error:.3g}")

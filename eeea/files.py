@@ -14,6 +14,7 @@ import os
 import stat
 import zipfile
 import zlib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,21 @@ MAX_YAML_NODES = 200_000
 MAX_MEMBER_BYTES = 256 << 20
 #: inflated / compressed size above which a member (larger than 1 MiB) is taken for a zip bomb
 MAX_ZIP_RATIO = 200
+
+
+def package_dir(name: str) -> Path:
+    """The folder of the data package ``eeea.NAME`` (``search_spaces``, ``configs``).
+
+    Installed, it is a package (pyproject maps the repository's ``search_spaces/`` and ``configs/`` to it); in a source
+    checkout used without installing (``torch.hub.load(checkout, ..., source="local")``) it is that folder of the
+    checkout, next to the ``eeea`` package."""
+    try:
+        return Path(str(resources.files(f"eeea.{name}")))
+    except ModuleNotFoundError:
+        folder = Path(__file__).resolve().parents[1] / name
+        if (folder / "__init__.py").is_file():
+            return folder
+        raise
 
 
 def _where(path: Path, what: str) -> str:

@@ -2,8 +2,8 @@
 
 * :class:`CSVTeacher` - precomputed outputs, a labels CSV (``path`` and any of ``arousal,dominance,valence``,
   :mod:`eeea.data.corpus`);
-* :class:`ONNXTeacher` - any ONNX model taking raw 16 kHz audio ``[batch, samples]`` to ``[batch, 3]``, run by
-  onnxruntime (a student exported by ``eeea export`` qualifies);
+* :class:`ONNXTeacher` - any ONNX model taking raw 16 kHz audio ``[batch, samples]`` (whatever its input's name) to
+  ``[batch, dims]``, run by onnxruntime (a student exported by ``eeea export`` qualifies: its metadata names its dims);
 * :class:`CheckpointTeacher` - a network trained by eeea (a checkpoint directory), so a big student can teach small ones;
 * :class:`HFTeacher` - a local Hugging Face wav2vec2 directory with a 3-output head (needs ``transformers``).
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -81,11 +81,23 @@ class ONNXTeacher(Teacher):
             self.session = onnx_session(path, threads)
         except Exception as e:  # onnxruntime raises its own exception types for unreadable models
             raise UserError(f"{path}: not a usable ONNX model ({str(e).splitlines()[0][:200]})") from None
+        self.dims = onnx_dims(self.session)
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
-        from .export import run_onnx
+        from .export import run_onnx  # feeds the model's own input name (``audio``; other tools' models: any)
 
-        return run_onnx(self.session, [np.asarray(w, dtype=np.float32)[None] for w in waves])[:, : len(DIMENSIONS)]
+        return run_onnx(self.session, [np.asarray(w, dtype=np.float32)[None] for w in waves])[:, : len(self.dims)]
+
+
+def onnx_dims(session: Any) -> tuple[str, ...]:
+    """The dimensions an ONNX model's outputs hold: its ``output_dims`` metadata (``eeea export`` writes it), else its
+    output's name when that names dimensions (``arousal_valence``), else arousal, dominance, valence."""
+    meta = session.get_modelmeta().custom_metadata_map
+    for text in (meta.get("output_dims", ""), session.get_outputs()[0].name.replace("_", ",")):
+        dims = tuple(d for d in text.split(",") if d)
+        if dims and all(d in DIMENSIONS for d in dims):
+            return dims
+    return DIMENSIONS
 
 
 class CheckpointTeacher(Teacher):
@@ -96,9 +108,10 @@ class CheckpointTeacher(Teacher):
 
         _, _, self.model = load_checkpoint(path)
         # the dimensions it was trained on: its final figures (test_ccc_arousal, ...) name them
+        from .export import output_dims
+
         meta = (yaml.safe_load((Path(path) / GENOME_FILE).read_text()) or {}).get("meta") or {}
-        trained = tuple(d for d in DIMENSIONS if f"test_ccc_{d}" in meta or f"ccc_{d}" in meta)
-        self.dims = trained or DIMENSIONS
+        self.dims = output_dims(meta, None) or DIMENSIONS
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
         return predict_clips(self.model, waves)[:, : len(self.dims)]

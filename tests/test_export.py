@@ -1,4 +1,5 @@
-"""`eeea export`: fp32 ONNX matches torch, int8 keeps CCC >= 0.99 on held-out clips, TorchScript, any genome."""
+"""`eeea export`: fp32 ONNX matches torch, int8 keeps CCC >= 0.99 on held-out clips (classifiers: top-1 agreement on
+real images), TorchScript, any genome; named tensors and metadata that explain the file."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,14 @@ import pytest
 import torch
 from ser_helpers import TINY, trained_tiny
 
-from eeea import get_space
+from eeea import Genome, count_params, get_space
 from eeea.checkpoint import save_checkpoint
 from eeea.cli import main
-from eeea.export import export, run_onnx
+from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_sample
+from eeea.data.final import IMAGENET_MEAN
+from eeea.export import (INT8_MIN_AGREEMENT, INT8_MIN_CCC, Score, check_inputs, export, network_images, pick_int8,
+                         read_metadata, run_onnx)
+from eeea.teachers import ONNXTeacher
 
 torch.set_num_threads(1)
 
@@ -29,20 +34,103 @@ def test_fp32_onnx_takes_raw_audio_of_any_length(tmp_path):
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", [x]), expected, rtol=1e-3, atol=1e-4)
 
 
-def test_int8_export_keeps_ccc_and_is_small(checkpoint, tmp_path, capsys):
-    out = tmp_path / "m8.onnx"
-    assert main(["export", str(checkpoint), "--format", "onnx-int8", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def int8_file(checkpoint, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8") / "m8.onnx"
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", str(checkpoint), "--format", "onnx-int8", "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+def test_int8_export_keeps_ccc_and_is_small(int8_file):
+    out, printed = int8_file
     assert f"{out.stat().st_size:,} bytes" in printed and "(kept)" in printed
     kept = [line for line in printed.splitlines() if "(kept)" in line][0]
-    assert float(kept.split("= ")[1].split()[0]) >= 0.99
+    assert float(kept.split("= ")[1].split()[0]) >= 0.99 and "on 32 held-out EmoDB clips" in kept
+    method = kept.split("int8 ")[1].split(")")[0]
+    assert any(line.startswith(f"kept {method}: ") for line in printed.splitlines())  # and why
     graph = __import__("onnx").load(str(out)).graph
     ops = {n.op_type for n in graph.node}
     assert ops & {"ConvInteger", "QLinearConv", "DequantizeLinear", "MatMulInteger"}  # really quantised
     # compact: no node names, short tensor names, the graph's input and output keep theirs
     assert all(n.name == "" for n in graph.node) and max(len(t.name) for t in graph.initializer) <= 6
-    assert [v.name for v in graph.input] == ["input"] and [v.name for v in graph.output] == ["output"]
+    assert [v.name for v in graph.input] == ["audio"]
+    assert [v.name for v in graph.output] == ["arousal_dominance_valence"]
     ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+
+
+def test_int8_file_explains_itself(int8_file):
+    out, printed = int8_file
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta == read_metadata(out)
+    genome = Genome.from_text(meta["genome"])  # the genome key round-trips to the same network
+    assert genome == TINY and meta["genome_key"] == genome.key == TINY.key and meta["space"] == "wav2small"
+    size = __import__("json").loads(meta["size"])
+    assert size == {"seconds": 5.0, "outputs": 3} and int(meta["params"]) == count_params(genome, size)
+    assert get_space("wav2small").build(genome, **size).state_dict().keys() == trained_tiny().state_dict().keys()
+    assert meta["eeea_version"] == __import__("eeea").__version__ and meta["weights"] == "trained"
+    assert meta["sample_rate"] == "16000" and "[-1, 1] at 16000 Hz" in meta["input"]
+    assert meta["output_dims"] == "arousal,dominance,valence" and "[0, 1]" in meta["output"]
+    kept = next(line for line in printed.splitlines() if line.startswith("kept "))
+    assert meta["quantization"] == kept.split()[1].rstrip(":") and kept in meta["quantization_check"]
+    assert meta["quantization_check"].startswith("CCC 0.99")
+    x = np.asarray(__import__("eeea.data.emodb", fromlist=["x"]).load_emodb().waves[0], dtype=np.float32)[None]
+    (y,) = session.run(None, {session.get_inputs()[0].name: x})  # the snippet of the README
+    assert y.shape == (1, 3)
+
+
+def test_int8_static_is_kept_only_when_as_good_as_dynamic():
+    good, better = Score(ccc=0.995), Score(ccc=0.998)
+    assert pick_int8({"static": better, "dynamic": good}) == ("static", "kept static: CCC 0.9980 >= dynamic 0.9950")
+    assert pick_int8({"static": good, "dynamic": good})[0] == "static"  # ties go to the faster static kernels
+    assert pick_int8({"static": good, "dynamic": better}) == ("dynamic", "kept dynamic: static CCC 0.9950 < dynamic "
+                                                                         "0.9980")
+    assert pick_int8({"static": Score(ccc=0.981), "dynamic": good}) == ("dynamic", "kept dynamic: static CCC 0.9810 "
+                                                                                    "< 0.99")
+    assert pick_int8({"static": Score(runs=False), "dynamic": good})[1] == "kept dynamic: onnxruntime cannot run static"
+    with pytest.raises(__import__("eeea").UserError, match=r"static CCC 0.9000, dynamic CCC 0.9500 \(need >= 0.99\)"):
+        pick_int8({"static": Score(ccc=0.9), "dynamic": Score(ccc=0.95)})
+    # classifiers: top-1 agreement decides, then the mean logit error
+    a, b = Score(agreement=0.99, mean_error=0.02), Score(agreement=0.99, mean_error=0.01)
+    assert pick_int8({"static": a, "dynamic": b}) == ("dynamic", "kept dynamic: static top-1 agreement 0.990 = "
+                                                                  "dynamic, mean |logit error| 0.02 > 0.01")
+    assert pick_int8({"static": b, "dynamic": Score(agreement=0.98, mean_error=0.001)})[0] == "static"
+    assert pick_int8({"static": Score(agreement=0.97, mean_error=0.0), "dynamic": a})[1] == (
+        f"kept dynamic: static top-1 agreement 0.970 < {INT8_MIN_AGREEMENT}")
+    assert INT8_MIN_CCC == 0.99
+
+
+def test_static_calibrated_on_silence_loses_to_dynamic(tmp_path):
+    """Real files: static quantisation calibrated on silence clips the activations of real speech; dynamic is kept."""
+    calibration, check = check_inputs((80000,))
+    silence = [np.zeros_like(x) for x in calibration[:4]]
+    report = export(trained_tiny(), (80000,), tmp_path / "m8.onnx", "onnx-int8", inputs=(silence, check))
+    static, dynamic = report.int8["static"], report.int8["dynamic"]
+    assert report.int8_method == "dynamic" and static.ccc < dynamic.ccc
+    assert report.lines()[-1] == (f"kept dynamic: static CCC {static.ccc:.4f} < {INT8_MIN_CCC}" if static.ccc < 0.99
+                                  else f"kept dynamic: static CCC {static.ccc:.4f} < dynamic {dynamic.ccc:.4f}")
+    assert read_metadata(tmp_path / "m8.onnx")["quantization"] == "dynamic"
+
+
+def test_an_arousal_only_student_names_its_output(tmp_path):
+    """A student of a corpus labelled with arousal only has one output, and its file says so."""
+    model = get_space("wav2small").build(TINY, outputs=1)
+    ck = save_checkpoint(tmp_path / "ck", TINY, model, {"seconds": 1.0, "outputs": 1}, {"dims": ["arousal"]})
+    assert main(["export", str(ck), "--out", str(tmp_path / "a.onnx"), "--quiet"]) == 0
+    session = ort.InferenceSession(str(tmp_path / "a.onnx"), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["arousal"] and session.get_inputs()[0].name == "audio"
+    assert read_metadata(tmp_path / "a.onnx")["output_dims"] == "arousal"
+    assert ONNXTeacher(tmp_path / "a.onnx").dims == ("arousal",)
+    export(model, (16000,), tmp_path / "b.onnx", "onnx")  # the API alone: named after as many dimensions as it has
+    assert read_metadata(tmp_path / "b.onnx") == {}
+    assert run_onnx(tmp_path / "b.onnx", [np.zeros((1, 800), "f")]).shape == (1, 1)
+    session = ort.InferenceSession(str(tmp_path / "b.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[0].name == "arousal"
 
 
 def test_never_overwrites_without_force(checkpoint, tmp_path, capsys):
@@ -80,6 +168,76 @@ def test_bad_format_and_unknown_arch(tmp_path, capsys):
 def test_cli_exports_a_genome_at_its_own_resolution(tmp_path, capsys):
     out = tmp_path / "c1.onnx"
     assert main(["export", "eeea_c1", "--out", str(out), "--quiet"]) == 0
-    assert "max |exported - torch|" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "max |exported - torch|" in printed and "top-1 agreement 1.000 on 100 CIFAR-10 images at 192x192" in printed
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape[1:] == [3, 192, 192]  # the OFA genome's own input size
+    assert (session.get_inputs()[0].name, session.get_outputs()[0].name) == ("image", "logits")
+    meta = read_metadata(out)
+    assert meta["genome_name"] == "eeea_c1" and meta["resolution"] == "192x192"
+    assert meta["weights"].startswith("untrained")
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A small NAS-Bench-201 cell network trained briefly on real CIFAR-10 images (not those the check uses)."""
+    space = get_space("nb201")
+    genome = Genome.from_text("nb201:edges=avg_pool_3x3,nor_conv_3x3,nor_conv_1x1,skip_connect,skip_connect,none")
+    size = space.size(channels=4, cells=1)
+    torch.manual_seed(0)
+    model = space.build(genome, **size)
+    data = embedded_sample(30, skip=20)
+    x = torch.from_numpy(network_images(data.images, (32, 32), CIFAR_MEAN, CIFAR_STD))
+    y = torch.from_numpy(data.labels)
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    model.train()
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        for index in torch.randperm(len(y), generator=generator).split(50):
+            loss = torch.nn.functional.cross_entropy(model(x[index]), y[index])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    meta = {"dataset": "cifar10", "classes": data.classes}
+    return save_checkpoint(tmp_path_factory.mktemp("cls") / "ck", genome, model.eval(), size, meta), genome
+
+
+def test_classifier_int8_is_checked_by_top1_agreement_on_real_images(classifier, tmp_path, capsys):
+    ck, genome = classifier
+    out = tmp_path / "c8.onnx"
+    assert main(["export", str(ck), "--format", "onnx-int8", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "CCC" not in printed
+    kept = next(line for line in printed.splitlines() if line.endswith("(kept)"))
+    assert "top-1 agreement" in kept and "|logit error| max" in kept and "on 100 CIFAR-10 images at 32x32" in kept
+    assert float(kept.split("top-1 agreement ")[1].split(",")[0]) >= INT8_MIN_AGREEMENT
+    assert any(line.startswith("kept ") and "top-1 agreement" in line for line in printed.splitlines())
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].name == "image" and session.get_inputs()[0].shape[1:] == [3, 32, 32]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    meta = read_metadata(out)
+    assert meta["quantization_check"].startswith("top-1 agreement") and meta["genome_key"] == genome.key
+    assert meta["resolution"] == "32x32" and meta["mean"] == "0.4914,0.4822,0.4465" and meta["std"].startswith("0.247,")
+    assert meta["classes"].split(",")[:2] == ["airplane", "automobile"] and "argmax = class" in meta["output"]
+
+
+def test_check_images_are_real_cifar_images_at_the_network_resolution():
+    calibration, check = check_inputs((3, 32, 32))
+    assert sum(len(x) for x in check) == 100 and len(calibration) == 100
+    pixels = np.concatenate(check) * np.array(CIFAR_STD).reshape(1, 3, 1, 1) + np.array(CIFAR_MEAN).reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(pixels * 255, embedded_sample(10).images.transpose(0, 3, 1, 2), atol=1e-3)
+    assert not any(np.array_equal(c[0], x) for c in calibration[:10] for x in np.concatenate(check))
+    _, big = check_inputs((3, 48, 64))
+    assert big[0].shape == (10, 3, 48, 64)
+
+
+def test_imagefolder_checkpoint_records_imagenet_normalisation(classifier, tmp_path):
+    ck, genome = classifier
+    from eeea.checkpoint import load_checkpoint
+
+    _, size, model = load_checkpoint(ck)
+    other = save_checkpoint(tmp_path / "ck", genome, model, size, {"dataset": "imagefolder", "recipe": "fast"})
+    assert main(["export", str(other), "--out", str(tmp_path / "c.onnx"), "--quiet"]) == 0
+    meta = read_metadata(tmp_path / "c.onnx")
+    assert meta["mean"] == ",".join(f"{v:g}" for v in IMAGENET_MEAN) and meta["trained_on"] == "imagefolder"
+    assert "quantization" not in meta and meta["weights"] == "trained"

@@ -1,8 +1,10 @@
 """Loading eeea models from elsewhere: torch.hub on the repository, and the example script run outside it."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,33 @@ def test_example_runs_from_another_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "eeea_c1: 5,068,128 parameters, 135,878,208 MACs at 192 px" in result.stdout
     assert "space ofa_mbv3, 4,319,056 parameters (built model: 4,319,056)" in result.stdout
+
+
+def test_hub_loads_from_a_checkout_without_eeea_installed(tmp_path):
+    """README's promise: ``torch.hub.load(checkout, ..., source="local")`` needs eeea's dependencies, not eeea."""
+    import eeea
+
+    deps = sysconfig.get_paths()["purelib"]  # this interpreter's packages: torch, yaml, thop ...
+    if Path(eeea.__file__).resolve().is_relative_to(Path(deps).resolve()):
+        pytest.skip(f"eeea is installed as a plain package in {deps}: no environment without it can be made from it")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    python = str(venv / "bin" / "python")
+    env = {**os.environ, "PYTHONPATH": ""}
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # a plain path entry: the .pth files in it (eeea's editable-install hook among them) are not processed
+    (Path(site) / "deps.pth").write_text(deps + "\n")
+    code = (
+        "import sys, torch\n"
+        "try:\n    import eeea\nexcept ImportError:\n    pass\n"
+        "else:\n    sys.exit(f'eeea importable: {eeea.__file__}')\n"
+        f"model = torch.hub.load({str(ROOT)!r}, 'eeea_c', source='local').eval()\n"
+        "with torch.no_grad():\n    y = model(torch.randn(2, 3, 32, 32))\n"
+        "print(tuple(y.shape), sum(p.numel() for p in model.parameters()))\n"
+    )
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    result = subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["(2,", "10)", "3513358"]

@@ -9,11 +9,12 @@ import soundfile as sf
 import torch
 from ser_helpers import TINY, trained_tiny
 
-from eeea import UserError
+from eeea import UserError, get_space
 from eeea.checkpoint import load_checkpoint, save_checkpoint
 from eeea.cli import main
 from eeea.data.emodb import load_emodb
-from eeea.export import export_onnx
+from eeea.export import export_onnx, interface_for
+from eeea.metrics import DIMENSIONS
 from eeea.teachers import CheckpointTeacher, CSVTeacher, ONNXTeacher, load_teacher, predict_clips, read_labels
 
 torch.set_num_threads(1)
@@ -55,6 +56,27 @@ def test_csv_teacher_matches_by_path_or_stem(tmp_path):
 def test_onnx_teacher_agrees_with_torch_on_real_clips(onnx_teacher, clips):
     got = ONNXTeacher(onnx_teacher).predict(clips.waves)
     np.testing.assert_allclose(got, predict_clips(trained_tiny(), clips.waves), rtol=1e-3, atol=1e-4)
+
+
+def test_onnx_teacher_reads_its_input_name_and_dims_from_the_file(onnx_teacher, tmp_path, clips):
+    """eeea's files name the input ``audio``; other tools' (and older eeea) files use any name, e.g. ``input``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_teacher), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].name == "audio" and ONNXTeacher(onnx_teacher).dims == DIMENSIONS
+    old = tmp_path / "old.onnx"
+    with torch.no_grad():
+        torch.onnx.export(trained_tiny(), (torch.zeros(1, 16000),), str(old), input_names=["input"],
+                          output_names=["output"], dynamic_axes={"input": {0: "b", 1: "t"}, "output": {0: "b"}},
+                          dynamo=False)
+    teacher = ONNXTeacher(old)
+    assert teacher.dims == DIMENSIONS
+    np.testing.assert_allclose(teacher.predict(clips.waves[:2]), ONNXTeacher(onnx_teacher).predict(clips.waves[:2]),
+                               rtol=1e-4, atol=1e-5)
+    valence = tmp_path / "valence.onnx"  # a one-output model named after its dimension
+    export_onnx(get_space("wav2small").build(TINY, outputs=1).eval(), (16000,), valence,
+                interface_for((16000,), 1, ("valence",)))
+    assert ONNXTeacher(valence).dims == ("valence",) and ONNXTeacher(valence).predict(clips.waves[:2]).shape == (2, 1)
 
 
 def test_checkpoint_round_trip_and_teacher(tmp_path, clips):

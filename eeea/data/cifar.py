@@ -3,12 +3,13 @@ ImageFolder-style directory / zip (like the JPEG copy ``cifar10-train.zip``)."""
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from ..errors import UserError
-from .images import ImageSet, check_image_folder, load_image_folder
+from ..files import open_zip, read_zip_member
+from .images import ImageSet, _from_members, check_image_folder, image_members, load_image_folder
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -18,6 +19,18 @@ _TORCHVISION = {"cifar10": ("CIFAR10", "cifar-10-batches-py"), "cifar100": ("CIF
 def embedded_subset_path() -> Path:
     """The real CIFAR-10 subset shipped with the package (500 images per class; see cifar10_subset.yaml)."""
     return Path(str(resources.files("eeea.data").joinpath("cifar10_subset.zip")))
+
+
+def embedded_sample(per_class: int, skip: int = 0) -> ImageSet:
+    """``per_class`` images of every class of the embedded subset, the ones after the first ``skip`` in name order,
+    decoded alone (a few real images, e.g. to check an exported classifier, without decoding all 5,000)."""
+    path = embedded_subset_path()
+    by_class: dict[str, list[str]] = {}
+    for name in image_members(path):
+        by_class.setdefault(PurePosixPath(name).parent.name, []).append(name)
+    chosen = [n for c in sorted(by_class) for n in sorted(by_class[c])[skip:skip + per_class]]
+    with open_zip(path) as z:
+        return _from_members(((n, read_zip_member(z, n, str(path))) for n in chosen), str(path))
 
 
 def load_cifar(name: str, data: str | Path | None = None, download: bool = False) -> ImageSet:

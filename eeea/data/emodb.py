@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from ..errors import UserError
+from ..files import package_dir
 from ..metrics import DIMENSIONS
 from .audio import ClipSet
 from .corpus import AudioSource, Corpus, read_clips
@@ -37,7 +38,7 @@ def parse_name(path: str) -> tuple[str, str, str] | None:
 
 def adv_mapping() -> dict[str, np.ndarray]:
     """Emotion letter -> ``[arousal, dominance, valence]`` in [0, 1], from ``configs/emodb_adv.yaml``."""
-    doc = yaml.safe_load(resources.files("eeea.configs").joinpath("emodb_adv.yaml").read_text())
+    doc = yaml.safe_load((package_dir("configs") / "emodb_adv.yaml").read_text())
     (lo, hi), (to_lo, to_hi) = doc["scale"]["from"], doc["scale"]["to"]
 
     def scale(v: float) -> float:

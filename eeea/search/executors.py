@@ -130,6 +130,8 @@ class Evaluator:
             from ..checkpoint import save_checkpoint
 
             meta = {"task": self.task.name, "seed": job.seed, "budget": budget, **values}
+            if getattr(self.task, "dims", None):  # the emotion dimensions the outputs hold (an exported file names them)
+                meta["dims"] = list(self.task.dims)
             try:
                 save_checkpoint(job.checkpoint, genome, model.cpu(), job.size, meta=meta, force=True)
             except OSError as e:  # a full disk is not the candidate's fault: stop the run; resume retrains it

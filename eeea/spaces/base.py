@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
@@ -18,6 +17,7 @@ from torch import nn
 
 from ..config import read_yaml_mapping
 from ..errors import GenomeError, UserError
+from ..files import package_dir
 from ..units import check_number
 from ..genome import Genome
 
@@ -201,7 +201,7 @@ def _require(config: Mapping[str, Any], key: str, typ: type, source: str) -> Any
 
 
 def builtin_space_dir() -> Path:
-    return Path(str(resources.files("eeea.search_spaces")))
+    return package_dir("search_spaces")
 
 
 def _space_dirs() -> list[Path]:

@@ -6,13 +6,13 @@ reads ``configs/train/DATASET_NAME.yaml`` when there is one (``cifar10_paper.yam
 """
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 
 from ..config import load_config_file, merge
 from ..errors import UserError
+from ..files import package_dir
 from ..runtime import AMP
 from ..tasks import Task, final_inputs, get_task, list_tasks, task_class, task_options
 from ..units import check_number
@@ -46,7 +46,7 @@ RESUME_FREE = {"device", "threads"}
 
 
 def recipe_dir() -> Path:
-    return Path(str(resources.files("eeea.configs").joinpath("train")))
+    return package_dir("configs") / "train"
 
 
 def list_recipes() -> list[str]:

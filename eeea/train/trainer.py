@@ -261,6 +261,8 @@ class Trainer:
                 **{k: v for k, v in final.items() if k.startswith(("test", "ccc", "1-ccc"))}}
         if self.task.classes:
             meta["classes"] = self.task.classes
+        if getattr(self.task, "dims", None):  # the emotion dimensions the outputs hold (an exported file names them)
+            meta["dims"] = list(self.task.dims)
         save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
         atomic_write_text(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
         self.log("finished: " + format_fields(final, LOG_DECIMALS, sep=", "))
