@@ -77,7 +77,7 @@ def run_records(bench: str, data_dir: Path, algorithm: str, seed: int, budget: i
         result = search(config, out, quiet=True)
     finally:
         archive.plot_front = plot_front
-    records = SearchRun.open(out).read_archive()
+    records = SearchRun.read(out).read_archive()
     shutil.rmtree(out)
     assert len(records) == budget, (bench, algorithm, seed, len(records))
     return records, result.eepi

@@ -77,7 +77,7 @@ def peak_rss_mb(path: Path) -> tuple[float, float]:
 
 def searched_student(run_dir: str, max_params: int) -> tuple[str, str]:
     """(genome text, description) of the run's best evaluated genome (lowest task objective) within ``max_params``."""
-    run = SearchRun.open(run_dir)
+    run = SearchRun.read(run_dir)
     objective = "1-ccc"
     records = [r for r in run.read_archive() if r["status"] == "ok" and r["params"] <= max_params]
     if not records:

@@ -11,6 +11,7 @@ Spearman >= 0.6 over >= 20 students. Writes the figure to benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,20 @@ def spread(records: list[dict], n: int) -> list[dict]:
     return [ranked[int(i)] for i in np.linspace(0, len(ranked) - 1, n).round()]
 
 
+_JOB: tuple = ()
+
+
+def _retrain(pair: tuple[str, int]) -> float:
+    """Test mean CCC of one genome retrained from scratch with one seed (on train + valid)."""
+    task, budget = _JOB
+    genome_text, seed = pair
+    genome = resolve_genome(genome_text)
+    space = get_space(genome.space)
+    torch.manual_seed(seed)
+    model = space.build(genome, **space.size(outputs=len(task.dims)))
+    return float(task.evaluate(model, budget, seed)["test_ccc"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", help="a search run directory")
@@ -44,8 +59,9 @@ def main() -> None:
     ap.add_argument("--seeds", default="0", help="comma list of retraining seeds")
     ap.add_argument("--epochs", type=int, help="retraining epochs (default: the run's budget)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="retrainings run at once (processes; 2 on 2 cores)")
     args = ap.parse_args()
-    run = SearchRun.open(args.run)
+    run = SearchRun.read(args.run)
     config = run.config()
     task_config = dict(config["task_config"])
     task_config.update({k: v for k, v in (("labels", args.labels),) if v})
@@ -56,18 +72,19 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(args.threads)
     chosen = spread([r for r in run.read_archive() if r["status"] == "ok"], args.students)
-    search, test = [], []
+    global _JOB
+    _JOB = (task, budget)
+    pairs = [(r["genome"], seed) for r in chosen for seed in seeds]
     start = time.perf_counter()
-    for r in chosen:
-        genome = resolve_genome(r["genome"])
-        space = get_space(genome.space)
-        scores = []
-        for seed in seeds:
-            torch.manual_seed(seed)
-            model = space.build(genome, **space.size(outputs=len(task.dims)))
-            scores.append(task.evaluate(model, budget, seed)["test_ccc"])
+    if args.jobs > 1:  # forked workers share the prepared task (its decoded clips)
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            scores = pool.map(_retrain, pairs, chunksize=1)
+    else:
+        scores = [_retrain(p) for p in pairs]
+    search, test = [], []
+    for i, r in enumerate(chosen):
         search.append(1 - r["objectives"]["1-ccc"])
-        test.append(float(np.mean(scores)))
+        test.append(float(np.mean(scores[i * len(seeds) : (i + 1) * len(seeds)])))
         print(f"{r['key']}: search-time (validation) CCC {search[-1]:.3f}, test CCC {test[-1]:.3f} "
               f"(seeds {args.seeds})")
     rho = spearmanr(search, test).statistic

@@ -198,11 +198,17 @@ class RunDir:
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
         """An existing run, locked (for ``--resume``)."""
+        run = cls.read(path)
+        run.lock()
+        return run
+
+    @classmethod
+    def read(cls, path: str | Path) -> "RunDir":
+        """An existing run, for reading only: not locked, so a report can read a run another process holds."""
         run = cls(path)
         if not (run.path / CONFIG).is_file():
             raise UserError(f"{run.path}: not a run directory (no {CONFIG}); nothing to resume")
         run.config()  # a damaged or edited config.yaml is refused before anything is written
-        run.lock()
         return run
 
     # lock ----------------------------------------------------------------------------------------------------------

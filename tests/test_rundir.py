@@ -52,6 +52,14 @@ def test_second_process_is_refused_naming_the_holder(held, capsys):
     assert sorted(p.name for p in path.iterdir()) == before  # nothing of the live run was removed
 
 
+def test_a_live_run_can_be_read_without_its_lock(held):
+    """Reports (bench_ser, bench_ser_rank) read a run that a search may still hold."""
+    path, _ = held
+    assert RunDir.read(path).config()["seed"] == 0
+    with pytest.raises(UserError, match="not a run directory"):
+        RunDir.read(path / "nope")
+
+
 def test_lock_is_released_when_the_holder_dies(held):
     path, pid = held
     os.kill(pid, 9)

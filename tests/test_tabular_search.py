@@ -41,7 +41,7 @@ def records_of(task: str, data: Path, algorithm: str, seed: int, budget: int, ou
     config = resolve_config({"task": task, "data": str(data / FILES[task]), "algorithm": algorithm, "seed": seed,
                              "population": 20, "generations": budget, "max_evaluations": budget, **extra})
     search(config, out, quiet=True)
-    records = SearchRun.open(out).read_archive()
+    records = SearchRun.read(out).read_archive()
     assert len(records) == budget and len({r["key"] for r in records}) == budget  # distinct evaluations
     return records
 
@@ -120,7 +120,7 @@ def test_the_readme_command_runs_in_seconds(data, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "200 genomes evaluated" in printed and "test acc" in printed
     assert (out / "pareto.png").is_file() and (out / "pareto.csv").read_text().count("\n") > 2
-    assert all(r["params"] <= 800_000 for r in SearchRun.open(out).read_archive())
+    assert all(r["params"] <= 800_000 for r in SearchRun.read(out).read_archive())
 
 
 # algorithms --------------------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_bad_algorithm_options_are_refused(data, tmp_path, capsys):
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_algorithm_spends_exactly_its_budget_and_records_it(data, tmp_path, algorithm):
     records_of("nas_bench_macro", data, algorithm, 3, 45, tmp_path / "run")
-    config = json.loads(json.dumps(SearchRun.open(tmp_path / "run").config()))
+    config = json.loads(json.dumps(SearchRun.read(tmp_path / "run").config()))
     assert config["algorithm"] == algorithm and config["max_evaluations"] == 45
 
 
@@ -195,6 +195,6 @@ def test_kill_9_then_resume_gives_the_same_front(data, tmp_path, algorithm):
     assert main(["search", "--resume", str(killed), "--quiet"]) == 0
     assert main(["search", "--out", str(reference), *flags]) == 0
     assert (killed / "pareto.csv").read_text() == (reference / "pareto.csv").read_text()
-    keys = [r["key"] for r in SearchRun.open(killed).read_archive()]
+    keys = [r["key"] for r in SearchRun.read(killed).read_archive()]
     assert len(keys) == len(set(keys)) == 400
-    assert set(keys) == {r["key"] for r in SearchRun.open(reference).read_archive()}
+    assert set(keys) == {r["key"] for r in SearchRun.read(reference).read_archive()}
