@@ -1,4 +1,4 @@
-"""The default search: ``eeea search --max-params 72k`` searches wav2small students on the embedded EmoDB subset.
+"""The default search: ``eeea search --max-params 72k`` searches mobilenet_audio students on the embedded EmoDB subset.
 
 Run with tiny overrides (population 2, no or one offspring generation, 1 epoch): the CLI wiring, the task-specific
 config, saved trained weights of evaluated candidates, the printed front and its export line, resume, bad input."""
@@ -47,17 +47,17 @@ def default_run(tmp_path_factory):
     return run, out.getvalue().replace(f"runs/{run.name}", str(run))
 
 
-def test_default_search_is_ser_on_wav2small_with_the_task_budget(default_run):
+def test_default_search_is_ser_on_mobilenet_audio_with_the_task_budget(default_run):
     run, _ = default_run
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["task"] == "ser" and config["space"] == "wav2small"
+    assert config["task"] == "ser" and config["space"] == "mobilenet_audio"
     assert config["max_params"] == 72_000 and config["max_macs"] == 400_000_000
     assert config["train"] == {**DEFAULT_BUDGET, "epochs": 2}  # the ser budget, not the image TrainConfig
     assert config["task_config"]["test_speakers"] is None and config["checkpoints"] is True  # EmoDB's, from the data
     log = (run / "log.txt").read_text()  # the search selects on the validation speakers, never the test ones
     assert "valid speakers 11, 13 (28 clips)" in log and "test speakers 03, 08, 16" in log
     assert config["threads"] == 1 and resolve_config({})["workers"] == 2
-    space = get_space("wav2small")
+    space = get_space("mobilenet_audio")
     records = _archive(run)
     assert len(records) == 2
     for r in records:
@@ -110,16 +110,16 @@ def test_resume_extends_without_retraining_or_rewriting_weights(default_run, tmp
 
 
 def test_the_space_follows_the_task_unless_given():
-    assert resolve_config({})["space"] == "wav2small"
+    assert resolve_config({})["space"] == "mobilenet_audio"
     cifar = resolve_config({"task": "cifar10"})
     assert cifar["space"] == "eeea" and cifar["max_params"] == 5_000_000 and cifar["train"]["lr"] == 0.025
     assert cifar["task_config"] == {"holdout": 0.1, "split_seed": 0, "limit": None} and not cifar["checkpoints"]
-    assert resolve_config({"space": "mobilenet_audio"})["space"] == "mobilenet_audio"
+    assert resolve_config({"space": "wav2small"})["space"] == "wav2small"
     assert resolve_config({"train": {"epochs": 3}})["train"] == {**DEFAULT_BUDGET, "epochs": 3}
     # a config file for another task does not leak its task options into a --task override
     file_layer = load_config_file(CONFIGS / "cifar10_eeea_c.yaml")
     ser = resolve_config(file_layer, {"task": "ser"})
-    assert ser["space"] == "wav2small" and ser["train"] == DEFAULT_BUDGET
+    assert ser["space"] == "mobilenet_audio" and ser["train"] == DEFAULT_BUDGET
 
 
 def test_ser_72k_config_resolves():
@@ -134,7 +134,7 @@ def test_ser_72k_config_resolves():
     (["--epochs", "0"], "ser task: epochs must be a positive integer"),
     (["--download"], "--download: task ser cannot download its data"),
     (["--channels", "4"], "unknown size option 'channels'"),
-    (["--max-params", "200"], "--max-params 200 cannot be met by space wav2small at seconds=5.0"),
+    (["--max-params", "200"], "--max-params 200 cannot be met by space mobilenet_audio at seconds=5.0"),
     (["--data", "/nonexistent/emodb.zip"], "not an EmoDB zip or folder"),
     (["--space", "eeea", "--max-params", "5M"], "space eeea does not take raw audio, the input of task ser"),
 ])
