@@ -204,6 +204,19 @@ def test_eepi_with_a_reference_table_never_admits_a_genome_over_max_latency(name
     assert all(count_latency(space.decode(x), table) <= limit for x in repaired)
 
 
+def test_max_latency_without_a_table_uses_the_reference_table_of_the_ser_space():
+    from eeea.search.config import resolve_config
+    from eeea.search.loop import latency_table
+
+    config = resolve_config({}, {"max_latency": "5ms"})  # the ser default: no --latency-table needed
+    space = get_space(config["space"])
+    table, notes = latency_table(config, space, _ser_size(space))
+    assert table is not None and table.space == space.name and config["max_latency"] == 5000.0
+    assert notes[0].startswith("latency_us (pred): predicted on the reference table of an")
+    with pytest.raises(UserError, match="--max-latency needs --latency-table FILE .* no table for space"):
+        latency_table(config, get_space(TINY), get_space(TINY).size())
+
+
 def test_a_table_of_another_runtime_version_is_one_note_not_an_error(tiny_table):
     table = synthetic_table(TINY, samples=5)
     table.versions = {"onnxruntime": "0.0.1"}
