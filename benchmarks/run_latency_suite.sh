@@ -4,10 +4,12 @@
 # the figures are CPU time of one thread, but a busy machine (other processes on the sibling core) still slows
 # and scatters them.
 #
-# Expected run time on the 2-core x86_64 development machine at load ~2 (per space: table + 200 genomes x 3 passes):
-#   wav2small ~25 min, mobilenet_audio ~20 min, ofa_mbv3 ~10 min, nb201 ~5 min, eeea (8 cells, C=16) ~8 min;
-#   about 70 min in all (roughly 3x that at load ~10). Tables are kept in benchmarks/latency_tables/ so a rerun only
-#   re-times the networks (delete them to rebuild).
+# Expected run time on the 2-core x86_64 development machine (load 2-6), extrapolated from 40-genome, 2-pass runs
+# (table build + 200 genomes x 3 passes, each genome exported once):
+#   wav2small ~12 min (table 5.5 min), mobilenet_audio ~5 min (table 1.2 min), ofa_mbv3 ~7 min (table 1 min),
+#   nb201 ~3 min (table 12 s), eeea at 8 cells, C = 16 ~7 min (table 30 s); about 35 min in all, 2-3x that at load
+#   ~12. Tables are kept in benchmarks/latency_tables/ (not committed), so a rerun only re-times the networks;
+#   delete them to rebuild.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benchmarks/latency_tables
