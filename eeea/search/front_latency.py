@@ -51,14 +51,14 @@ def measure_front(front: Sequence[Mapping[str, Any]], space: SearchSpace, size: 
                 inputs[shape] = check_inputs(shape)
             fp32, int8 = Path(tmp) / f"{r['key']}.onnx", Path(tmp) / f"{r['key']}.int8.onnx"
             try:
-                export(model, shape, fp32, "onnx", force=True, inputs=inputs[shape])
+                export(model, shape, fp32, fmt="onnx", force=True, inputs=inputs[shape])
             except UserError as e:  # the fp32 file disagrees with torch: nothing a user would ship to time
                 r["int8"] = "fp32 failed check"
                 log.warning(f"front member {r['key']}: {e}")
                 continue
             r["measured_fp32"] = round(timer.onnx_us(fp32, example), 1)
             try:
-                report = export(model, shape, int8, "onnx-int8", force=True, inputs=inputs[shape])
+                report = export(model, shape, int8, fmt="onnx-int8", force=True, inputs=inputs[shape])
             except UserError as e:
                 r["int8"] = "failed check"
                 log.info(f"front member {r['key']}: no int8 time, {e}")
