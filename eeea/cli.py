@@ -193,7 +193,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 #: column headers of the latency figures (all microseconds, batch 1, one thread)
-LATENCY_HEADERS = {"latency": "latency_us (pred)", "measured_fp32": "fp32_us (onnx)", "measured_int8": "int8_us (onnx)"}
+LATENCY_HEADERS = {"latency": "latency_us (pred)", "measured_fp32": "fp32_us (onnx)", "measured_int8": "int8_us (onnx)",
+                   "int8": "int8 (export)"}
 
 
 def print_front(result: Any) -> None:
@@ -201,7 +202,7 @@ def print_front(result: Any) -> None:
     from .tables import render
 
     counted = [c for c in ("params", "macs") if c not in result.objectives]
-    counted += [c for c in ("latency", "measured_fp32", "measured_int8")  # microseconds, when the search has them
+    counted += [c for c in ("latency", "measured_fp32", "measured_int8", "int8")  # microseconds, int8 method
                 if c not in result.objectives and any(c in r for r in result.front)]
     extra = [(k, h) for k, h in result.columns if k not in result.objectives
              and any(k in r.get("extra", {}) for r in result.front)]  # e.g. no valence column without valence labels
@@ -210,6 +211,8 @@ def print_front(result: Any) -> None:
             for i, r in enumerate(result.front)]
     headers = [LATENCY_HEADERS.get(c, c) for c in (*result.objectives, *counted)]
     print(render(["rank", "key", *headers, *(h for _, h in extra), "status"], rows), end="")
+    if "latency" in counted and getattr(result, "latency_note", ""):
+        print(result.latency_note)
     e = result.eepi
     print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
           f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
@@ -339,11 +342,11 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
         raise UserError(f"{out} exists; pass --force to overwrite it")
     if not out.parent.is_dir():
         raise UserError(f"{out.parent} is not a directory")
-    if args.samples < 1 or args.shapes < 1:
-        raise UserError("--samples and --shapes must be positive integers")
+    if args.samples < 1 or args.shapes < 1 or args.passes < 1:
+        raise UserError("--samples, --shapes and --passes must be positive integers")
     space = get_space(args.space)
     table = build_table(space, dict(args.size or []), args.runtime, args.threads, args.samples, args.shapes,
-                        args.calibrate, quiet=args.quiet)
+                        args.calibrate, quiet=args.quiet, passes=args.passes)
     table.save(out, force=args.force)
     if not args.quiet:
         n = sum(len(p) for p in table.entries.values())
@@ -351,7 +354,9 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
               f"{', '.join(f'{k}={v}' for k, v in table.size.items())}; {table.runtime} "
               f"{table.versions.get(table.runtime, '')}, {table.threads} thread(s), per-inference overhead "
               f"{format_duration(table.overhead_us)}, correction x{table.correction['scale']:.3g} "
-              f"{table.correction['offset_us']:+.0f}us")
+              f"{table.correction['offset_us']:+.0f}us"
+              + (f" {table.correction['per_module_us']:+.0f}us per module" if table.correction.get("per_module_us")
+                 else ""))
     return 0
 
 
@@ -536,7 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=1000, help="random genomes walked to enumerate the modules "
                    "(at least; drawing goes on until 500 draws in a row add no new module); default 1000")
     p.add_argument("--shapes", type=int, default=2, help="input shapes measured per module (the most frequent, then "
-                   "the smallest and largest; others are scaled by input size); default 2")
+                   "the largest and the smallest; others are interpolated by input size); default 2")
+    p.add_argument("--passes", type=int, default=3, help="interleaved passes over all modules, each module's figure "
+                   "the median of its passes (default 3)")
     p.add_argument("--calibrate", type=int, default=20, help="random whole networks timed end to end to fit the "
                    "table's correction of the sum of modules (default 20; 0: none)")
     p.add_argument("--out", required=True, metavar="FILE", help="the table (JSON)")

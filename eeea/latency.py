@@ -3,10 +3,13 @@ protocol that fills it and times whole exported networks.
 
 A network is a walk of module specs, each on its input shape (:meth:`SearchSpace.spec_walk`, the same walk that
 counts MACs). A :class:`LatencyTable` holds, per module spec, its latency in microseconds measured alone at one or more
-input shapes on the target device, net of the runtime's per-call cost, plus that fixed per-inference cost
-(``overhead_us``). The predicted latency of a genome is ``overhead_us + sum of its modules' entries``
+input shapes on the target device as it runs inside a network (:meth:`Timer.modules_us`), plus the fixed
+per-inference cost (``overhead_us``). The predicted latency of a genome is the table's correction (fitted on whole
+networks, :meth:`LatencyTable.fit_correction`) of ``overhead_us + sum of its modules' entries``
 (:func:`count_latency`). A module met at a shape the table did not measure is scaled by its input size (linear
-between measured shapes, proportional beyond them); a spec the table lacks entirely is an error.
+between measured shapes, proportional beyond them); a spec the table lacks is estimated from its kind's nearest
+entry, and a kind the table lacks entirely is an error. eeea ships reference tables of the SER spaces
+(:func:`shipped_table`), measured on its development machine.
 
 Timing protocol (:func:`median_us`): warm-up runs, then the median of timed runs (more runs for fast modules, at least
 :data:`MIN_RUNS`), one intra-op thread unless told otherwise. Table files are JSON; they record the machine, runtime,
@@ -37,8 +40,15 @@ RUNTIMES = ("onnxruntime", "torch")
 WARMUP_RUNS, MIN_RUNS, MAX_RUNS = 2, 5, 50
 #: timed runs stop early once they have taken this long (big modules need few runs for a stable median)
 TIME_BUDGET_S = 0.3
+#: a table's modules: interleaved passes over all of them, each timing a module for at most this long
+TABLE_PASSES, TABLE_BUDGET_S = 3, 0.1
 
 Shape = tuple[int, ...]
+
+
+def _as_spec(value: Any) -> Any:
+    """A spec back from its JSON form (lists become tuples, as specs are built)."""
+    return tuple(_as_spec(v) for v in value) if isinstance(value, list) else value
 
 
 def spec_key(spec: Sequence[Any]) -> str:
@@ -67,10 +77,13 @@ class LatencyTable:
     #: ``predicted = offset_us + scale * (overhead + sum of modules)``, fitted on whole networks timed end to end
     #: (what the sum of modules alone misses: the runtime's fusions across modules, memory traffic between them)
     correction: dict[str, float] = field(default_factory=lambda: {"scale": 1.0, "offset_us": 0.0})
+    #: the whole networks the correction was fitted on: ``[{"sum_us", "modules", "measured_us"}]``
+    calibration: list[dict[str, float]] = field(default_factory=list)
     source: str = "<table>"
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[tuple, Shape], float] = {}
+        self._kinds: dict[str, list[tuple[int, float]]] | None = None  # kind -> [(MACs, us)]: see _by_kind
 
     # prediction ----------------------------------------------------------------------------------------------------
     def module_us(self, spec: tuple, shape: Shape) -> float:
@@ -83,8 +96,7 @@ class LatencyTable:
     def _lookup(self, spec: tuple, shape: Shape) -> float:
         points = self.entries.get(_spec_key(spec))
         if not points:
-            raise UserError(f"{self.source}: no entry for module {spec_key(spec)} (space {self.space}); rebuild the "
-                            f"table with eeea latency-table (more --samples)")
+            return self._by_kind(spec, shape)
         for _, s, us in points:
             if s == shape:
                 return us
@@ -97,13 +109,66 @@ class LatencyTable:
         n0, _, t0 = points[min(i, len(points) - 1)]
         return t0 * n / n0 if n0 else t0
 
+    def _by_kind(self, spec: tuple, shape: Shape) -> float:
+        """A spec the table lacks, estimated from the measured spec of the same kind nearest in MACs (at its own
+        most frequent shape), scaled by MACs: random enumeration misses rare specs (a classifier of an unusual
+        width), which should not stop a search. A kind the table has never measured is an error."""
+        from .models.specs import spec_macs
+
+        if self._kinds is None:
+            self._kinds = {}
+            for key, pts in self.entries.items():
+                other = _as_spec(json.loads(key))
+                _, s, us = pts[len(pts) // 2]
+                self._kinds.setdefault(other[0], []).append((max(spec_macs(other, s)[0], 1), us))
+        measured = self._kinds.get(spec[0])
+        if not measured:
+            raise UserError(f"{self.source}: no entry for module {spec_key(spec)} (space {self.space}); rebuild the "
+                            f"table with eeea latency-table (more --samples)")
+        macs = max(spec_macs(spec, shape)[0], 1)
+        near_macs, us = min(measured, key=lambda m: abs(np.log(m[0] / macs)))
+        return us * macs / near_macs
+
     def sum_us(self, walk: Iterable[tuple[tuple, Shape]]) -> float:
         """The runtime's per-inference overhead plus every module's entry: the uncorrected prediction."""
         return self.overhead_us + sum(self.module_us(spec, shape) for spec, shape in walk)
 
     def predict(self, walk: Iterable[tuple[tuple, Shape]]) -> float:
         """Predicted microseconds of one inference of the network ``walk`` describes (:attr:`correction` applied)."""
-        return self.correction["offset_us"] + self.correction["scale"] * self.sum_us(walk)
+        walk = list(walk)
+        c = self.correction
+        return c["offset_us"] + c["scale"] * self.sum_us(walk) + c.get("per_module_us", 0.0) * len(walk)
+
+    def fit_correction(self, walks: Sequence[Sequence[tuple[tuple, Shape]]], measured: Sequence[float]) -> None:
+        """Fit :attr:`correction` to whole networks (``walks``) timed end to end (``measured`` microseconds).
+
+        Two forms, fitted by least squares on the relative error: ``offset + scale * sum`` and
+        ``offset + scale * sum + per_module * modules`` (a cost per module boundary: what the runtime spends between
+        modules, or saves by fusing across them, that timing modules alone cannot see). The form kept is the one with
+        the smaller leave-one-out median error over the networks (the extra term must predict networks it was not
+        fitted on); a form predicting a non-positive time on a network is out; if both are, the median ratio
+        measured / sum."""
+        sums = np.array([self.sum_us(w) for w in walks])
+        counts = np.array([len(w) for w in walks], dtype=float)
+        y = np.asarray(measured, dtype=float)
+        forms = [[sums]] + ([[sums, counts]] if len(set(counts)) > 1 and len(y) >= 8 else [])
+        best, best_err = (0.0, float(np.median(y / sums)), 0.0), float("inf")
+        for xs in forms:
+            coef = _fit_relative(xs, y)
+            if coef[1] <= 0 or min(_affine(coef, xs)) <= 0:
+                continue
+            errors = []
+            for i in range(len(y)):  # leave one out
+                keep = np.arange(len(y)) != i
+                c = _fit_relative([x[keep] for x in xs], y[keep])
+                errors.append(abs(_affine(c, [x[i : i + 1] for x in xs])[0] - y[i]) / y[i])
+            if float(np.median(errors)) < best_err:
+                best, best_err = (coef[0], coef[1], coef[2] if len(coef) > 2 else 0.0), float(np.median(errors))
+        offset, scale, per_module = best
+        self.correction = {"scale": round(scale, 5), "offset_us": round(offset, 3),
+                           "per_module_us": round(per_module, 3), "networks": len(y)}
+        self.calibration = [{"sum_us": round(float(a), 1), "modules": int(n), "measured_us": round(float(m), 1)}
+                            for a, n, m in zip(sums, counts, y)]
 
     def check_space(self, space: Any, size: Mapping[str, Any] | None = None) -> None:
         """Raise one line unless the table was measured for ``space`` at ``size`` (default: the table's own)."""
@@ -123,7 +188,7 @@ class LatencyTable:
         return {"format": FORMAT, "kind": "eeea latency table", "space": self.space, "size": self.size,
                 "runtime": self.runtime, "threads": self.threads, "machine": self.machine, "versions": self.versions,
                 "protocol": self.protocol, "overhead_us": round(self.overhead_us, 3), "correction": self.correction,
-                "entries": entries}
+                "calibration": self.calibration, "entries": entries}
 
     def save(self, path: str | Path, force: bool = False) -> None:
         path = Path(path)
@@ -157,8 +222,9 @@ class LatencyTable:
             table = cls(str(data["space"]), dict(data["size"]), str(data["runtime"]), int(data["threads"]),
                         float(data["overhead_us"]), entries, dict(data.get("machine", {})),
                         dict(data.get("versions", {})), dict(data.get("protocol", {})),
-                        {k: float(data.get("correction", {}).get(k, d)) for k, d in (("scale", 1.0), ("offset_us", 0.0))},
-                        source)
+                        {k: float(data.get("correction", {}).get(k, d))
+                         for k, d in (("scale", 1.0), ("offset_us", 0.0), ("per_module_us", 0.0))},
+                        list(data.get("calibration", [])), source)
         except (AttributeError, KeyError, TypeError, ValueError) as e:
             detail = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise UserError(f"{source}: not a valid latency table ({detail})") from None
@@ -176,6 +242,47 @@ class LatencyTable:
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise UserError(f"{path}: corrupt latency table (not JSON: {str(e).splitlines()[0]})") from None
         return cls.from_dict(data, str(path))
+
+
+# tables shipped with eeea -------------------------------------------------------------------------------------------
+#: the package folder of the reference tables (``SPACE.json``), measured on the machine eeea is developed on
+SHIPPED_DIR = "latency_tables"
+
+
+def shipped_table(space: Any, size: Mapping[str, Any]) -> LatencyTable | None:
+    """The table shipped with eeea for ``space`` measured at ``size``, or None (no table for the space, or one of
+    another size: a latency at another clip length or width is not this table's to predict)."""
+    from importlib.resources import files
+
+    found = files("eeea").joinpath(SHIPPED_DIR, f"{space.name}.json")
+    if not found.is_file():
+        return None
+    table = LatencyTable.from_dict(json.loads(found.read_text()), f"eeea's reference table {space.name}.json")
+    return table if space.size(**table.size) == space.size(**dict(size)) else None
+
+
+def describe_device(table: LatencyTable) -> str:
+    """Where a table's latencies hold: ``x86_64 CPU (model name, onnxruntime 1.x, 1 thread)``."""
+    m, runtime = table.machine, table.runtime
+    version = table.versions.get(runtime)
+    details = [m["processor"]] if m.get("processor") else []
+    details += [f"{runtime}{' ' + version if version else ''}", f"{table.threads} thread{'s' if table.threads != 1 else ''}"]
+    return f"{m.get('machine', 'unknown')} CPU ({', '.join(details)})"
+
+
+def version_mismatch(table: LatencyTable) -> str | None:
+    """One line when the installed runtime's version is not the one the table was measured with (else None)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    wanted = table.versions.get(table.runtime)
+    try:
+        installed = version(table.runtime)
+    except PackageNotFoundError:
+        installed = None
+    if wanted is None or installed == wanted:
+        return None
+    have = f"{table.runtime} {installed} is installed here" if installed else f"{table.runtime} is not installed here"
+    return f"{table.source}: measured with {table.runtime} {wanted}, {have}; its predictions may be off"
 
 
 def count_latency(genome: Genome, table: LatencyTable, size: Mapping[str, Any] | None = None,
@@ -286,11 +393,50 @@ class Timer:
         return self._identity[shape]
 
     def module_us(self, spec: tuple, shape: Shape) -> float:
-        """Microseconds of one module alone, net of the runtime's per-call cost (at its output's size)."""
+        """Microseconds of one module alone, net of the runtime's per-call cost (:meth:`modules_us`, one pass)."""
+        return self.modules_us([(spec, shape)], passes=1)[0]
+
+    def modules_us(self, jobs: Sequence[tuple[tuple, Shape]], passes: int = 1, quiet: bool = True,
+                   desc: str = "timing modules") -> list[float]:
+        """Microseconds of each module ``(spec, input shape)`` alone, as it runs inside a network.
+
+        Each module is timed inside a model that also averages its output (:class:`Reduced`): its output then lives
+        in the runtime's reused memory as a network's intermediate tensors do, instead of being a fresh output buffer
+        per call (page faults, a copy out), which on the large activations of audio networks cost as much as a cheap
+        module itself. From that is subtracted the same average of an input of the output's shape (:class:`Mean`,
+        the call's fixed cost and the averaging), timed in the same pass. Modules are exported once;
+        ``passes`` interleaved passes each time every module once, and a module's figure is the median of its
+        per-pass differences (a load change of a shared machine spreads over all modules)."""
+        from tqdm.auto import tqdm
+
         from .models.specs import build_module, spec_macs
 
-        total = self.model_us(build_module(spec), shape)
-        return max(0.0, total - self.overhead_us(spec_macs(spec, shape)[1]))
+        outs = [spec_macs(spec, shape)[1] for spec, shape in jobs]
+        if self.runtime == "torch":
+            runs = [(lambda s=spec, x=shape: self.model_us(Reduced(build_module(s)), x),
+                     lambda o=out: self.model_us(Mean(), o)) for (spec, shape), out in zip(jobs, outs)]
+            diffs = [[max(0.0, a() - b()) for a, b in runs] for _ in range(passes)]
+            return [statistics.median(d[i] for d in diffs) for i in range(len(jobs))]
+        from .export import export_onnx
+
+        with tempfile.TemporaryDirectory() as tmp:
+            files, means = [], {}
+            for i, ((spec, shape), out) in enumerate(zip(jobs, outs)):
+                path = Path(tmp) / f"m{i}.onnx"
+                export_onnx(Reduced(build_module(spec)).eval(), shape, path)
+                files.append((path, _example(shape)))
+                if out not in means:
+                    means[out] = Path(tmp) / f"mean{len(means)}.onnx"
+                    export_onnx(Mean(), out, means[out])
+            diffs = []
+            for _ in tqdm(range(passes), desc=desc, unit="pass", disable=quiet or passes == 1):
+                base = {o: self.onnx_us(path, _example(o)) for o, path in means.items()}
+                diffs.append([max(0.0, self.onnx_us(path, x) - base[out]) for (path, x), out in zip(files, outs)])
+        return [statistics.median(d[i] for d in diffs) for i in range(len(jobs))]
+
+
+def _example(shape: Shape) -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
 
 
 class Copy(nn.Module):
@@ -299,6 +445,24 @@ class Copy(nn.Module):
 
     def forward(self, x: Any) -> Any:
         return x * 1.0
+
+
+class Mean(nn.Module):
+    """The per-sample mean of the input: a call whose output is one number per sample."""
+
+    def forward(self, x: Any) -> Any:
+        return x.flatten(1).mean(1)
+
+
+class Reduced(nn.Module):
+    """A module followed by :class:`Mean`: its output stays inside the runtime (see :meth:`Timer.modules_us`)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: Any) -> Any:
+        return self.module(x).flatten(1).mean(1)
 
 
 def machine_info(runtime: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -357,10 +521,14 @@ def enumerate_modules(space: Any, size: Mapping[str, Any], samples: int = 1000, 
 
 
 def shapes_to_measure(counts: Mapping[Shape, int], n: int) -> list[Shape]:
-    """The most frequent input shape, then (``n >= 2``) the smallest and largest, then the next most frequent."""
+    """The most frequent input shape, then (``n >= 2``) the largest and the smallest, then the next most frequent.
+
+    The largest comes before the smallest: a module met above its largest measured size is scaled proportionally,
+    which from a small deep-layer shape overestimates a large one many times over (fixed costs scaled up); below the
+    smallest, the same scaling errs on a few microseconds."""
     by_size = sorted(counts, key=lambda s: (int(np.prod(s)), s))
     chosen = [max(counts, key=lambda s: (counts[s], s))]
-    for s in [by_size[0], by_size[-1], *sorted(counts, key=lambda s: (-counts[s], s))]:
+    for s in [by_size[-1], by_size[0], *sorted(counts, key=lambda s: (-counts[s], s))]:
         if len(chosen) >= n:
             break
         if s not in chosen:
@@ -370,43 +538,62 @@ def shapes_to_measure(counts: Mapping[Shape, int], n: int) -> list[Shape]:
 
 def fit_relative(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """``(a, b)`` of ``y ~ a + b * x`` by least squares on the relative error (weights ``1 / y``)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    w = 1.0 / y
-    coef, *_ = np.linalg.lstsq(np.stack([np.ones_like(x), x], axis=1) * w[:, None], y * w, rcond=None)
-    return float(coef[0]), float(coef[1])
+    a, b = _fit_relative([x], y)
+    return a, b
+
+
+def _affine(coef: Sequence[float], xs: Sequence[np.ndarray]) -> np.ndarray:
+    return coef[0] + sum(c * x for c, x in zip(coef[1:], xs))
+
+
+def _fit_relative(xs: Sequence[Sequence[float]], y: Sequence[float]) -> tuple[float, ...]:
+    """``(a, b1, b2, ...)`` of ``y ~ a + sum_i b_i * x_i`` by least squares on the relative error (weights ``1 / y``)."""
+    y = np.asarray(y, dtype=float)
+    X = np.stack([np.ones_like(y), *(np.asarray(x, dtype=float) for x in xs)], axis=1)
+    coef, *_ = np.linalg.lstsq(X / y[:, None], np.ones_like(y), rcond=None)
+    return tuple(float(c) for c in coef)
 
 
 def build_table(space: Any, size: Mapping[str, Any] | None = None, runtime: str = "onnxruntime", threads: int = 1,
                 samples: int = 1000, shapes: int = 2, calibrate: int = 20, seed: int = 0, quiet: bool = False,
-                budget_s: float = TIME_BUDGET_S) -> LatencyTable:
+                budget_s: float = TABLE_BUDGET_S, passes: int = TABLE_PASSES) -> LatencyTable:
     """Measure every module of ``space`` at ``size`` (see :func:`enumerate_modules`) at up to ``shapes`` input shapes
-    each (:func:`shapes_to_measure`), and the runtime's per-inference overhead, on this machine; then time
-    ``calibrate`` random whole networks end to end and fit the table's :attr:`~LatencyTable.correction` (none when
+    each (:func:`shapes_to_measure`) in ``passes`` interleaved passes of ``budget_s`` per module
+    (:meth:`Timer.modules_us`), and the runtime's per-inference overhead, on this machine; then time ``calibrate``
+    random whole networks end to end and fit the table's :attr:`~LatencyTable.correction` (none when
     ``calibrate < 3``; the median ratio measured / sum when the affine fit is not positive over the networks)."""
-    from tqdm.auto import tqdm
-
     full = space.size(**dict(size or {}))
     timer = Timer(runtime, threads, budget_s)
     found = enumerate_modules(space, full, samples, seed=seed)
     jobs = [(spec, shape) for spec, counts in found.items() for shape in shapes_to_measure(counts, shapes)]
-    entries: dict[str, list[tuple[int, Shape, float]]] = {}
     overhead = timer.overhead_us(tuple(space.input_shape(**full)))
-    for spec, shape in tqdm(jobs, desc=f"latency table {space.name}", unit="module", disable=quiet):
-        us = timer.module_us(spec, shape)
+    times = timer.modules_us(jobs, passes, quiet=quiet, desc=f"latency table {space.name} ({len(jobs)} modules)")
+    entries: dict[str, list[tuple[int, Shape, float]]] = {}
+    for (spec, shape), us in zip(jobs, times):
         entries.setdefault(spec_key(spec), []).append((int(np.prod(shape)), shape, us))
     table = LatencyTable(space.name, full, runtime, threads, overhead, {k: sorted(v) for k, v in entries.items()})
     if calibrate >= 3:
-        rng = np.random.default_rng(seed + 1)
-        genomes = [space.random_genome(rng) for _ in range(calibrate)]
-        sums = [table.sum_us(space.spec_walk(g, **full)) for g in genomes]
-        networks = ((space.build(g, **full), tuple(space.genome_input_shape(g, **full))) for g in genomes)
-        times = timer.networks_us(networks, quiet=quiet, desc="calibrating on whole networks")
-        offset, scale = fit_relative(sums, times)
-        if scale <= 0 or offset + scale * min(sums) <= 0:  # noise-dominated (tiny networks, a loaded machine)
-            offset, scale = 0.0, float(np.median(np.asarray(times) / np.asarray(sums)))
-        table.correction = {"scale": round(scale, 5), "offset_us": round(offset, 3), "networks": calibrate}
+        calibrate_table(table, space, calibrate, seed=seed + CALIBRATION_SEED, quiet=quiet)
     machine, versions = machine_info(runtime)
     protocol = {"warmup_runs": WARMUP_RUNS, "min_runs": MIN_RUNS, "max_runs": MAX_RUNS, "budget_s": budget_s,
-                "statistic": "median", "clock": timer.clock, "batch": 1, "samples": samples, "shapes_per_spec": shapes, "seed": seed}
+                "passes": passes, "statistic": "median", "clock": timer.clock, "batch": 1, "samples": samples,
+                "shapes_per_spec": shapes, "seed": seed,
+                "module": "module then a mean of its output, minus a mean of an input of the output's shape"}
     table.machine, table.versions, table.protocol = machine, versions, protocol
     return table
+
+
+#: calibration networks are drawn with seed ``seed + CALIBRATION_SEED`` (benchmarks draw theirs with other seeds)
+CALIBRATION_SEED = 7919
+
+
+def calibrate_table(table: LatencyTable, space: Any, networks: int, seed: int = CALIBRATION_SEED, passes: int = 3,
+                    quiet: bool = True) -> None:
+    """Time ``networks`` random whole networks (``passes`` interleaved passes) and fit the table's correction."""
+    rng = np.random.default_rng(seed)
+    genomes = [space.random_genome(rng) for _ in range(networks)]
+    walks = [space.spec_walk(g, **table.size) for g in genomes]
+    timer = Timer(table.runtime, table.threads)
+    built = ((space.build(g, **table.size), tuple(space.genome_input_shape(g, **table.size))) for g in genomes)
+    measured = timer.networks_us(built, passes=passes, quiet=quiet, desc="calibrating on whole networks")
+    table.fit_correction(walks, measured)

@@ -13,10 +13,13 @@ from hypothesis import strategies as st
 from eeea import LatencyTable, count_latency, count_macs, get_space
 from eeea.cli import main
 from eeea.errors import UserError
-from eeea.latency import enumerate_modules, shapes_to_measure, spec_key
-from eeea.models.specs import walk_macs
+from eeea.latency import (describe_device, enumerate_modules, shapes_to_measure, shipped_table, spec_key,
+                          version_mismatch)
+from eeea.models.specs import chain_params, walk_macs
 from eeea.search.eepi import EEPI, BudgetRepair
 from eeea.units import format_duration, parse_duration
+
+from strategies import genomes
 
 DATA = Path(__file__).resolve().parent / "data"
 TINY = "tiny_wav2small"
@@ -56,6 +59,11 @@ def cell_table() -> LatencyTable:
     return synthetic_table("eeea", samples=300)
 
 
+@pytest.fixture(scope="module")
+def nb201_table() -> LatencyTable:
+    return synthetic_table("nb201", samples=200)
+
+
 # the builder -------------------------------------------------------------------------------------------------------
 def test_table_builder_writes_a_file_for_a_tiny_space(tmp_path, capsys):
     out = tmp_path / "lut.json"
@@ -80,8 +88,8 @@ def test_table_builder_writes_a_file_for_a_tiny_space(tmp_path, capsys):
 def test_measured_shape_choice_and_scaling():
     counts = {(4, 10, 8): 5, (4, 5, 4): 1, (4, 20, 16): 2, (4, 3, 2): 1}
     assert shapes_to_measure(counts, 1) == [(4, 10, 8)]
-    assert shapes_to_measure(counts, 2) == [(4, 10, 8), (4, 3, 2)]
-    assert shapes_to_measure(counts, 3) == [(4, 10, 8), (4, 3, 2), (4, 20, 16)]
+    assert shapes_to_measure(counts, 2) == [(4, 10, 8), (4, 20, 16)]  # the largest first: no scaling far up
+    assert shapes_to_measure(counts, 3) == [(4, 10, 8), (4, 20, 16), (4, 3, 2)]
     spec = ("conv_bn_relu", 4, 4, 3)
     table = LatencyTable(TINY, {}, "torch", 1, 0.0, {spec_key(spec): [(320, (4, 10, 8), 100.0), (1280, (4, 20, 16), 250.0)]})
     assert table.module_us(spec, (4, 10, 8)) == 100.0  # measured shape: exact
@@ -93,8 +101,8 @@ def test_measured_shape_choice_and_scaling():
 # count_latency -----------------------------------------------------------------------------------------------------
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**31), scale=st.floats(0.5, 2.0), offset=st.floats(-50, 50))
-def test_count_latency_is_overhead_plus_the_walks_entries(tiny_table, cell_table, seed, scale, offset):
-    for table in (tiny_table, cell_table):
+def test_count_latency_is_overhead_plus_the_walks_entries(tiny_table, cell_table, nb201_table, seed, scale, offset):
+    for table in (tiny_table, cell_table, nb201_table):
         space = get_space(table.space)
         genome = space.random_genome(np.random.default_rng(seed))
         walk = space.spec_walk(genome, **table.size)
@@ -109,6 +117,24 @@ def test_count_latency_is_overhead_plus_the_walks_entries(tiny_table, cell_table
         assert count_latency(genome, table) == pytest.approx(offset + scale * by_hand, rel=1e-9)
         table.correction = {"scale": 1.0, "offset_us": 0.0}
         assert walk_macs(walk) == count_macs(genome, table.size)  # the walk is the one MACs are counted on
+
+
+#: every space whose networks are walks of module specs; cell spaces at their search size (8 cells, C = 16, 32x32)
+WALKED = ("wav2small", "mobilenet_audio", "ofa_mbv3", "nb201", "nas_bench_macro", "eeea", "darts", "nsga_net")
+
+
+@pytest.mark.parametrize("name", WALKED)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_the_walk_is_the_network_that_params_and_macs_count(name, data):
+    """Latency sums over the very modules the exact counters count: the walk's params and MACs are the genome's."""
+    space = get_space(name)
+    genome = data.draw(genomes(name))
+    size = space.size(**(space.search_size if name in ("eeea", "darts", "nsga_net") else {}))
+    walk = space.spec_walk(genome, **size)
+    assert walk_macs(walk) == space.count_macs(genome, **size)
+    assert chain_params(spec for spec, _ in walk) == space.count_params(genome, **size)
+    assert walk[0][1] == tuple(space.genome_input_shape(genome, **size))
 
 
 def test_count_latency_is_fast(tiny_table):
@@ -133,6 +159,89 @@ def test_eepi_never_admits_a_genome_over_max_latency(tiny_table, seed, quantile)
     offspring = np.array([space.sample(rng) for _ in range(6)])
     repaired = BudgetRepair(eepi)._do(None, offspring, random_state=rng)
     assert all(count_latency(space.decode(x), tiny_table) <= limit for x in repaired)
+
+
+#: the spaces the default SER search may use; eeea ships a reference table of each at the SER evaluation size
+SER_SPACES = ("wav2small", "mobilenet_audio")
+
+
+def _ser_size(space):
+    from eeea.tasks import get_task
+
+    return space.size(**get_task("ser").size_overrides())
+
+
+@pytest.mark.parametrize("name", SER_SPACES)
+def test_reference_tables_ship_for_the_ser_spaces_and_cover_them(name):
+    space = get_space(name)
+    table = shipped_table(space, _ser_size(space))
+    assert table is not None and table.space == name and table.runtime == "onnxruntime" and table.threads == 1
+    assert table.machine["machine"] and table.versions["onnxruntime"] and table.calibration
+    assert "reference" in table.source and "CPU" in describe_device(table)
+    rng = np.random.default_rng(3)
+    for _ in range(100):  # every random genome gets a positive prediction (no missing module stops a search)
+        assert count_latency(space.random_genome(rng), table) > 0
+    assert shipped_table(space, {**_ser_size(space), "seconds": 2.5}) is None  # another size: not this table's
+    assert shipped_table(get_space(TINY), get_space(TINY).size()) is None
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert '"latency_tables/*.json"' in pyproject  # a non-editable install carries the tables
+
+
+@pytest.mark.parametrize("name", SER_SPACES)
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**31), quantile=st.floats(0.3, 1.0))
+def test_eepi_with_a_reference_table_never_admits_a_genome_over_max_latency(name, seed, quantile):
+    space = get_space(name)
+    size = _ser_size(space)
+    table = shipped_table(space, size)
+    rng = np.random.default_rng(seed)
+    latencies = [count_latency(space.random_genome(rng), table) for _ in range(40)]
+    limit = float(np.quantile(latencies, quantile)) + 1e-6
+    eepi = EEPI(space, max_params=72_000, eval_size=size, max_latency=limit, latency_table=table)
+    pop = eepi.population(rng, 4)
+    assert all(count_latency(space.decode(x), table) <= limit for x in pop)
+    repaired = BudgetRepair(eepi)._do(None, np.array([space.sample(rng) for _ in range(6)]), random_state=rng)
+    assert all(count_latency(space.decode(x), table) <= limit for x in repaired)
+
+
+def test_max_latency_without_a_table_uses_the_reference_table_of_the_ser_space():
+    from eeea.search.config import resolve_config
+    from eeea.search.loop import latency_table
+
+    config = resolve_config({}, {"max_latency": "5ms"})  # the ser default: no --latency-table needed
+    space = get_space(config["space"])
+    table, notes = latency_table(config, space, _ser_size(space))
+    assert table is not None and table.space == space.name and config["max_latency"] == 5000.0
+    assert notes[0].startswith("latency_us (pred): predicted on the reference table of an")
+    with pytest.raises(UserError, match="--max-latency needs --latency-table FILE .* no table for space"):
+        latency_table(config, get_space(TINY), get_space(TINY).size())
+
+
+def test_a_table_of_another_runtime_version_is_one_note_not_an_error(tiny_table):
+    table = synthetic_table(TINY, samples=5)
+    table.versions = {"onnxruntime": "0.0.1"}
+    note = version_mismatch(table)
+    assert note.count("\n") == 0 and "measured with onnxruntime 0.0.1" in note and "predictions may be off" in note
+    from importlib.metadata import version
+
+    table.versions = {"onnxruntime": version("onnxruntime")}
+    assert version_mismatch(table) is None
+
+
+def test_a_spec_the_table_lacks_is_estimated_from_its_kind(tiny_table):
+    """Enumeration misses rare specs (a classifier of an unusual width): the kind's nearest entry, scaled by MACs."""
+    space = get_space(TINY)
+    genome = space.random_genome(np.random.default_rng(0))
+    walk = space.spec_walk(genome, **tiny_table.size)
+    spec, shape = next((s, sh) for s, sh in walk if s[0] == "conv_bn_relu")
+    table = LatencyTable(TINY, tiny_table.size, "onnxruntime", 1, 0.0,
+                         {k: v for k, v in tiny_table.entries.items() if k != spec_key(spec)})
+    assert table.module_us(spec, shape) > 0
+    table.entries = {k: v for k, v in table.entries.items() if not k.startswith('["conv_bn_relu"')}
+    table._cache.clear()
+    table._kinds = None
+    with pytest.raises(UserError, match="no entry for module"):
+        table.module_us(spec, shape)
 
 
 def test_eepi_refuses_an_unmeetable_latency(tiny_table):

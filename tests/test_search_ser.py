@@ -94,6 +94,32 @@ def test_front_printout_names_params_macs_ccc_per_dimension_and_a_working_export
     assert out.stat().st_size > 1000 and "(kept)" in capsys.readouterr().out
 
 
+def test_the_default_search_reports_predicted_latency_from_the_reference_table(default_run):
+    """No --latency-table: the front's predicted latency comes from eeea's reference table of the space, said to be
+    the reference machine's; the front's int8 time is of the file export writes, or says its check failed."""
+    from eeea import count_latency
+    from eeea.latency import shipped_table
+
+    run, printed = default_run
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["latency_table"] is None
+    space = get_space(config["space"])
+    table = shipped_table(space, space.size())
+    header = next(line for line in printed.splitlines() if line.startswith("rank"))
+    assert "latency_us (pred)" in header and "fp32_us (onnx)" in header
+    note = next(line for line in printed.splitlines() if line.startswith("latency_us (pred): predicted on the "
+                                                                         "reference"))
+    assert "x86_64 CPU" in note and "build your device's table with eeea latency-table" in note
+    assert note in (run / "log.txt").read_text()
+    with open(run / "pareto.csv") as f:
+        front = list(csv.DictReader(f))
+    for row in front:
+        assert float(row["latency"]) == pytest.approx(count_latency(Genome.from_text(row["genome"]), table), abs=1e-2)
+        assert float(row["measured_fp32"]) > 0
+        assert row["int8"] in ("static", "dynamic", "failed check")
+        assert (row["measured_int8"] != "") == (row["int8"] != "failed check")
+
+
 def test_resume_extends_without_retraining_or_rewriting_weights(default_run, tmp_path):
     import shutil
 

@@ -108,7 +108,7 @@ class SearchRun(RunDir):
         ``extras``: the task's figures (per-dimension CCC, accuracy) shown beside the objectives."""
         counted = [c for c in ("params", "macs") if c not in objectives]  # always shown, objectives or not
         # predicted latency (with a latency table) and the front's measured latency (us), when the search has them
-        counted += [c for c in ("latency", "measured_fp32", "measured_int8")
+        counted += [c for c in ("latency", "measured_fp32", "measured_int8", "int8")
                     if c not in objectives and any(c in r for r in front)]
         extras = [e for e in extras if e not in objectives]
         headers = ["rank", "key", *objectives, *counted, *extras, "status", "checkpoint", "genome"]

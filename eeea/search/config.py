@@ -100,8 +100,7 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         config["max_latency"] = parse_duration(config["max_latency"], "--max-latency") or None
     if config["latency_table"] is not None:
         config["latency_table"] = str(Path(str(config["latency_table"])).expanduser().resolve())
-    elif config["max_latency"] is not None:
-        raise UserError("--max-latency needs --latency-table FILE (measure one with eeea latency-table)")
+    # --max-latency without --latency-table uses eeea's reference table of the space (the search checks there is one)
     if config["measure_latency"] is not None:
         config["measure_latency"] = bool(config["measure_latency"])
     if config["eepi_scope"] not in SCOPES:

@@ -2,10 +2,11 @@
 
 fp32 and int8: the member's network at the evaluation size (the size budgets are counted at), with its trained
 weights when its checkpoint has that size (latency barely depends on the weights, so other members are timed with
-fresh ones). int8 is quantised as ``eeea export --format onnx-int8`` quantises by preference (static QDQ, the front end
-in float), calibrated on :data:`CALIBRATION` inputs and without export's accuracy check, which is what keeps this cheap
-(a few seconds per member); ``eeea export`` is the step that checks the file it ships. Timing follows
-:mod:`eeea.latency`'s protocol (batch 1, one thread, warm-up, median). The files are temporary.
+fresh ones). Both files come from :func:`eeea.export.export`, the function behind ``eeea export``, with its check
+inputs: the timed int8 file is the one ``eeea export --format onnx-int8`` writes (its quantisation method chosen by
+export's rule), and a member whose int8 outputs fail export's accuracy check has no int8 time, its ``int8`` field
+says so. Timing follows :mod:`eeea.latency`'s protocol (batch 1, one thread, warm-up, median). The files are
+temporary.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..checkpoint import is_checkpoint, load_checkpoint
-from ..export import check_inputs, export_onnx, float_nodes, quantize_file
+from ..errors import UserError
+from ..export import check_inputs, export
 from ..genome import Genome
 from ..latency import Timer
 from ..spaces.base import SearchSpace
@@ -25,16 +27,16 @@ from .archive import SearchRun
 
 #: the record keys of the two measurements (microseconds)
 MEASURED = ("measured_fp32", "measured_int8")
-#: calibration inputs of the int8 quantisation
-CALIBRATION = 4
 
 
 def measure_front(front: Sequence[Mapping[str, Any]], space: SearchSpace, size: Mapping[str, Any], run: SearchRun,
                   quiet: bool = False) -> list[dict[str, Any]]:
-    """The front's records with ``measured_fp32`` (and, for trained members, ``measured_int8``) in microseconds."""
+    """The front's records with ``measured_fp32`` and ``measured_int8`` in microseconds, and ``int8``: the method
+    export kept (``static`` or ``dynamic``) or ``failed check`` (then no int8 time)."""
     timer = Timer("onnxruntime", 1)
     out: list[dict[str, Any]] = []
-    calibration: list[np.ndarray] | None = None
+    inputs: dict[tuple, Any] = {}  # export's (calibration, check) inputs per input shape
+    log = run.logger()
     with tempfile.TemporaryDirectory() as tmp:
         for r in tqdm(front, desc="timing the front's ONNX", unit="net", leave=False, disable=quiet):
             r = dict(r)
@@ -45,11 +47,23 @@ def measure_front(front: Sequence[Mapping[str, Any]], space: SearchSpace, size: 
             shape = tuple(space.genome_input_shape(genome, **size))
             model = _trained_at(run, r.get("checkpoint"), space, size) or space.build(genome, **size)
             example = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
+            if shape not in inputs:
+                inputs[shape] = check_inputs(shape)
             fp32, int8 = Path(tmp) / f"{r['key']}.onnx", Path(tmp) / f"{r['key']}.int8.onnx"
-            export_onnx(model.eval(), shape, fp32)
+            try:
+                export(model, shape, fp32, fmt="onnx", force=True, inputs=inputs[shape])
+            except UserError as e:  # the fp32 file disagrees with torch: nothing a user would ship to time
+                r["int8"] = "fp32 failed check"
+                log.warning(f"front member {r['key']}: {e}")
+                continue
             r["measured_fp32"] = round(timer.onnx_us(fp32, example), 1)
-            calibration = calibration or check_inputs(shape, n=CALIBRATION)[0][:CALIBRATION]
-            quantize_file(fp32, int8, "static", calibration, float_nodes(model, fp32))
+            try:
+                report = export(model, shape, int8, fmt="onnx-int8", force=True, inputs=inputs[shape])
+            except UserError as e:
+                r["int8"] = "failed check"
+                log.info(f"front member {r['key']}: no int8 time, {e}")
+                continue
+            r["int8"] = report.int8_method
             r["measured_int8"] = round(timer.onnx_us(int8, example), 1)
     return out
 

@@ -18,7 +18,7 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
 from ..errors import UserError
-from ..latency import LatencyTable
+from ..latency import LatencyTable, describe_device, shipped_table, version_mismatch
 from ..progress import hide_progress
 from ..spaces import get_space
 from ..tasks import get_task
@@ -45,16 +45,40 @@ class SearchResult:
     evaluations: int  # distinct genomes evaluated in the run
     eepi: dict[str, Any]
     columns: tuple[tuple[str, str], ...] = ()  # the task's extra figures worth printing: (key in "extra", header)
+    latency_note: str = ""  # where the predicted latency holds, when it comes from eeea's reference table
 
 
-def _objectives(config: Mapping[str, Any], task_objective: str) -> list[str]:
+#: what the front's predicted latency means when no --latency-table was given and eeea's reference table was used
+REFERENCE_NOTE = ("latency_us (pred): predicted on the reference table of an {device} shipped with eeea; build "
+                  "your device's table with eeea latency-table and pass it as --latency-table")
+
+
+def latency_table(config: Mapping[str, Any], space: Any, eval_size: Mapping[str, Any]) -> tuple[LatencyTable | None,
+                                                                                                list[str]]:
+    """``(table, notes)``: --latency-table, else the reference table shipped for the space at ``eval_size`` (noted
+    as such), else None; a table of another runtime version than the installed one is noted, not refused."""
+    if config.get("latency_table"):
+        table, notes = LatencyTable.load(config["latency_table"]), []
+    else:
+        table = shipped_table(space, eval_size)
+        if table is None:
+            if config.get("max_latency") is not None:
+                raise UserError(f"--max-latency needs --latency-table FILE (eeea ships no table for space {space.name} "
+                                f"at this size; measure one with eeea latency-table)")
+            return None, []
+        notes = [REFERENCE_NOTE.format(device=describe_device(table))]
+    mismatch = version_mismatch(table)
+    return table, notes + ([mismatch] if mismatch else [])
+
+
+def _objectives(config: Mapping[str, Any], task_objective: str, table: LatencyTable | None = None) -> list[str]:
     objectives = list(config["objectives"] or [task_objective, "params"])
     allowed = {task_objective, *COUNTED}
     bad = [o for o in objectives if o not in allowed]
     if bad or task_objective not in objectives or len(set(objectives)) != len(objectives) or len(objectives) < 2:
         raise UserError(f"--objectives: {','.join(objectives)!r} must list {task_objective} and params, macs and/or "
                         f"latency once each (this task's objective is {task_objective})")
-    if "latency" in objectives and not config.get("latency_table"):
+    if "latency" in objectives and table is None:
         raise UserError("--objectives latency needs --latency-table FILE (measure one with eeea latency-table)")
     return [task_objective] + [o for o in objectives if o != task_objective]
 
@@ -74,8 +98,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         kind = "raw audio" if task.input_rank == 1 else "images"
         raise UserError(f"space {space.name} does not take {kind}, the input of task {config['task']}; pick another "
                         f"--space (or leave it out for the task's default)")
-    objectives = _objectives(config, task.objective)
-    table = LatencyTable.load(config["latency_table"]) if config.get("latency_table") else None
+    table, table_notes = latency_table(config, space, eval_size)
+    objectives = _objectives(config, task.objective, table)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
     eepi.check_feasible()
     notes = task.check_data()  # unusable data stops the run here, before any training
@@ -88,7 +112,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     log.info(first)
     if not quiet:  # the first line comes before any expensive step: the run directory exists and can be resumed
         tqdm.write(f"{run.path}: {first}")
-    for line in notes:  # what the data check found (clips skipped, the split)
+    for line in [*notes, *table_notes]:  # what the data check found (clips skipped, the split); the latency table
         log.info(line)
         if not quiet:
             tqdm.write(line)
@@ -183,7 +207,9 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
              + format_fields(stats, sep=", "))
     run.close_logger()
     run.unlock()
-    return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns))
+    reference = table_notes[0] if table_notes and not config.get("latency_table") else ""
+    return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns),
+                        reference)
 
 
 def _eepi_stats(eepi: EEPI, repair: Any) -> dict[str, Any]:

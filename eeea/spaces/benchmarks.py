@@ -25,7 +25,7 @@ from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..models.macro import MACRO_OPS, MacroNetwork, macro_key, macro_net_spec, parse_macro_key
 from ..models.nb201 import NB201_OPS, NB201Network, cell_string, expand_cells, nb201_net_spec, parse_cell_string
-from ..models.specs import chain_macs, chain_params
+from ..models.specs import Walk, chain_params, chain_walk, walk_macs
 from .base import SearchSpace, register_space_kind
 
 
@@ -98,8 +98,13 @@ class OpChoiceSpace(SearchSpace):
     def count_params(self, genome: Genome, **size: Any) -> int:
         return chain_params(self.chain(genome, **size))
 
+    def spec_walk(self, genome: Genome, **size: Any) -> Walk:
+        """The chain's modules, each on its input: every op keeps its input's shape, so a cell's ops (which read
+        different nodes of one shape) walk as a chain; the cell's sums are not modules."""
+        return chain_walk(self.chain(genome, **size), self.input_shape(**size))
+
     def count_macs(self, genome: Genome, **size: Any) -> int:
-        return chain_macs(self.chain(genome, **size), self.input_shape(**size))
+        return walk_macs(self.spec_walk(genome, **size))
 
 
 @register_space_kind("nb201")
