@@ -86,8 +86,13 @@ def main() -> None:
         search.append(1 - r["objectives"]["1-ccc"])
         test.append(float(np.mean(scores[i * len(seeds) : (i + 1) * len(seeds)])))
         print(f"{r['key']}: search-time (validation) CCC {search[-1]:.3f}, test CCC {test[-1]:.3f} "
-              f"(seeds {args.seeds})")
+              f"(seeds {args.seeds}: {', '.join(f'{x:.3f}' for x in scores[i * len(seeds) : (i + 1) * len(seeds)])})")
     rho = spearmanr(search, test).statistic
+    if len(seeds) > 1:  # the ceiling noise sets: how well one retraining seed ranks the students like another
+        per_seed = np.array(scores).reshape(len(chosen), len(seeds))
+        ceiling = spearmanr(per_seed[:, 0], per_seed[:, 1]).statistic
+        print(f"test CCC between students: sd {np.std(test):.3f}; between seeds of one student: mean sd "
+              f"{per_seed.std(axis=1).mean():.3f}; Spearman seed {seeds[0]} vs seed {seeds[1]}: {ceiling:.2f}")
     minutes = (time.perf_counter() - start) / 60
     command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     record("bench_ser_rank", f"Spearman rank correlation, search-time (validation) mean CCC vs test mean CCC after "
