@@ -225,9 +225,13 @@ def print_front(result: Any) -> None:
 
 
 def export_line(run_dir: Path, rank: int, best: Any) -> str:
-    """The export command for the best front member that works as printed: int8 from trained weights, else the
-    architecture as float ONNX (int8 of untrained weights is refused) with the command that trains it."""
+    """The export command for the best front member that works as printed: int8 from trained weights (float when
+    the front's timing found its int8 file failing the check), else the architecture as float ONNX (int8 of untrained
+    weights is refused) with the command that trains it."""
     if best.get("checkpoint"):
+        if str(best.get("int8", "")).endswith("failed check"):  # front timing found no int8 file close to torch
+            return (f"export the best front member (trained weights; its int8 file failed the accuracy check, so "
+                    f"float): eeea export {run_dir / best['checkpoint']} --format onnx --out {best['key']}.onnx")
         return (f"export the best front member (trained weights): eeea export {run_dir / best['checkpoint']} "
                 f"--format onnx-int8 --out {best['key']}.int8.onnx")
     genome = run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
