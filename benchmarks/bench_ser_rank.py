@@ -6,11 +6,17 @@ over the search-time ranking) from scratch with the same budget on the training 
 (validation speakers, or the mean over ``--folds`` of the run) and the test mean CCC (mean over ``--seeds``). Target:
 Spearman >= 0.6 over >= 20 students. Writes the figure to benchmarks/RESULTS.md.
 
+``--folds K`` scores the same students as a ``--folds K`` search would (K-fold cross-validation by speaker over the
+training + validation speakers, mean CCC), to choose K by measurement without running K searches. Test scores after
+retraining are kept in ``RUN/retrained.json`` (per genome key and seed) and reused by later calls.
+
     python benchmarks/bench_ser_rank.py runs/ser --data ../shared/data/emodb.zip --students 20 --seeds 0,1,2
+    python benchmarks/bench_ser_rank.py runs/ser --data ../shared/data/emodb.zip --students 20 --seeds 0,1 --folds 3
 """
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import sys
 import time
@@ -39,15 +45,18 @@ def spread(records: list[dict], n: int) -> list[dict]:
 _JOB: tuple = ()
 
 
-def _retrain(pair: tuple[str, int]) -> float:
-    """Test mean CCC of one genome retrained from scratch with one seed (on train + valid)."""
-    task, budget = _JOB
-    genome_text, seed = pair
+def _retrain(job: tuple[str, str, int]) -> float:
+    """``("test", genome, seed)``: test mean CCC of the genome retrained from scratch on train + valid;
+    ``("folds", genome, seed)``: its K-fold validation mean CCC (the score of a ``--folds K`` search)."""
+    tasks, budget = _JOB
+    which, genome_text, seed = job
+    task = tasks[which]
     genome = resolve_genome(genome_text)
     space = get_space(genome.space)
     torch.manual_seed(seed)
     model = space.build(genome, **space.size(outputs=len(task.dims)))
-    return float(task.evaluate(model, budget, seed)["test_ccc"])
+    result = task.evaluate(model, budget, seed)
+    return float(result["test_ccc"] if which == "test" else 1.0 - result["1-ccc"])
 
 
 def main() -> None:
@@ -60,34 +69,61 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="retraining epochs (default: the run's budget)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1, help="retrainings run at once (processes; 2 on 2 cores)")
+    ap.add_argument("--folds", type=int, default=0,
+                    help="also score each student by K-fold cross-validation by speaker (seed 0), as --folds K would")
     args = ap.parse_args()
     run = SearchRun.read(args.run)
     config = run.config()
     task_config = dict(config["task_config"])
     task_config.update({k: v for k, v in (("labels", args.labels),) if v})
     task_config.pop("folds", None)
-    task = get_task("ser", data=args.data or config["data"], **task_config)
+    data = args.data or config["data"]
+    task = get_task("ser", data=data, **task_config)
     split = task.prepare_final("cpu", (16000,))
+    tasks = {"test": task}
+    if args.folds > 1:
+        tasks["folds"] = get_task("ser", data=data, **task_config, folds=args.folds)
+        tasks["folds"].prepare("cpu")
     budget = {**config["train"], **({"epochs": args.epochs} if args.epochs else {})}
     seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(args.threads)
     chosen = spread([r for r in run.read_archive() if r["status"] == "ok"], args.students)
     global _JOB
-    _JOB = (task, budget)
-    pairs = [(r["genome"], seed) for r in chosen for seed in seeds]
+    _JOB = (tasks, budget)
+    cache_path = Path(args.run) / "retrained.json"  # test scores by "key seed epochs"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    name = lambda r, seed: f"{r['key']} {seed} {budget['epochs']}"  # noqa: E731
+    jobs = [("test", r["genome"], seed) for r in chosen for seed in seeds if name(r, seed) not in cache]
+    jobs += [("folds", r["genome"], 0) for r in chosen] if args.folds > 1 else []
     start = time.perf_counter()
-    if args.jobs > 1:  # forked workers share the prepared task (its decoded clips)
+    if args.jobs > 1:  # forked workers share the prepared tasks (their decoded clips)
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-            scores = pool.map(_retrain, pairs, chunksize=1)
+            done = pool.map(_retrain, jobs, chunksize=1)
     else:
-        scores = [_retrain(p) for p in pairs]
+        done = [_retrain(j) for j in jobs]
+    by_key = {r["genome"]: r for r in chosen}
+    kfold = {}
+    for (which, genome, seed), value in zip(jobs, done):
+        if which == "test":
+            cache[name(by_key[genome], seed)] = value
+        else:
+            kfold[by_key[genome]["key"]] = value
+    cache_path.write_text(json.dumps(cache, indent=1))
+    scores = [cache[name(r, seed)] for r in chosen for seed in seeds]
     search, test = [], []
     for i, r in enumerate(chosen):
         search.append(1 - r["objectives"]["1-ccc"])
         test.append(float(np.mean(scores[i * len(seeds) : (i + 1) * len(seeds)])))
-        print(f"{r['key']}: search-time (validation) CCC {search[-1]:.3f}, test CCC {test[-1]:.3f} "
+        folds = f", {args.folds}-fold validation CCC {kfold[r['key']]:.3f}" if kfold else ""
+        print(f"{r['key']}: search-time (validation) CCC {search[-1]:.3f}{folds}, test CCC {test[-1]:.3f} "
               f"(seeds {args.seeds}: {', '.join(f'{x:.3f}' for x in scores[i * len(seeds) : (i + 1) * len(seeds)])})")
     rho = spearmanr(search, test).statistic
+    if kfold:
+        rho_k = spearmanr([kfold[r["key"]] for r in chosen], test).statistic
+        record("bench_ser_rank", f"Spearman rank correlation, {args.folds}-fold validation mean CCC (by speaker over "
+               f"train + valid, seed 0) vs test mean CCC after retraining ({len(chosen)} students, seeds {args.seeds}, "
+               f"{budget['epochs']} epochs)", f"{rho_k:.2f}", ">= 0.6 over >= 20 students",
+               "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
     if len(seeds) > 1:  # the ceiling noise sets: how well one retraining seed ranks the students like another
         per_seed = np.array(scores).reshape(len(chosen), len(seeds))
         ceiling = spearmanr(per_seed[:, 0], per_seed[:, 1]).statistic

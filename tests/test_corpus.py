@@ -134,7 +134,10 @@ def test_search_train_label_export_end_to_end(corpus, tmp_path, capsys):
     root, labels = corpus
     data = ["--data", str(root), "--labels", str(labels)]
     run = tmp_path / "search"
+    # wav2small: its one-epoch students still vary enough for the int8 check's CCC (a one-epoch mobilenet_audio
+    # student's outputs are nearly constant, and int8 export then refuses it in one line, as it should)
     assert main(["search", "--task", "ser", *data, "--valid-speakers", "spk1", "--test-speakers", "spk2",
+                 "--space", "wav2small",
                  "--population", "2", "--generations", "0", "--epochs", "1", "--batch-size", "4", "--workers", "1",
                  "--max-macs", "40M",
                  "--out", str(run), "--quiet"]) == 0
