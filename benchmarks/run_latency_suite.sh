@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benchmarks/latency_tables
-for space in wav2small mobilenet_audio ofa_mbv3 nb201 eeea; do
+for space in mobilenet_audio ofa_mbv3 nb201 eeea wav2small; do  # quickest first
   python benchmarks/bench_latency.py --spaces "$space" --genomes 200 --passes 3 --samples 300 --shapes 2 \
     --table-passes 3 --budget 0.1 --calibrate 20 --tables benchmarks/latency_tables --quiet
 done
