@@ -199,11 +199,10 @@ LATENCY_HEADERS = {"latency": "latency_us (pred)", "measured_fp32": "fp32_us (on
 
 def print_front(result: Any) -> None:
     """The front as a table (objectives, params, MACs, the task's figures), EE-PI's statistics and an export line."""
+    from .search.archive import counted_columns
     from .tables import render
 
-    counted = [c for c in ("params", "macs") if c not in result.objectives]
-    counted += [c for c in ("latency", "measured_fp32", "measured_int8", "int8")  # microseconds, int8 method
-                if c not in result.objectives and any(c in r for r in result.front)]
+    counted = counted_columns(result.front, result.objectives)
     extra = [(k, h) for k, h in result.columns if k not in result.objectives
              and any(k in r.get("extra", {}) for r in result.front)]  # e.g. no valence column without valence labels
     rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r.get(c, "") for c in counted),

@@ -27,6 +27,14 @@ ARCHIVE, PARETO_CSV, PARETO_PNG, GENOMES, CHECKPOINTS = (
 )
 
 
+def counted_columns(front: Sequence[Mapping[str, Any]], objectives: Sequence[str]) -> list[str]:
+    """The front's figures shown beside its objectives (pareto.csv and the printout): params and MACs always;
+    predicted latency (with a latency table) and the front's measured latency (us) and int8 method, when present."""
+    counted = [c for c in ("params", "macs") if c not in objectives]
+    return counted + [c for c in ("latency", "measured_fp32", "measured_int8", "int8")
+                      if c not in objectives and any(c in r for r in front)]
+
+
 class SearchRun(RunDir):
     """A search's run directory (see the module docstring for its files)."""
 
@@ -106,10 +114,7 @@ class SearchRun(RunDir):
                     all_points: Iterable[Sequence[float]] = (), extras: Sequence[str] = ()) -> None:
         """pareto.csv, pareto.png and genomes/NN_KEY.yaml for the front members (sorted by the first objective).
         ``extras``: the task's figures (per-dimension CCC, accuracy) shown beside the objectives."""
-        counted = [c for c in ("params", "macs") if c not in objectives]  # always shown, objectives or not
-        # predicted latency (with a latency table) and the front's measured latency (us), when the search has them
-        counted += [c for c in ("latency", "measured_fp32", "measured_int8", "int8")
-                    if c not in objectives and any(c in r for r in front)]
+        counted = counted_columns(front, objectives)
         extras = [e for e in extras if e not in objectives]
         headers = ["rank", "key", *objectives, *counted, *extras, "status", "checkpoint", "genome"]
         with open(self.path / PARETO_CSV, "w", newline="") as f:
