@@ -6,12 +6,16 @@ over the search-time ranking) from scratch with the same budget on the training 
 (validation speakers, or the mean over ``--folds`` of the run) and the test mean CCC (mean over ``--seeds``). Target:
 Spearman >= 0.6 over >= 20 students. Writes the figure to benchmarks/RESULTS.md.
 
+Several runs of the same data, split and budget (say, one per space) pool their students, drawn evenly from each;
+the figure is then over the pool, and each run's own Spearman is printed beside it.
+
 ``--folds K`` scores the same students as a ``--folds K`` search would (K-fold cross-validation by speaker over the
 training + validation speakers, mean CCC), to choose K by measurement without running K searches. Test scores after
 retraining are kept in ``RUN/retrained.json`` (per genome key and seed) and reused by later calls.
 
     python benchmarks/bench_ser_rank.py runs/ser --data ../shared/data/emodb.zip --students 20 --seeds 0,1,2
     python benchmarks/bench_ser_rank.py runs/ser --data ../shared/data/emodb.zip --students 20 --seeds 0,1 --folds 3
+    python benchmarks/bench_ser_rank.py runs/ser_mb runs/ser_w2s --students 20 --seeds 0,1 --jobs 2
 """
 from __future__ import annotations
 
@@ -47,7 +51,9 @@ _JOB: tuple = ()
 
 def _retrain(job: tuple[str, str, int]) -> float:
     """``("test", genome, seed)``: test mean CCC of the genome retrained from scratch on train + valid;
-    ``("folds", genome, seed)``: its K-fold validation mean CCC (the score of a ``--folds K`` search)."""
+    ``("folds", genome, seed)``: its K-fold validation mean CCC (the score of a ``--folds K`` search);
+    ``("valid", genome, seed)``: its validation mean CCC trained on the training part with ``seed`` (one more repeat
+    of the search's own score)."""
     tasks, budget = _JOB
     which, genome_text, seed = job
     task = tasks[which]
@@ -61,7 +67,8 @@ def _retrain(job: tuple[str, str, int]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", help="a search run directory")
+    ap.add_argument("runs", nargs="+", metavar="run", help="search run directories (several: runs of the same data, "
+                    "split and budget, e.g. of different spaces; the students are drawn evenly from each)")
     ap.add_argument("--data", help="as the search's --data (default: the run's)")
     ap.add_argument("--labels", help="as the search's --labels (default: the run's)")
     ap.add_argument("--students", type=int, default=20)
@@ -69,11 +76,20 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="retraining epochs (default: the run's budget)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1, help="retrainings run at once (processes; 2 on 2 cores)")
+    ap.add_argument("--repeats", type=int, default=1, help="also score each student as a search repeating its "
+                    "training R times would: the mean validation CCC of the search's own training and R - 1 more "
+                    "seeds (1000, 1001, ...)")
     ap.add_argument("--folds", type=int, default=0,
                     help="also score each student by K-fold cross-validation by speaker (seed 0), as --folds K would")
     args = ap.parse_args()
-    run = SearchRun.read(args.run)
-    config = run.config()
+    runs = [SearchRun.read(path) for path in args.runs]
+    config = runs[0].config()
+    for other in runs[1:]:  # one test part and one budget: the students' scores must be comparable
+        theirs = other.config()
+        for key in ("data", "train", "task_config"):
+            if theirs.get(key) != config.get(key):
+                sys.exit(f"bench_ser_rank: {other.path} differs from {runs[0].path} in {key}: its search scores "
+                         f"are not comparable")
     task_config = dict(config["task_config"])
     task_config.update({k: v for k, v in (("labels", args.labels),) if v})
     task_config.pop("folds", None)
@@ -84,17 +100,31 @@ def main() -> None:
     if args.folds > 1:
         tasks["folds"] = get_task("ser", data=data, **task_config, folds=args.folds)
         tasks["folds"].prepare("cpu")
+    if args.repeats > 1:
+        tasks["valid"] = get_task("ser", data=data, **task_config)
+        tasks["valid"].prepare("cpu")
     budget = {**config["train"], **({"epochs": args.epochs} if args.epochs else {})}
     seeds = [int(s) for s in args.seeds.split(",")]
     torch.set_num_threads(args.threads)
-    chosen = spread([r for r in run.read_archive() if r["status"] == "ok"], args.students)
+    per_run = [args.students // len(runs) + (i < args.students % len(runs)) for i in range(len(runs))]
+    chosen, home = [], {}  # home: a student's run directory (its cache of test scores)
+    for run, n in zip(runs, per_run):
+        for r in spread([r for r in run.read_archive() if r["status"] == "ok"], n):
+            chosen.append(r)
+            home[r["key"]] = run.path
     global _JOB
     _JOB = (tasks, budget)
-    cache_path = Path(args.run) / "retrained.json"  # test scores by "key seed epochs"
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    caches = {}  # per run: RUN/retrained.json, test scores by "key seed epochs"
+    for run in runs:
+        path = Path(run.path) / "retrained.json"
+        caches[run.path] = json.loads(path.read_text()) if path.is_file() else {}
+    cache = {k: v for c in caches.values() for k, v in c.items()}
     name = lambda r, seed: f"{r['key']} {seed} {budget['epochs']}"  # noqa: E731
     jobs = [("test", r["genome"], seed) for r in chosen for seed in seeds if name(r, seed) not in cache]
     jobs += [("folds", r["genome"], 0) for r in chosen] if args.folds > 1 else []
+    repeat_seeds = [1000 + i for i in range(args.repeats - 1)]
+    jobs += [("valid", r["genome"], seed) for r in chosen for seed in repeat_seeds
+             if f"valid {name(r, seed)}" not in cache]
     start = time.perf_counter()
     if args.jobs > 1:  # forked workers share the prepared tasks (their decoded clips)
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
@@ -104,20 +134,42 @@ def main() -> None:
     by_key = {r["genome"]: r for r in chosen}
     kfold = {}
     for (which, genome, seed), value in zip(jobs, done):
-        if which == "test":
-            cache[name(by_key[genome], seed)] = value
-        else:
-            kfold[by_key[genome]["key"]] = value
-    cache_path.write_text(json.dumps(cache, indent=1))
+        r = by_key[genome]
+        if which == "folds":
+            kfold[r["key"]] = value
+        else:  # test scores, and validation scores of more training seeds, kept for later calls
+            label = name(r, seed) if which == "test" else f"valid {name(r, seed)}"
+            cache[label] = caches[home[r["key"]]][label] = value
+    for path, scores_of_run in caches.items():
+        (Path(path) / "retrained.json").write_text(json.dumps(scores_of_run, indent=1))
     scores = [cache[name(r, seed)] for r in chosen for seed in seeds]
     search, test = [], []
     for i, r in enumerate(chosen):
         search.append(1 - r["objectives"]["1-ccc"])
         test.append(float(np.mean(scores[i * len(seeds) : (i + 1) * len(seeds)])))
         folds = f", {args.folds}-fold validation CCC {kfold[r['key']]:.3f}" if kfold else ""
-        print(f"{r['key']}: search-time (validation) CCC {search[-1]:.3f}{folds}, test CCC {test[-1]:.3f} "
+        print(f"{r['key']} ({resolve_genome(r['genome']).space}): search-time (validation) CCC {search[-1]:.3f}"
+              f"{folds}, test CCC {test[-1]:.3f} "
               f"(seeds {args.seeds}: {', '.join(f'{x:.3f}' for x in scores[i * len(seeds) : (i + 1) * len(seeds)])})")
     rho = spearmanr(search, test).statistic
+    if repeat_seeds:
+        repeated = [float(np.mean([search[i]] + [cache[f"valid {name(r, seed)}"] for seed in repeat_seeds]))
+                    for i, r in enumerate(chosen)]
+        rho_r = spearmanr(repeated, test).statistic
+        print(f"validation CCC, mean of {args.repeats} trainings, per student: "
+              + ", ".join(f"{x:.3f}" for x in repeated))
+        record("bench_ser_rank", f"Spearman rank correlation, validation mean CCC averaged over {args.repeats} "
+               f"training seeds (the search's and {args.repeats - 1} more) vs test mean CCC after retraining "
+               f"({len(chosen)} students, seeds {args.seeds}, {budget['epochs']} epochs)", f"{rho_r:.2f}",
+               ">= 0.6 over >= 20 students", "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
+    spaces = []
+    for run in runs:  # within each run (one space each): the ranking among students alike
+        mine = [i for i, r in enumerate(chosen) if home[r["key"]] == run.path]
+        space = run.config().get("space", "?")
+        spaces.append(space)
+        if len(runs) > 1 and len(mine) > 2:
+            print(f"within {run.path} ({space}, {len(mine)} students): Spearman "
+                  f"{spearmanr([search[i] for i in mine], [test[i] for i in mine]).statistic:.2f}")
     if kfold:
         rho_k = spearmanr([kfold[r["key"]] for r in chosen], test).statistic
         record("bench_ser_rank", f"Spearman rank correlation, {args.folds}-fold validation mean CCC (by speaker over "
@@ -132,8 +184,8 @@ def main() -> None:
     minutes = (time.perf_counter() - start) / 60
     command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     record("bench_ser_rank", f"Spearman rank correlation, search-time (validation) mean CCC vs test mean CCC after "
-           f"retraining ({len(chosen)} students, seeds {args.seeds}, {budget['epochs']} epochs; {split}; "
-           f"{minutes:.0f} min)", f"{rho:.2f}", ">= 0.6 over >= 20 students", command)
+           f"retraining ({len(chosen)} students of {' + '.join(spaces)}, seeds {args.seeds}, {budget['epochs']} epochs; "
+           f"{split}; {minutes:.0f} min)", f"{rho:.2f}", ">= 0.6 over >= 20 students", command)
 
 
 if __name__ == "__main__":

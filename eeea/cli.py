@@ -312,13 +312,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         import numpy as np
         import onnxruntime
 
-        from .latency import Timer
+        from .latency import QUANTILE, Timer
         from .units import format_duration
 
         example = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
         us = Timer("onnxruntime", 1).onnx_us(report.path, example)
         print(f"latency: {format_duration(us)} per input of {'x'.join(map(str, shape))} (onnxruntime "
-              f"{onnxruntime.__version__}, 1 thread, batch 1, median after warm-up) on this machine")
+              f"{onnxruntime.__version__}, 1 thread, batch 1, {QUANTILE * 100:.0f}th percentile of timed runs after "
+              f"warm-up) on this machine")
     return 0
 
 
@@ -349,17 +350,21 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
         raise UserError("--samples, --shapes and --passes must be positive integers")
     space = get_space(args.space)
     table = build_table(space, dict(args.size or []), args.runtime, args.threads, args.samples, args.shapes,
-                        args.calibrate, quiet=args.quiet, passes=args.passes)
+                        args.calibrate, quiet=args.quiet, passes=args.passes, optimization=args.optimization,
+                        **({"quantile": args.quantile} if args.quantile is not None else {}))
     table.save(out, force=args.force)
     if not args.quiet:
         n = sum(len(p) for p in table.entries.values())
         print(f"wrote {out}: {len(table.entries)} module specs ({n} measured shapes) of space {space.name} at "
               f"{', '.join(f'{k}={v}' for k, v in table.size.items())}; {table.runtime} "
               f"{table.versions.get(table.runtime, '')}, {table.threads} thread(s), per-inference overhead "
-              f"{format_duration(table.overhead_us)}, correction x{table.correction['scale']:.3g} "
+              f"{format_duration(table.overhead_us)}, {len(table.blocked)} of them in onnxruntime's blocked layout; "
+              f"correction {table.correction_form()}: x{table.correction['scale']:.3g} "
               f"{table.correction['offset_us']:+.0f}us"
               + (f" {table.correction['per_module_us']:+.0f}us per module" if table.correction.get("per_module_us")
-                 else ""))
+                 else "")
+              + (f" {table.correction['per_handoff_element_us'] * 1e3:+.3g}ns per element handed between blocked "
+                 f"modules" if table.correction.get("per_handoff_element_us") else ""))
     return 0
 
 
@@ -547,8 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "the largest and the smallest; others are interpolated by input size); default 2")
     p.add_argument("--passes", type=int, default=3, help="interleaved passes over all modules, each module's figure "
                    "the median of its passes (default 3)")
-    p.add_argument("--calibrate", type=int, default=20, help="random whole networks timed end to end to fit the "
-                   "table's correction of the sum of modules (default 20; 0: none)")
+    p.add_argument("--optimization", choices=["all", "extended", "basic", "disabled"], default="all",
+                   help="onnxruntime's graph optimisation level, as the model will be run (default all, onnxruntime's "
+                   "own; extended: no CPU-specific layout transforms, as in a model optimised offline)")
+    p.add_argument("--quantile", type=float, help="a timing's figure: this quantile of its timed runs (default "
+                   "0.1, eeea.latency.QUANTILE: steadier than the median on a machine shared with other work; 0.5 "
+                   "is the median)")
+    p.add_argument("--calibrate", type=int, default=60, help="random whole networks timed end to end to fit the "
+                   "table's correction of the sum of modules (default 60; 0: none)")
     p.add_argument("--out", required=True, metavar="FILE", help="the table (JSON)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

@@ -3,7 +3,7 @@ protocol that fills it and times whole exported networks.
 
 A network is a walk of module specs, each on its input shape (:meth:`SearchSpace.spec_walk`, the same walk that
 counts MACs). A :class:`LatencyTable` holds, per module spec, its latency in microseconds measured alone at one or more
-input shapes on the target device as it runs inside a network (:meth:`Timer.modules_us`), plus the fixed
+input shapes on the target device as it runs inside a network (:func:`module_items`), plus the fixed
 per-inference cost (``overhead_us``). The predicted latency of a genome is the table's correction (fitted on whole
 networks, :meth:`LatencyTable.fit_correction`) of ``overhead_us + sum of its modules' entries``
 (:func:`count_latency`). A module met at a shape the table did not measure is scaled by its input size (linear
@@ -11,17 +11,20 @@ between measured shapes, proportional beyond them); a spec the table lacks is es
 entry, and a kind the table lacks entirely is an error. eeea ships reference tables of the SER spaces
 (:func:`shipped_table`), measured on its development machine.
 
-Timing protocol (:func:`median_us`): warm-up runs, then the median of timed runs (more runs for fast modules, at least
-:data:`MIN_RUNS`), one intra-op thread unless told otherwise. Table files are JSON; they record the machine, runtime,
-versions, threads, space and size they were measured at, so a table measured on a phone or a Raspberry Pi can be
-brought back and used by a search that never touches that device.
+Timing protocol (:func:`time_us`): warm-up runs, then the 10th percentile (:data:`QUANTILE`) of timed runs (more runs
+for fast modules, at least :data:`MIN_RUNS`), one intra-op thread unless told otherwise; tables and benchmarks time in
+interleaved passes and keep each item's fastest pass. Both choices measure the device's own speed on a machine shared
+with other work, whose runs fall in a fast and a slow mode and whose slow spells last seconds (docs/decisions.md).
+Table files are JSON; they record the machine, runtime, versions, threads, protocol, space and size they were
+measured at, so a table measured on a phone or a Raspberry Pi can be brought back and used by a search that never
+touches that device.
 """
 from __future__ import annotations
 
 import bisect
 import json
+import math
 import platform
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,10 +41,17 @@ from .genome import Genome
 FORMAT = 1
 RUNTIMES = ("onnxruntime", "torch")
 WARMUP_RUNS, MIN_RUNS, MAX_RUNS = 2, 5, 50
-#: timed runs stop early once they have taken this long (big modules need few runs for a stable median)
+#: timed runs stop early once they have taken this long (big modules need few runs for a stable figure)
 TIME_BUDGET_S = 0.3
+#: the figure of a module or network: this quantile of its timed runs. Not the median: on a shared machine the runs
+#: fall in a fast and a slow mode (other tenants' load), and the median flips between them from one session to the
+#: next (18 % apart, against 3 % for the 10th percentile; docs/decisions.md)
+QUANTILE = 0.1
 #: a table's modules: interleaved passes over all of them, each timing a module for at most this long
 TABLE_PASSES, TABLE_BUDGET_S = 3, 0.1
+#: whole networks a table's correction is chosen and fitted on (fewer pick the form by chance: on wav2small, 20 left
+#: the handoff term unpicked in 7 of 20 draws, 60 in 4)
+CALIBRATE = 60
 
 Shape = tuple[int, ...]
 
@@ -77,9 +87,11 @@ class LatencyTable:
     #: ``predicted = offset_us + scale * (overhead + sum of modules)``, fitted on whole networks timed end to end
     #: (what the sum of modules alone misses: the runtime's fusions across modules, memory traffic between them)
     correction: dict[str, float] = field(default_factory=lambda: {"scale": 1.0, "offset_us": 0.0})
-    #: the whole networks the correction was fitted on: ``[{"sum_us", "modules", "measured_us"}]``
+    #: the whole networks the correction was fitted on: ``[{"sum_us", "modules", "handoff", "measured_us"}]``
     calibration: list[dict[str, float]] = field(default_factory=list)
     source: str = "<table>"
+    #: spec keys of the modules the runtime runs in its blocked layout (:func:`blocked_layout`)
+    blocked: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[tuple, Shape], float] = {}
@@ -133,27 +145,59 @@ class LatencyTable:
         """The runtime's per-inference overhead plus every module's entry: the uncorrected prediction."""
         return self.overhead_us + sum(self.module_us(spec, shape) for spec, shape in walk)
 
+    def handoff(self, walk: Iterable[tuple[tuple, Shape]]) -> int:
+        """Elements handed from one module to the next where both run in the runtime's blocked layout
+        (:attr:`blocked`). Timed alone, each such module pays for reordering its input into that layout and its
+        output out of it; in a network the handoff between two of them needs neither."""
+        total, before = 0, False
+        for spec, shape in walk:
+            here = _spec_key(spec) in self.blocked
+            if before and here:
+                total += math.prod(shape)
+            before = here
+        return total
+
     def predict(self, walk: Iterable[tuple[tuple, Shape]]) -> float:
         """Predicted microseconds of one inference of the network ``walk`` describes (:attr:`correction` applied)."""
         walk = list(walk)
         c = self.correction
-        return c["offset_us"] + c["scale"] * self.sum_us(walk) + c.get("per_module_us", 0.0) * len(walk)
+        us = c["offset_us"] + c["scale"] * self.sum_us(walk) + c.get("per_module_us", 0.0) * len(walk)
+        if c.get("per_handoff_element_us"):
+            us += c["per_handoff_element_us"] * self.handoff(walk)
+        return us
+
+    def correction_form(self) -> str:
+        """The kept correction in words: ``none`` or ``a + b*sum`` with its extra term."""
+        c = self.correction
+        if c.get("scale", 1.0) == 1.0 and not c.get("offset_us") and not c.get("per_module_us") \
+                and not c.get("per_handoff_element_us"):
+            return "none (the sum as it is)"
+        return "a + b*sum" + (" + c*modules" if c.get("per_module_us") else "") \
+            + (" + d*handoff" if c.get("per_handoff_element_us") else "")
 
     def fit_correction(self, walks: Sequence[Sequence[tuple[tuple, Shape]]], measured: Sequence[float]) -> None:
         """Fit :attr:`correction` to whole networks (``walks``) timed end to end (``measured`` microseconds).
 
-        Two forms, fitted by least squares on the relative error: ``offset + scale * sum`` and
-        ``offset + scale * sum + per_module * modules`` (a cost per module boundary: what the runtime spends between
-        modules, or saves by fusing across them, that timing modules alone cannot see). The form kept is the one with
-        the smaller leave-one-out median error over the networks (the extra term must predict networks it was not
-        fitted on); a form predicting a non-positive time on a network is out; if both are, the median ratio
-        measured / sum."""
+        Forms, fitted by least squares on the relative error: ``offset + scale * sum``; with a cost per module
+        (``per_module_us * modules``: what the runtime spends between modules, or saves by fusing across them, that
+        timing modules alone cannot see); with a cost per element handed between two modules of the blocked layout
+        (``per_handoff_element_us * handoff``, :meth:`handoff`: the layout reorders a module timed alone pays and a
+        network does not). The form kept is the one with the smallest leave-one-out median error over the networks
+        (a term must predict networks it was not fitted on), the uncorrected sum included (from 8 networks on): a
+        correction must earn its place. A form predicting a non-positive time on a network is out; if all are, the
+        median ratio measured / sum."""
         sums = np.array([self.sum_us(w) for w in walks])
         counts = np.array([len(w) for w in walks], dtype=float)
+        handoffs = np.array([self.handoff(w) for w in walks], dtype=float)
         y = np.asarray(measured, dtype=float)
-        forms = [[sums]] + ([[sums, counts]] if len(set(counts)) > 1 and len(y) >= 8 else [])
-        best, best_err = (0.0, float(np.median(y / sums)), 0.0), float("inf")
-        for xs in forms:
+        forms: list[tuple[tuple[str, ...], list[np.ndarray]]] = [(("scale",), [sums])]
+        for term, x in (("per_module_us", counts), ("per_handoff_element_us", handoffs)):
+            if len(set(x)) > 1 and len(y) >= 8:
+                forms.append((("scale", term), [sums, x]))
+        best, best_err = (0.0, {"scale": float(np.median(y / sums))}), float("inf")
+        if len(y) >= 8:  # the sum as it is: no parameter to fit, its error on the networks is out of sample already
+            best, best_err = (0.0, {"scale": 1.0}), float(np.median(np.abs(sums - y) / y))
+        for names, xs in forms:
             coef = _fit_relative(xs, y)
             if coef[1] <= 0 or min(_affine(coef, xs)) <= 0:
                 continue
@@ -163,12 +207,29 @@ class LatencyTable:
                 c = _fit_relative([x[keep] for x in xs], y[keep])
                 errors.append(abs(_affine(c, [x[i : i + 1] for x in xs])[0] - y[i]) / y[i])
             if float(np.median(errors)) < best_err:
-                best, best_err = (coef[0], coef[1], coef[2] if len(coef) > 2 else 0.0), float(np.median(errors))
-        offset, scale, per_module = best
-        self.correction = {"scale": round(scale, 5), "offset_us": round(offset, 3),
-                           "per_module_us": round(per_module, 3), "networks": len(y)}
-        self.calibration = [{"sum_us": round(float(a), 1), "modules": int(n), "measured_us": round(float(m), 1)}
-                            for a, n, m in zip(sums, counts, y)]
+                best, best_err = (coef[0], dict(zip(names, coef[1:]))), float(np.median(errors))
+        offset, terms = best
+        self.correction = {"scale": round(terms["scale"], 5), "offset_us": round(offset, 3),
+                           "per_module_us": round(terms.get("per_module_us", 0.0), 3),
+                           "per_handoff_element_us": round(terms.get("per_handoff_element_us", 0.0), 7),
+                           "networks": len(y)}
+        self.calibration = [{"sum_us": round(float(a), 1), "modules": int(n), "handoff": int(h),
+                             "measured_us": round(float(m), 1)} for a, n, h, m in zip(sums, counts, handoffs, y)]
+
+    @property
+    def quantile(self) -> float:
+        """The quantile of timed runs the table's figures are (a table that does not record one holds medians)."""
+        return float(self.protocol.get("quantile", 0.5))
+
+    @property
+    def optimization(self) -> str:
+        """onnxruntime's graph optimisation level the table was measured at (:data:`eeea.export.ORT_OPTIMIZATIONS`)."""
+        return str(self.protocol.get("graph_optimization", "all"))
+
+    def timer(self, budget_s: float = TIME_BUDGET_S) -> "Timer":
+        """A :class:`Timer` that measures as this table was measured (runtime, threads, quantile, graph optimisation):
+        whole networks timed with it compare with the table's predictions."""
+        return Timer(self.runtime, self.threads, budget_s, self.quantile, self.optimization)
 
     def check_space(self, space: Any, size: Mapping[str, Any] | None = None) -> None:
         """Raise one line unless the table was measured for ``space`` at ``size`` (default: the table's own)."""
@@ -183,8 +244,8 @@ class LatencyTable:
 
     # files ---------------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        entries = [{"spec": json.loads(k), "points": [{"shape": list(s), "us": round(us, 3)} for _, s, us in pts]}
-                   for k, pts in sorted(self.entries.items())]
+        entries = [{"spec": json.loads(k), "points": [{"shape": list(s), "us": round(us, 3)} for _, s, us in pts],
+                    **({"blocked": True} if k in self.blocked else {})} for k, pts in sorted(self.entries.items())]
         return {"format": FORMAT, "kind": "eeea latency table", "space": self.space, "size": self.size,
                 "runtime": self.runtime, "threads": self.threads, "machine": self.machine, "versions": self.versions,
                 "protocol": self.protocol, "overhead_us": round(self.overhead_us, 3), "correction": self.correction,
@@ -210,7 +271,10 @@ class LatencyTable:
             if data.get("format") != FORMAT or data.get("kind") != "eeea latency table":
                 raise ValueError("not an eeea latency table (format 1)")
             entries: dict[str, list[tuple[int, Shape, float]]] = {}
+            blocked = set()
             for e in data["entries"]:
+                if e.get("blocked") is True:
+                    blocked.add(spec_key(e["spec"]))
                 points = []
                 for p in e["points"]:
                     shape = tuple(int(d) for d in p["shape"])
@@ -223,13 +287,25 @@ class LatencyTable:
                         float(data["overhead_us"]), entries, dict(data.get("machine", {})),
                         dict(data.get("versions", {})), dict(data.get("protocol", {})),
                         {k: float(data.get("correction", {}).get(k, d))
-                         for k, d in (("scale", 1.0), ("offset_us", 0.0), ("per_module_us", 0.0))},
-                        list(data.get("calibration", [])), source)
+                         for k, d in (("scale", 1.0), ("offset_us", 0.0), ("per_module_us", 0.0),
+                                      ("per_handoff_element_us", 0.0))},
+                        list(data.get("calibration", [])), source, frozenset(blocked))
         except (AttributeError, KeyError, TypeError, ValueError) as e:
             detail = f"missing {e}" if isinstance(e, KeyError) else str(e)
             raise UserError(f"{source}: not a valid latency table ({detail})") from None
         if table.runtime not in RUNTIMES:
             raise UserError(f"{source}: unknown runtime {table.runtime!r} (known: {', '.join(RUNTIMES)})")
+        from .export import ORT_OPTIMIZATIONS
+
+        if table.optimization not in ORT_OPTIMIZATIONS:
+            raise UserError(f"{source}: unknown graph optimisation {table.optimization!r} (known: "
+                            f"{', '.join(ORT_OPTIMIZATIONS)})")
+        try:
+            quantile = table.quantile
+        except (TypeError, ValueError):
+            quantile = float("nan")
+        if not 0 <= quantile <= 1:
+            raise UserError(f"{source}: quantile {table.protocol.get('quantile')!r} is not between 0 and 1")
         return table
 
     @classmethod
@@ -267,6 +343,8 @@ def describe_device(table: LatencyTable) -> str:
     version = table.versions.get(runtime)
     details = [m["processor"]] if m.get("processor") else []
     details += [f"{runtime}{' ' + version if version else ''}", f"{table.threads} thread{'s' if table.threads != 1 else ''}"]
+    if runtime == "onnxruntime" and table.optimization != "all":
+        details.append(f"graph optimisation {table.optimization}")
     return f"{m.get('machine', 'unknown')} CPU ({', '.join(details)})"
 
 
@@ -302,10 +380,10 @@ def count_latency(genome: Genome, table: LatencyTable, size: Mapping[str, Any] |
 CLOCKS = {"thread": time.thread_time, "wall": time.perf_counter}
 
 
-def median_us(run: Callable[[], Any], warmup: int = WARMUP_RUNS, runs: int = MAX_RUNS,
-              budget_s: float = TIME_BUDGET_S, clock: str = "thread") -> float:
-    """Median microseconds of ``run()`` after ``warmup`` calls: at least :data:`MIN_RUNS` timed calls, at most
-    ``runs``, stopping once ``budget_s`` is spent.
+def time_us(run: Callable[[], Any], warmup: int = WARMUP_RUNS, runs: int = MAX_RUNS,
+            budget_s: float = TIME_BUDGET_S, clock: str = "thread", quantile: float = QUANTILE) -> float:
+    """Microseconds of ``run()`` after ``warmup`` calls: the ``quantile`` (:data:`QUANTILE`; 0.5 is the median) of
+    at least :data:`MIN_RUNS` timed calls, at most ``runs``, stopping once ``budget_s`` is spent.
 
     ``clock="thread"`` times the calling thread's CPU time: with one intra-op thread the runtimes compute in the
     calling thread, so this is the latency of an otherwise idle core, unaffected by other processes sharing the
@@ -321,33 +399,41 @@ def median_us(run: Callable[[], Any], warmup: int = WARMUP_RUNS, runs: int = MAX
         took = now() - start
         times.append(took)
         spent += took
-    return statistics.median(times) * 1e6
+    return float(np.quantile(times, quantile)) * 1e6
 
 
 class Timer:
     """Times modules and whole networks with one runtime (``onnxruntime`` or ``torch``) and thread count."""
 
-    def __init__(self, runtime: str = "onnxruntime", threads: int = 1, budget_s: float = TIME_BUDGET_S) -> None:
+    def __init__(self, runtime: str = "onnxruntime", threads: int = 1, budget_s: float = TIME_BUDGET_S,
+                 quantile: float = QUANTILE, optimization: str = "all") -> None:
+        from .export import ORT_OPTIMIZATIONS
+
         if runtime not in RUNTIMES:
             raise UserError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise UserError(f"--threads must be a positive integer, got {threads!r}")
-        self.runtime, self.threads, self.budget_s = runtime, threads, budget_s
-        self.clock = "thread" if threads == 1 else "wall"  # see median_us
-        self._identity: dict[Shape, float] = {}
+        if isinstance(quantile, bool) or not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
+            raise UserError(f"--quantile must be a number from 0 to 1 (0.5 is the median), got {quantile!r}")
+        if optimization not in ORT_OPTIMIZATIONS:
+            raise UserError(f"--optimization must be one of {', '.join(ORT_OPTIMIZATIONS)}, got {optimization!r}")
+        self.runtime, self.threads, self.budget_s, self.quantile = runtime, threads, budget_s, float(quantile)
+        self.optimization = optimization
+        self.clock = "thread" if threads == 1 else "wall"  # see time_us
 
-    def model_us(self, model: Any, shape: Shape) -> float:
-        """Median microseconds of one batch-1 inference of a torch module on an input of ``shape``."""
+    def model_us(self, model: Any, shape: Shape, budget_s: float | None = None) -> float:
+        """Microseconds of one batch-1 inference of a torch module on an input of ``shape`` (:func:`time_us`)."""
         import torch
 
         model = model.eval()
-        x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+        budget_s = self.budget_s if budget_s is None else budget_s
         if self.runtime == "torch":
+            x = torch.from_numpy(_example(shape))
             threads = torch.get_num_threads()
             torch.set_num_threads(self.threads)
             try:
                 with torch.inference_mode():
-                    return median_us(lambda: model(x), budget_s=self.budget_s, clock=self.clock)
+                    return time_us(lambda: model(x), budget_s=budget_s, clock=self.clock, quantile=self.quantile)
             finally:
                 torch.set_num_threads(threads)
         from .export import export_onnx
@@ -355,84 +441,92 @@ class Timer:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "module.onnx"
             export_onnx(model, shape, path)
-            return self.onnx_us(path, x.numpy())
+            return self.onnx_us(path, _example(shape), budget_s)
 
-    def networks_us(self, networks: Iterable[tuple[Any, Shape]], passes: int = 3, quiet: bool = True,
-                    desc: str = "timing networks") -> list[float]:
-        """Median microseconds of each ``(model, input shape)``, interleaved: every network is timed once per pass
-        and its figure is the median over passes, so a load change of a shared machine spreads over all of them."""
+    def passes_us(self, items: Iterable[tuple[Any, Shape] | tuple[Any, Shape, float]], passes: int = 3,
+                  quiet: bool = True, desc: str = "timing") -> list[list[float]]:
+        """Per pass, the microseconds of each item ``(torch module, input shape[, seconds of runs])``: every item is
+        timed once per pass, passes interleaved (ONNX files are exported once, to a temporary folder: the modules are
+        not all held in memory). Items timed in the same passes share the machine's slow and fast spells, so tables,
+        calibration networks and the networks they predict are best timed together (:func:`build_table`)."""
         from tqdm.auto import tqdm
 
-        with tempfile.TemporaryDirectory() as tmp:  # ONNX files on disk: models are not all held in memory
+        with tempfile.TemporaryDirectory() as tmp:
             runs: list[Callable[[], float]] = []
-            for i, (model, shape) in enumerate(networks):
+            for i, (model, shape, *budget) in enumerate(items):
+                seconds = budget[0] if budget else self.budget_s
                 if self.runtime == "torch":
-                    runs.append(lambda model=model, shape=shape: self.model_us(model, shape))
+                    runs.append(lambda model=model, shape=shape, b=seconds: self.model_us(model, shape, b))
                     continue
                 from .export import export_onnx
 
-                path = Path(tmp) / f"net{i}.onnx"
+                path = Path(tmp) / f"item{i}.onnx"
                 export_onnx(model.eval(), shape, path)
-                x = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
-                runs.append(lambda path=path, x=x: self.onnx_us(path, x))
-            times = [[run() for run in runs] for _ in tqdm(range(passes), desc=desc, unit="pass", disable=quiet)]
-        return [statistics.median(t[i] for t in times) for i in range(len(runs))]
+                runs.append(lambda path=path, x=_example(shape), b=seconds: self.onnx_us(path, x, b))
+            return [[run() for run in runs] for _ in tqdm(range(passes), desc=desc, unit="pass",
+                                                          disable=quiet or passes == 1)]
 
-    def onnx_us(self, path: str | Path, x: np.ndarray) -> float:
-        """Median microseconds of one inference of an ONNX file on input ``x`` (onnxruntime, CPU)."""
+    def onnx_us(self, path: str | Path, x: np.ndarray, budget_s: float | None = None) -> float:
+        """Microseconds of one inference of an ONNX file on input ``x`` (onnxruntime, CPU; :func:`time_us`)."""
         from .export import onnx_session
 
-        session = onnx_session(path, self.threads)
+        session = onnx_session(path, self.threads, self.optimization)
         feed = {session.get_inputs()[0].name: x.astype(np.float32)}
-        return median_us(lambda: session.run(None, feed), budget_s=self.budget_s, clock=self.clock)
+        return time_us(lambda: session.run(None, feed), budget_s=self.budget_s if budget_s is None else budget_s,
+                       clock=self.clock, quantile=self.quantile)
 
-    def overhead_us(self, shape: Shape) -> float:
-        """The runtime's fixed cost of one call on an input of ``shape``: an identity model (memoised per shape)."""
-        if shape not in self._identity:
-            self._identity[shape] = self.model_us(Copy() if self.runtime == "onnxruntime" else nn.Identity(), shape)
-        return self._identity[shape]
 
-    def module_us(self, spec: tuple, shape: Shape) -> float:
-        """Microseconds of one module alone, net of the runtime's per-call cost (:meth:`modules_us`, one pass)."""
-        return self.modules_us([(spec, shape)], passes=1)[0]
+def fastest(per_pass: Sequence[Sequence[float]]) -> list[float]:
+    """Each item's fastest pass (``per_pass[pass][item]``)."""
+    return [min(p[i] for p in per_pass) for i in range(len(per_pass[0]))] if per_pass else []
 
-    def modules_us(self, jobs: Sequence[tuple[tuple, Shape]], passes: int = 1, quiet: bool = True,
-                   desc: str = "timing modules") -> list[float]:
-        """Microseconds of each module ``(spec, input shape)`` alone, as it runs inside a network.
 
-        Each module is timed inside a model that also averages its output (:class:`Reduced`): its output then lives
-        in the runtime's reused memory as a network's intermediate tensors do, instead of being a fresh output buffer
-        per call (page faults, a copy out), which on the large activations of audio networks cost as much as a cheap
-        module itself. From that is subtracted the same average of an input of the output's shape (:class:`Mean`,
-        the call's fixed cost and the averaging), timed in the same pass. Modules are exported once;
-        ``passes`` interleaved passes each time every module once, and a module's figure is the median of its
-        per-pass differences (a load change of a shared machine spreads over all modules)."""
-        from tqdm.auto import tqdm
+def module_items(jobs: Sequence[tuple[tuple, Shape]]) -> tuple[list[tuple[Any, Shape]], list[int]]:
+    """What times each module ``(spec, input shape)`` as it runs inside a network: ``(items, baselines)``, the
+    items being first each module followed by an average of its output (:class:`Reduced`: the output then lives in
+    the runtime's reused memory as a network's intermediate tensors do, instead of being a fresh output buffer per
+    call, page faults and a copy out, which on the large activations of audio networks cost as much as a cheap
+    module itself), then one average (:class:`Mean`: the call's fixed cost and the averaging) per output shape;
+    ``baselines[j]`` is the index of module ``j``'s average among the items."""
+    from .models.specs import build_module, spec_macs
 
-        from .models.specs import build_module, spec_macs
+    items: list[tuple[Any, Shape]] = [(Reduced(build_module(spec)), shape) for spec, shape in jobs]
+    means: dict[Shape, int] = {}
+    baselines = []
+    for spec, shape in jobs:
+        out = spec_macs(spec, shape)[1]
+        if out not in means:
+            means[out] = len(items) + len(means)
+        baselines.append(means[out])
+    items += [(Mean(), out) for out in means]
+    return items, baselines
 
-        outs = [spec_macs(spec, shape)[1] for spec, shape in jobs]
-        if self.runtime == "torch":
-            runs = [(lambda s=spec, x=shape: self.model_us(Reduced(build_module(s)), x),
-                     lambda o=out: self.model_us(Mean(), o)) for (spec, shape), out in zip(jobs, outs)]
-            diffs = [[max(0.0, a() - b()) for a, b in runs] for _ in range(passes)]
-            return [statistics.median(d[i] for d in diffs) for i in range(len(jobs))]
-        from .export import export_onnx
 
-        with tempfile.TemporaryDirectory() as tmp:
-            files, means = [], {}
-            for i, ((spec, shape), out) in enumerate(zip(jobs, outs)):
-                path = Path(tmp) / f"m{i}.onnx"
-                export_onnx(Reduced(build_module(spec)).eval(), shape, path)
-                files.append((path, _example(shape)))
-                if out not in means:
-                    means[out] = Path(tmp) / f"mean{len(means)}.onnx"
-                    export_onnx(Mean(), out, means[out])
-            diffs = []
-            for _ in tqdm(range(passes), desc=desc, unit="pass", disable=quiet or passes == 1):
-                base = {o: self.onnx_us(path, _example(o)) for o, path in means.items()}
-                diffs.append([max(0.0, self.onnx_us(path, x) - base[out]) for (path, x), out in zip(files, outs)])
-        return [statistics.median(d[i] for d in diffs) for i in range(len(jobs))]
+def module_figures(per_pass: Sequence[Sequence[float]], baselines: Sequence[int]) -> list[float]:
+    """Each module's fastest pass minus its baseline's fastest (never below 0): the items of
+    :func:`module_items`, timed."""
+    best = fastest(per_pass)
+    return [max(0.0, best[j] - best[b]) for j, b in enumerate(baselines)]
+
+
+def blocked_layout(model: nn.Module, shape: Shape, optimization: str = "all") -> bool:
+    """Whether onnxruntime, on this machine at graph optimisation ``optimization``, runs ``model`` (on an input of
+    ``shape``) in its blocked layout: the graph it optimises has layout reorders (x86 CPUs with AVX2 or AVX-512 run
+    convolutions and pools whose channels fit the block in an NCHWc layout; other CPUs have none)."""
+    import onnx
+
+    from .export import export_onnx, onnx_session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, optimized = Path(tmp) / "module.onnx", Path(tmp) / "optimized.onnx"
+        export_onnx(model.eval(), shape, path)
+        onnx_session(path, 1, optimization, optimized_to=optimized)
+        return any(node.op_type.startswith("Reorder") for node in onnx.load(str(optimized)).graph.node)
+
+
+def overhead_model(runtime: str) -> nn.Module:
+    """The model whose time is the runtime's fixed per-inference cost: an identity (see :class:`Copy`)."""
+    return Copy() if runtime == "onnxruntime" else nn.Identity()
 
 
 def _example(shape: Shape) -> np.ndarray:
@@ -455,7 +549,7 @@ class Mean(nn.Module):
 
 
 class Reduced(nn.Module):
-    """A module followed by :class:`Mean`: its output stays inside the runtime (see :meth:`Timer.modules_us`)."""
+    """A module followed by :class:`Mean`: its output stays inside the runtime (see :func:`module_items`)."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -555,45 +649,69 @@ def _fit_relative(xs: Sequence[Sequence[float]], y: Sequence[float]) -> tuple[fl
 
 
 def build_table(space: Any, size: Mapping[str, Any] | None = None, runtime: str = "onnxruntime", threads: int = 1,
-                samples: int = 1000, shapes: int = 2, calibrate: int = 20, seed: int = 0, quiet: bool = False,
-                budget_s: float = TABLE_BUDGET_S, passes: int = TABLE_PASSES) -> LatencyTable:
+                samples: int = 1000, shapes: int = 2, calibrate: int = CALIBRATE, seed: int = 0,
+                quiet: bool = False,
+                budget_s: float = TABLE_BUDGET_S, passes: int = TABLE_PASSES, quantile: float = QUANTILE,
+                optimization: str = "all") -> LatencyTable:
     """Measure every module of ``space`` at ``size`` (see :func:`enumerate_modules`) at up to ``shapes`` input shapes
-    each (:func:`shapes_to_measure`) in ``passes`` interleaved passes of ``budget_s`` per module
-    (:meth:`Timer.modules_us`), and the runtime's per-inference overhead, on this machine; then time ``calibrate``
-    random whole networks end to end and fit the table's :attr:`~LatencyTable.correction` (none when
-    ``calibrate < 3``; the median ratio measured / sum when the affine fit is not positive over the networks)."""
+    each (:func:`shapes_to_measure`), as it runs inside a network (:func:`module_items`), at most ``budget_s`` per
+    module and pass, and the runtime's per-inference overhead, on this machine; with ``calibrate`` >= 3, also time as
+    many random whole networks end to end and fit the table's :attr:`~LatencyTable.correction` on them. Everything is
+    timed in the same ``passes`` interleaved passes, each figure its fastest pass (:func:`measure_table`)."""
+    return measure_table(space, size, runtime, threads, samples, shapes, calibrate, seed, quiet, budget_s, passes,
+                         quantile, optimization)[0]
+
+
+def measure_table(space: Any, size: Mapping[str, Any] | None = None, runtime: str = "onnxruntime", threads: int = 1,
+                  samples: int = 1000, shapes: int = 2, calibrate: int = CALIBRATE, seed: int = 0,
+                  quiet: bool = False,
+                  budget_s: float = TABLE_BUDGET_S, passes: int = TABLE_PASSES, quantile: float = QUANTILE,
+                  optimization: str = "all", networks: Iterable[tuple[Any, Shape]] = ()
+                  ) -> tuple[LatencyTable, list[list[float]]]:
+    """:func:`build_table`, and ``networks`` (torch module, input shape) timed end to end in the same passes as the
+    table's modules: ``(table, per pass the networks' microseconds)``. A shared machine's speed drifts by tens of
+    percent over minutes; networks timed in the table's passes meet the same drift as the modules that predict them,
+    so a comparison measures the table, not the drift (``benchmarks/bench_latency.py``)."""
+    import itertools
+
     full = space.size(**dict(size or {}))
-    timer = Timer(runtime, threads, budget_s)
+    timer = Timer(runtime, threads, budget_s, quantile, optimization)
     found = enumerate_modules(space, full, samples, seed=seed)
     jobs = [(spec, shape) for spec, counts in found.items() for shape in shapes_to_measure(counts, shapes)]
-    overhead = timer.overhead_us(tuple(space.input_shape(**full)))
-    times = timer.modules_us(jobs, passes, quiet=quiet, desc=f"latency table {space.name} ({len(jobs)} modules)")
+    items, baselines = module_items(jobs)
+    items.append((overhead_model(runtime), tuple(space.input_shape(**full))))
+    fixed = len(items)
+    rng = np.random.default_rng(seed + CALIBRATION_SEED)
+    genomes = [space.random_genome(rng) for _ in range(calibrate)] if calibrate >= 3 else []
+    whole = max(budget_s, TIME_BUDGET_S)  # a whole network is timed for as long as a module is, at least
+    built = ((space.build(g, **full), tuple(space.genome_input_shape(g, **full)), whole) for g in genomes)
+    others = ((model, tuple(shape), whole) for model, shape in networks)
+    per_pass = timer.passes_us(itertools.chain(items, built, others), passes, quiet,
+                               f"latency table {space.name} ({len(jobs)} modules, {len(genomes)} networks)")
+    best = fastest(per_pass)
     entries: dict[str, list[tuple[int, Shape, float]]] = {}
-    for (spec, shape), us in zip(jobs, times):
+    for (spec, shape), us in zip(jobs, module_figures(per_pass, baselines)):
         entries.setdefault(spec_key(spec), []).append((int(np.prod(shape)), shape, us))
-    table = LatencyTable(space.name, full, runtime, threads, overhead, {k: sorted(v) for k, v in entries.items()})
-    if calibrate >= 3:
-        calibrate_table(table, space, calibrate, seed=seed + CALIBRATION_SEED, quiet=quiet)
-    machine, versions = machine_info(runtime)
-    protocol = {"warmup_runs": WARMUP_RUNS, "min_runs": MIN_RUNS, "max_runs": MAX_RUNS, "budget_s": budget_s,
-                "passes": passes, "statistic": "median", "clock": timer.clock, "batch": 1, "samples": samples,
-                "shapes_per_spec": shapes, "seed": seed,
-                "module": "module then a mean of its output, minus a mean of an input of the output's shape"}
-    table.machine, table.versions, table.protocol = machine, versions, protocol
-    return table
+    blocked, judged = set(), set()
+    for (spec, shape), (model, _) in zip(jobs, items):  # judged at a spec's first shape, its most frequent
+        if runtime == "onnxruntime" and spec not in judged:
+            judged.add(spec)
+            if blocked_layout(model, shape, optimization):
+                blocked.add(spec_key(spec))
+    table = LatencyTable(space.name, full, runtime, threads, best[fixed - 1],
+                         {k: sorted(v) for k, v in entries.items()}, blocked=frozenset(blocked))
+    if genomes:
+        table.fit_correction([space.spec_walk(g, **full) for g in genomes], best[fixed : fixed + len(genomes)])
+    table.machine, table.versions = machine_info(runtime)
+    table.protocol = {"warmup_runs": WARMUP_RUNS, "min_runs": MIN_RUNS, "max_runs": MAX_RUNS, "budget_s": budget_s,
+                      "passes": passes, "statistic": f"quantile {timer.quantile} of timed runs, fastest pass",
+                      "quantile": timer.quantile, "graph_optimization": optimization, "clock": timer.clock,
+                      "batch": 1, "samples": samples, "shapes_per_spec": shapes, "seed": seed,
+                      "module": "module then a mean of its output, minus a mean of an input of the output's shape",
+                      "calibration": "whole networks timed in the modules' passes"}
+    return table, [p[fixed + len(genomes) :] for p in per_pass]
 
 
 #: calibration networks are drawn with seed ``seed + CALIBRATION_SEED`` (benchmarks draw theirs with other seeds)
 CALIBRATION_SEED = 7919
 
-
-def calibrate_table(table: LatencyTable, space: Any, networks: int, seed: int = CALIBRATION_SEED, passes: int = 3,
-                    quiet: bool = True) -> None:
-    """Time ``networks`` random whole networks (``passes`` interleaved passes) and fit the table's correction."""
-    rng = np.random.default_rng(seed)
-    genomes = [space.random_genome(rng) for _ in range(networks)]
-    walks = [space.spec_walk(g, **table.size) for g in genomes]
-    timer = Timer(table.runtime, table.threads)
-    built = ((space.build(g, **table.size), tuple(space.genome_input_shape(g, **table.size))) for g in genomes)
-    measured = timer.networks_us(built, passes=passes, quiet=quiet, desc="calibrating on whole networks")
-    table.fit_correction(walks, measured)

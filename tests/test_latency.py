@@ -7,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from torch import nn
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from eeea import LatencyTable, count_latency, count_macs, get_space
 from eeea.cli import main
 from eeea.errors import UserError
-from eeea.latency import (describe_device, enumerate_modules, shapes_to_measure, shipped_table, spec_key,
-                          version_mismatch)
+from eeea import latency
+from eeea.latency import (QUANTILE, blocked_layout, describe_device, enumerate_modules, shapes_to_measure,
+                          shipped_table, spec_key, version_mismatch)
 from eeea.models.specs import chain_params, walk_macs
 from eeea.search.eepi import EEPI, BudgetRepair
 from eeea.units import format_duration, parse_duration
@@ -80,9 +82,113 @@ def test_table_builder_writes_a_file_for_a_tiny_space(tmp_path, capsys):
         g = space.random_genome(rng)
         assert all(spec_key(s) in table.entries for s, _ in space.spec_walk(g, **table.size))
         assert count_latency(g, table) > 0
+    assert table.quantile == QUANTILE and table.optimization == "all"  # the protocol is recorded with the figures
     # never overwrites without --force
     assert main(argv) == 2
     assert "exists; pass --force" in capsys.readouterr().err
+    ext = tmp_path / "ext.json"
+    assert main([*argv[:4], str(ext), *argv[5:], "--optimization", "extended", "--quantile", "0.5"]) == 0
+    table = LatencyTable.load(ext)
+    assert (table.optimization, table.quantile) == ("extended", 0.5)
+    timer = table.timer()  # what the front is timed with: as the table was measured
+    assert (timer.optimization, timer.quantile, timer.runtime, timer.threads) == ("extended", 0.5, "onnxruntime", 1)
+    assert "graph optimisation extended" in describe_device(table)
+
+
+def test_networks_timed_in_the_tables_passes_come_back_per_pass():
+    """measure_table times extra networks in the modules' own passes (a benchmark's genomes meet the same drift of a
+    shared machine as the table that predicts them); each figure is an item's fastest pass."""
+    space = get_space(TINY)
+    rng = np.random.default_rng(1)
+    genomes = [space.random_genome(rng) for _ in range(3)]
+    size = space.size()
+    networks = [(space.build(g, **size), tuple(space.genome_input_shape(g, **size))) for g in genomes]
+    table, per_pass = latency.measure_table(space, samples=10, calibrate=0, passes=2, budget_s=0.01,
+                                            networks=networks)
+    assert len(per_pass) == 2 and all(len(p) == 3 and min(p) > 0 for p in per_pass)
+    assert table.protocol["passes"] == 2 and table.entries and table.correction["scale"] == 1.0
+    assert latency.fastest([[3.0, 5.0], [4.0, 1.0]]) == [3.0, 1.0]
+    # a module's figure: its fastest pass net of its baseline's fastest, never negative
+    assert latency.module_figures([[10.0, 7.0, 2.0], [8.0, 9.0, 3.0]], [2, 2]) == [6.0, 5.0]
+    assert latency.module_figures([[1.0, 5.0]], [1]) == [0.0]
+
+
+@pytest.mark.parametrize("flag, value", [("--quantile", "2"), ("--quantile", "low"), ("--optimization", "max")])
+def test_bad_protocol_flags_are_one_line_and_exit_2(tmp_path, capsys, flag, value):
+    assert main(["latency-table", "--space", TINY, "--out", str(tmp_path / "t.json"), flag, value, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and err.count("\n") == 1 and not (tmp_path / "t.json").exists()
+
+
+def test_a_timing_is_the_chosen_quantile_of_its_runs(monkeypatch):
+    """On a shared machine runs fall in a fast and a slow mode: the figure is a low quantile of the timed runs, not
+    the median, which flips between the modes from one session to the next."""
+    durations = [5.0, 1.0, 9.0, 2.0, 8.0, 3.0, 7.0]  # seconds, as a fake clock reports them
+    ticks = iter(np.cumsum([0.0] + [d for d in durations for d in (d, 0.0)]))
+    monkeypatch.setitem(latency.CLOCKS, "fake", lambda: next(ticks))
+    calls = []
+    us = latency.time_us(lambda: calls.append(1), warmup=0, runs=len(durations), budget_s=1e9, clock="fake",
+                         quantile=0.1)
+    assert len(calls) == len(durations) and us == pytest.approx(np.quantile(durations, 0.1) * 1e6)
+    for bad in (-0.1, 1.5, "0.1", True):
+        with pytest.raises(UserError, match="--quantile"):
+            latency.Timer(quantile=bad)
+    with pytest.raises(UserError, match="--optimization"):
+        latency.Timer(optimization="fast")
+
+
+def test_the_correction_is_kept_only_where_it_predicts_left_out_networks(tiny_table):
+    """Networks the sum already predicts keep the sum as it is; networks it misses by a factor and a fixed cost get
+    that affine correction back."""
+    space = get_space(TINY)
+    rng = np.random.default_rng(3)
+    walks = [space.spec_walk(space.random_genome(rng), **tiny_table.size) for _ in range(20)]
+    sums = np.array([tiny_table.sum_us(w) for w in walks])
+    noise = 1 + 0.02 * np.sin(np.arange(len(walks)))  # a steady, small measurement error
+    table = LatencyTable.from_dict(tiny_table.to_dict())
+    table.fit_correction(walks, sums * noise)
+    assert (table.correction["scale"], table.correction["offset_us"]) == (1.0, 0.0)
+    table.fit_correction(walks, (2 * sums + 300) * noise)
+    assert table.correction["scale"] == pytest.approx(2, rel=0.05)
+    assert np.median(np.abs(np.array([table.predict(w) for w in walks]) / ((2 * sums + 300) * noise) - 1)) < 0.02
+
+
+def test_blocked_layout_handoffs_are_counted_and_corrected(tiny_table):
+    """Modules the runtime runs in its blocked layout save their reorders where two of them meet: the table counts
+    the elements handed between such neighbours, keeps the flag through its file, and fits the saving when whole
+    networks show it."""
+    space = get_space(TINY)
+    rng = np.random.default_rng(4)
+    walks = [space.spec_walk(space.random_genome(rng), **tiny_table.size) for _ in range(24)]
+    kinds = sorted({spec_key(spec) for w in walks for spec, _ in w})
+    table = LatencyTable.from_dict(tiny_table.to_dict())
+    table.blocked = frozenset(k for k in kinds if '"conv' in k or '"max_pool' in k)
+    walk = walks[0]
+    expected = sum(int(np.prod(shape)) for (a, _), (b, shape) in zip(walk, walk[1:])
+                   if spec_key(a) in table.blocked and spec_key(b) in table.blocked)
+    assert table.handoff(walk) == expected
+    again = LatencyTable.from_dict(json.loads(json.dumps(table.to_dict())))
+    assert again.blocked == table.blocked and again.handoff(walk) == expected
+    sums = np.array([table.sum_us(w) for w in walks])
+    handoffs = np.array([table.handoff(w) for w in walks], dtype=float)
+    assert len(set(handoffs)) > 3  # the networks differ in it
+    measured = sums - 0.002 * handoffs * sums.mean() / max(handoffs.mean(), 1.0) + 20
+    table.fit_correction(walks, measured)
+    assert table.correction["per_handoff_element_us"] < 0 and "handoff" in table.correction_form()
+    assert np.allclose([table.predict(w) for w in walks], measured, rtol=1e-3)
+    assert blocked_layout(nn.Identity(), (4, 8, 8)) is False  # nothing to lay out: no reorders
+
+
+def test_a_table_without_protocol_fields_holds_medians_at_full_optimisation(tiny_table, tmp_path):
+    data = tiny_table.to_dict()
+    data["protocol"] = {}
+    table = LatencyTable.from_dict(data)
+    assert (table.quantile, table.optimization) == (0.5, "all")
+    for field, value, message in (("graph_optimization", "turbo", "unknown graph optimisation"),
+                                  ("quantile", 3, "not between 0 and 1"), ("quantile", "low", "not between")):
+        bad = {**data, "protocol": {field: value}}
+        with pytest.raises(UserError, match=message):
+            LatencyTable.from_dict(bad, "lut.json")
 
 
 def test_measured_shape_choice_and_scaling():

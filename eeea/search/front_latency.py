@@ -5,8 +5,8 @@ weights when its checkpoint has that size (latency barely depends on the weights
 fresh ones). Both files come from :func:`eeea.export.export`, the function behind ``eeea export``, with its check
 inputs: the timed int8 file is the one ``eeea export --format onnx-int8`` writes (its quantisation method chosen by
 export's rule), and a member whose int8 outputs fail export's accuracy check has no int8 time, its ``int8`` field
-says so. Timing follows :mod:`eeea.latency`'s protocol (batch 1, one thread, warm-up, median). The files are
-temporary.
+says so. Timing follows :mod:`eeea.latency`'s protocol (batch 1, one thread, warm-up, a low quantile of timed runs).
+The files are temporary.
 """
 from __future__ import annotations
 
@@ -30,10 +30,11 @@ MEASURED = ("measured_fp32", "measured_int8")
 
 
 def measure_front(front: Sequence[Mapping[str, Any]], space: SearchSpace, size: Mapping[str, Any], run: SearchRun,
-                  quiet: bool = False) -> list[dict[str, Any]]:
+                  quiet: bool = False, timer: Timer | None = None) -> list[dict[str, Any]]:
     """The front's records with ``measured_fp32`` and ``measured_int8`` in microseconds, and ``int8``: the method
-    export kept (``static`` or ``dynamic``) or ``failed check`` (then no int8 time)."""
-    timer = Timer("onnxruntime", 1)
+    export kept (``static`` or ``dynamic``) or ``failed check`` (then no int8 time). ``timer``: onnxruntime, one thread
+    by default; the latency table's (:meth:`~eeea.latency.LatencyTable.timer`), so measured and predicted compare."""
+    timer = timer or Timer("onnxruntime", 1)
     out: list[dict[str, Any]] = []
     inputs: dict[tuple, Any] = {}  # export's (calibration, check) inputs per input shape
     log = run.logger()

@@ -198,7 +198,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     front = pareto_front(records, objectives)
     measure = config.get("measure_latency")
     if (measure or (measure is None and (config["checkpoints"] or table is not None))) and front:
-        front = measure_front(front, space, eval_size, run, quiet=quiet)
+        timer = table.timer() if table is not None and table.runtime == "onnxruntime" else None
+        front = measure_front(front, space, eval_size, run, quiet=quiet, timer=timer)
     points = [[r["objectives"][o] for o in objectives] for r in records]
     run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
     run.write_state({**run.read_state(), "finished": True})  # only once the front is on disk
