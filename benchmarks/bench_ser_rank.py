@@ -9,7 +9,8 @@ Spearman >= 0.6 over >= 20 students. Writes the figure to benchmarks/RESULTS.md.
 Several runs of the same data, split and budget (say, one per space) pool their students, drawn evenly from each;
 the figure is then over the pool, and each run's own Spearman is printed beside it.
 
-``--folds K`` scores the same students as a ``--folds K`` search would (K-fold cross-validation by speaker over the
+``--repeats R`` scores them as a search repeating each training R times would: the mean validation CCC of the
+search's own training and R - 1 more seeds. ``--folds K`` scores the same students as a ``--folds K`` search would (K-fold cross-validation by speaker over the
 training + validation speakers, mean CCC), to choose K by measurement without running K searches. Test scores after
 retraining are kept in ``RUN/retrained.json`` (per genome key and seed) and reused by later calls.
 

@@ -43,7 +43,8 @@ def test_full_disk_while_saving_a_candidate_stops_the_run_and_resume_retrains_it
     limit = _weights_bytes(size) // 3  # room for config, log and archive lines, not for any candidate's weights
     assert limit > 20_000
     config = {"task": "fault_tasks:FaultTask", "task_config": {"marker_dir": str(tmp_path)}, "checkpoints": True,
-              "population": 4, "generations": 0, "workers": 1, "device": "cpu", "size": size, "threads": 1}
+              "population": 4, "generations": 0, "workers": 1, "device": "cpu", "size": size, "threads": 1,
+              "measure_latency": False}  # timing the front's ONNX at the evaluation size takes minutes, off topic
     cfg = tmp_path / "search.yaml"
     cfg.write_text(yaml.safe_dump(config))
     out = tmp_path / "run"
