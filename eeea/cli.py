@@ -550,8 +550,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(at least; drawing goes on until 500 draws in a row add no new module); default 1000")
     p.add_argument("--shapes", type=int, default=2, help="input shapes measured per module (the most frequent, then "
                    "the largest and the smallest; others are interpolated by input size); default 2")
-    p.add_argument("--passes", type=int, default=3, help="interleaved passes over all modules, each module's figure "
-                   "the median of its passes (default 3)")
+    p.add_argument("--passes", type=int, default=3, help="interleaved passes over all modules and calibration "
+                   "networks, each figure its fastest pass (default 3)")
     p.add_argument("--optimization", choices=["all", "extended", "basic", "disabled"], default="all",
                    help="onnxruntime's graph optimisation level, as the model will be run (default all, onnxruntime's "
                    "own; extended: no CPU-specific layout transforms, as in a model optimised offline)")

@@ -421,27 +421,20 @@ class Timer:
         self.optimization = optimization
         self.clock = "thread" if threads == 1 else "wall"  # see time_us
 
-    def model_us(self, model: Any, shape: Shape, budget_s: float | None = None) -> float:
-        """Microseconds of one batch-1 inference of a torch module on an input of ``shape`` (:func:`time_us`)."""
+    def torch_us(self, model: Any, shape: Shape, budget_s: float) -> float:
+        """Microseconds of one batch-1 inference of a torch module, run by torch, on an input of ``shape``
+        (:func:`time_us`)."""
         import torch
 
         model = model.eval()
-        budget_s = self.budget_s if budget_s is None else budget_s
-        if self.runtime == "torch":
-            x = torch.from_numpy(_example(shape))
-            threads = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
-            try:
-                with torch.inference_mode():
-                    return time_us(lambda: model(x), budget_s=budget_s, clock=self.clock, quantile=self.quantile)
-            finally:
-                torch.set_num_threads(threads)
-        from .export import export_onnx
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "module.onnx"
-            export_onnx(model, shape, path)
-            return self.onnx_us(path, _example(shape), budget_s)
+        x = torch.from_numpy(_example(shape))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                return time_us(lambda: model(x), budget_s=budget_s, clock=self.clock, quantile=self.quantile)
+        finally:
+            torch.set_num_threads(threads)
 
     def passes_us(self, items: Iterable[tuple[Any, Shape] | tuple[Any, Shape, float]], passes: int = 3,
                   quiet: bool = True, desc: str = "timing") -> list[list[float]]:
@@ -456,7 +449,7 @@ class Timer:
             for i, (model, shape, *budget) in enumerate(items):
                 seconds = budget[0] if budget else self.budget_s
                 if self.runtime == "torch":
-                    runs.append(lambda model=model, shape=shape, b=seconds: self.model_us(model, shape, b))
+                    runs.append(lambda model=model, shape=shape, b=seconds: self.torch_us(model, shape, b))
                     continue
                 from .export import export_onnx
 
