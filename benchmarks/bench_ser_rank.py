@@ -14,6 +14,10 @@ search's own training and R - 1 more seeds. ``--folds K`` scores the same studen
 training + validation speakers, mean CCC), to choose K by measurement without running K searches. Test scores after
 retraining are kept in ``RUN/retrained.json`` (per genome key and seed) and reused by later calls.
 
+With two or more ``--seeds`` (and ``--repeats`` 2 or more for the validation side) it also splits each score's spread
+into the students' true difference and one training's noise (:class:`eeea.search.quality.SeedNoise`), and prints the
+highest correlation that noise allows: no search score can rank the students better than its ceiling.
+
     python benchmarks/bench_ser_rank.py runs/ser --data ../shared/data/emodb.zip --students 20 --seeds 0,1,2
     python benchmarks/bench_ser_rank.py runs/ser --data ../shared/data/emodb.zip --students 20 --seeds 0,1 --folds 3
     python benchmarks/bench_ser_rank.py runs/ser_mb runs/ser_w2s --students 20 --seeds 0,1 --jobs 2
@@ -36,6 +40,7 @@ from _results import record  # noqa: E402
 
 from eeea import get_space, resolve_genome  # noqa: E402
 from eeea.search.archive import SearchRun  # noqa: E402
+from eeea.search.quality import SeedNoise  # noqa: E402
 from eeea.tasks import get_task  # noqa: E402
 
 
@@ -177,11 +182,29 @@ def main() -> None:
                f"train + valid, seed 0) vs test mean CCC after retraining ({len(chosen)} students, seeds {args.seeds}, "
                f"{budget['epochs']} epochs)", f"{rho_k:.2f}", ">= 0.6 over >= 20 students",
                "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
-    if len(seeds) > 1:  # the ceiling noise sets: how well one retraining seed ranks the students like another
+    if len(seeds) > 1:  # the ceiling noise sets: how far any search score can rank the students like the test
         per_seed = np.array(scores).reshape(len(chosen), len(seeds))
-        ceiling = spearmanr(per_seed[:, 0], per_seed[:, 1]).statistic
-        print(f"test CCC between students: sd {np.std(test):.3f}; between seeds of one student: mean sd "
-              f"{per_seed.std(axis=1).mean():.3f}; Spearman seed {seeds[0]} vs seed {seeds[1]}: {ceiling:.2f}")
+        truth = SeedNoise.estimate(per_seed)
+        print(f"test CCC after retraining: true spread between students sd {truth.between:.4f}, one training's "
+              f"noise sd {truth.noise:.4f}; Spearman seed {seeds[0]} vs seed {seeds[1]}: "
+              f"{spearmanr(per_seed[:, 0], per_seed[:, 1]).statistic:.2f}; reliability of one seed "
+              f"{truth.reliability(1):.2f}, of the {len(seeds)}-seed mean {truth.reliability(len(seeds)):.2f}")
+        ceilings = [(f"a perfect search score vs the {len(seeds)}-seed test mean", truth.ceiling(len(seeds)))]
+        if repeat_seeds:
+            valid = SeedNoise.estimate(np.column_stack(
+                [search] + [[cache[f"valid {name(r, seed)}"] for r in chosen] for seed in repeat_seeds]))
+            print(f"validation CCC (the search score): true spread sd {valid.between:.4f}, one training's noise sd "
+                  f"{valid.noise:.4f}; reliability of one training {valid.reliability(1):.2f}")
+            ceilings += [(f"{r}-seed validation mean vs the {len(seeds)}-seed test mean",
+                          valid.ceiling(r, truth, len(seeds))) for r in sorted({1, args.repeats})]
+            need = next((k for k in range(1, 101) if valid.ceiling(k, truth, k) >= 0.6), None)
+            ceilings.append(("seeds needed on both sides for 0.6", need if need is not None else "over 100"))
+        for what, value in ceilings:
+            print(f"highest correlation the noise allows, {what}: "
+                  + (f"{value:.2f}" if isinstance(value, float) else str(value)))
+            record("bench_ser_rank", f"noise ceiling ({len(chosen)} students of {' + '.join(spaces)}, "
+                   f"{budget['epochs']} epochs): {what}", f"{value:.2f}" if isinstance(value, float) else str(value),
+                   "-", "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
     minutes = (time.perf_counter() - start) / 60
     command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     record("bench_ser_rank", f"Spearman rank correlation, search-time (validation) mean CCC vs test mean CCC after "

@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="what candidates are scored on: ser (default: speech-emotion students on EmoDB), "
                    "cifar10, cifar100, imagefolder; tabular benchmarks (a lookup, no training; need --data FILE): "
                    "nb201, nas_bench_macro")
-    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> wav2small, "
+    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> mobilenet_audio, "
                    "image tasks -> eeea)")
     p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); with "
                    "--labels, the folder or zip of clips the CSV's paths are relative to; tabular tasks: the benchmark's "

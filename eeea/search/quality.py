@@ -1,5 +1,6 @@
 """Search quality on a tabular benchmark: the hypervolume of a run's (error, params) front as a fraction of the true
 front's (computed from the whole table), and the best architecture a run found within a budget of evaluations.
+And, for trained tasks, how far a score measured with training noise can rank candidates at all (:class:`SeedNoise`).
 
 Normalisation (the usual one for a known front): each objective is mapped to [0, 1] between the true front's ideal
 (its best error, its fewest params) and nadir (its worst error, its most params), and the reference point is (1, 1).
@@ -7,6 +8,7 @@ A point beyond the nadir adds nothing; a fraction of 1.0 means the run found the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -51,3 +53,38 @@ def best_found(records: Sequence[Mapping[str, Any]], report: str, objective: str
     what a user of the search would pick, never selected by the reported figure itself. Ties: the first found."""
     best = min(range(len(records)), key=lambda i: (records[i]["objectives"][objective], i))
     return float(records[best]["extra"][report])
+
+
+@dataclass(frozen=True)
+class SeedNoise:
+    """Variance components of a score measured on candidates x training seeds (one-way random effects).
+
+    ``between``: the standard deviation of the candidates' true (infinitely repeated) scores; ``noise``: that of one
+    training around its candidate's true score. A mean over ``n`` seeds ranks the candidates like their true scores
+    with correlation at most ``sqrt(reliability(n))``; two such scores of the same quality (say, a search's
+    validation score and the test score after retraining) correlate at most ``sqrt(rel_a * rel_b)``
+    (Spearman-Brown and the attenuation bound, for Pearson's r; Spearman's rho behaves alike)."""
+
+    between: float
+    noise: float
+
+    @classmethod
+    def estimate(cls, scores: Any) -> "SeedNoise":
+        """From a (candidates, seeds) array with at least 2 candidates and 2 seeds: the noise from the spread over
+        seeds within each candidate, the true spread from the candidates' means less the noise their means keep."""
+        x = np.asarray(scores, dtype=float)
+        if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
+            raise ValueError(f"need scores of >= 2 candidates x >= 2 seeds, got shape {x.shape}")
+        noise_var = float(x.var(axis=1, ddof=1).mean())
+        between_var = float(x.mean(axis=1).var(ddof=1)) - noise_var / x.shape[1]
+        return cls(between=float(np.sqrt(max(between_var, 0.0))), noise=float(np.sqrt(noise_var)))
+
+    def reliability(self, n: int = 1) -> float:
+        """The share of the variance of an ``n``-seed mean that is the candidates' true difference (0 to 1)."""
+        true, noise = self.between**2, self.noise**2 / n
+        return true / (true + noise) if true + noise > 0 else 0.0
+
+    def ceiling(self, n: int, other: "SeedNoise | None" = None, m: int = 1) -> float:
+        """The highest correlation an ``n``-seed mean of this score can reach with the true ranking (``other`` None)
+        or with an ``m``-seed mean of ``other``, a noisy measure of the same quality."""
+        return float(np.sqrt(self.reliability(n) * (other.reliability(m) if other is not None else 1.0)))
