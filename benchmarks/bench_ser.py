@@ -157,8 +157,8 @@ def main() -> None:
         minutes = (time.perf_counter() - start) / 60 / len(seeds)
         print(f"{label}: test mean CCC per seed " + ", ".join(f"{r['test_ccc']:.3f}" for r in runs))
         ccc = ", ".join(f"{d[0].upper()} {_mean_std([r[f'test_ccc_{d}'] for r in runs])}" for d in dims)
-        record("bench_ser", f"{label}: CCC on the test split ({data}; {split}; {args.epochs} epochs, seeds "
-               f"{','.join(map(str, seeds))}, mean ± std, {minutes:.1f} min per training)",
+        record("bench_ser", f"{label}: CCC on the test split ({data}; {split}; {args.epochs} epochs, loss "
+               f"{task.loss_name}, seeds {','.join(map(str, seeds))}, mean ± std, {minutes:.1f} min per training)",
                f"{ccc}; mean {_mean_std([r['test_ccc'] for r in runs])}", "higher than wav2small_17k", command)
         assert model is not None
         with tempfile.TemporaryDirectory() as tmp:

@@ -12,7 +12,8 @@ the figure is then over the pool, and each run's own Spearman is printed beside 
 ``--repeats R`` scores them as a search repeating each training R times would: the mean validation CCC of the
 search's own training and R - 1 more seeds. ``--folds K`` scores the same students as a ``--folds K`` search would (K-fold cross-validation by speaker over the
 training + validation speakers, mean CCC), to choose K by measurement without running K searches. Test scores after
-retraining are kept in ``RUN/retrained.json`` (per genome key and seed) and reused by later calls.
+retraining (and the extra validation and K-fold scores) are kept in ``RUN/retrained.json`` (per genome key and seed)
+and reused by later calls.
 
 With two or more ``--seeds`` (and ``--repeats`` 2 or more for the validation side) it also splits each score's spread
 into the students' true difference and one training's noise (:class:`eeea.search.quality.SeedNoise`), and prints the
@@ -111,6 +112,8 @@ def main() -> None:
         tasks["valid"].prepare("cpu")
     budget = {**config["train"], **({"epochs": args.epochs} if args.epochs else {})}
     seeds = [int(s) for s in args.seeds.split(",")]
+    recipe = f"{budget['epochs']} epochs, loss {task.loss_name}"
+    spaces = [run.config().get("space", "?") for run in runs]
     torch.set_num_threads(args.threads)
     per_run = [args.students // len(runs) + (i < args.students % len(runs)) for i in range(len(runs))]
     chosen, home = [], {}  # home: a student's run directory (its cache of test scores)
@@ -120,14 +123,16 @@ def main() -> None:
             home[r["key"]] = run.path
     global _JOB
     _JOB = (tasks, budget)
-    caches = {}  # per run: RUN/retrained.json, test scores by "key seed epochs"
+    caches = {}  # per run: RUN/retrained.json: scores by "[valid |foldsK ]key seed epochs"
     for run in runs:
         path = Path(run.path) / "retrained.json"
         caches[run.path] = json.loads(path.read_text()) if path.is_file() else {}
     cache = {k: v for c in caches.values() for k, v in c.items()}
     name = lambda r, seed: f"{r['key']} {seed} {budget['epochs']}"  # noqa: E731
     jobs = [("test", r["genome"], seed) for r in chosen for seed in seeds if name(r, seed) not in cache]
-    jobs += [("folds", r["genome"], 0) for r in chosen] if args.folds > 1 else []
+    label_of = {"test": "", "valid": "valid ", "folds": f"folds{args.folds} "}
+    jobs += [("folds", r["genome"], 0) for r in chosen if f"folds{args.folds} {name(r, 0)}" not in cache] \
+        if args.folds > 1 else []
     repeat_seeds = [1000 + i for i in range(args.repeats - 1)]
     jobs += [("valid", r["genome"], seed) for r in chosen for seed in repeat_seeds
              if f"valid {name(r, seed)}" not in cache]
@@ -138,14 +143,11 @@ def main() -> None:
     else:
         done = [_retrain(j) for j in jobs]
     by_key = {r["genome"]: r for r in chosen}
-    kfold = {}
-    for (which, genome, seed), value in zip(jobs, done):
+    for (which, genome, seed), value in zip(jobs, done):  # all kept for later calls
         r = by_key[genome]
-        if which == "folds":
-            kfold[r["key"]] = value
-        else:  # test scores, and validation scores of more training seeds, kept for later calls
-            label = name(r, seed) if which == "test" else f"valid {name(r, seed)}"
-            cache[label] = caches[home[r["key"]]][label] = value
+        label = label_of[which] + name(r, seed)
+        cache[label] = caches[home[r["key"]]][label] = value
+    kfold = {r["key"]: cache[f"folds{args.folds} {name(r, 0)}"] for r in chosen} if args.folds > 1 else {}
     for path, scores_of_run in caches.items():
         (Path(path) / "retrained.json").write_text(json.dumps(scores_of_run, indent=1))
     scores = [cache[name(r, seed)] for r in chosen for seed in seeds]
@@ -166,21 +168,18 @@ def main() -> None:
               + ", ".join(f"{x:.3f}" for x in repeated))
         record("bench_ser_rank", f"Spearman rank correlation, validation mean CCC averaged over {args.repeats} "
                f"training seeds (the search's and {args.repeats - 1} more) vs test mean CCC after retraining "
-               f"({len(chosen)} students, seeds {args.seeds}, {budget['epochs']} epochs)", f"{rho_r:.2f}",
+               f"({len(chosen)} students of {' + '.join(spaces)}, seeds {args.seeds}, {recipe})", f"{rho_r:.2f}",
                ">= 0.6 over >= 20 students", "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
-    spaces = []
-    for run in runs:  # within each run (one space each): the ranking among students alike
+    for run, space in zip(runs, spaces):  # within each run (one space each): the ranking among students alike
         mine = [i for i, r in enumerate(chosen) if home[r["key"]] == run.path]
-        space = run.config().get("space", "?")
-        spaces.append(space)
         if len(runs) > 1 and len(mine) > 2:
             print(f"within {run.path} ({space}, {len(mine)} students): Spearman "
                   f"{spearmanr([search[i] for i in mine], [test[i] for i in mine]).statistic:.2f}")
     if kfold:
         rho_k = spearmanr([kfold[r["key"]] for r in chosen], test).statistic
         record("bench_ser_rank", f"Spearman rank correlation, {args.folds}-fold validation mean CCC (by speaker over "
-               f"train + valid, seed 0) vs test mean CCC after retraining ({len(chosen)} students, seeds {args.seeds}, "
-               f"{budget['epochs']} epochs)", f"{rho_k:.2f}", ">= 0.6 over >= 20 students",
+               f"train + valid, seed 0) vs test mean CCC after retraining ({len(chosen)} students of "
+               f"{' + '.join(spaces)}, seeds {args.seeds}, {recipe})", f"{rho_k:.2f}", ">= 0.6 over >= 20 students",
                "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
     if len(seeds) > 1:  # the ceiling noise sets: how far any search score can rank the students like the test
         per_seed = np.array(scores).reshape(len(chosen), len(seeds))
@@ -203,12 +202,12 @@ def main() -> None:
             print(f"highest correlation the noise allows, {what}: "
                   + (f"{value:.2f}" if isinstance(value, float) else str(value)))
             record("bench_ser_rank", f"noise ceiling ({len(chosen)} students of {' + '.join(spaces)}, "
-                   f"{budget['epochs']} epochs): {what}", f"{value:.2f}" if isinstance(value, float) else str(value),
+                   f"{recipe}): {what}", f"{value:.2f}" if isinstance(value, float) else str(value),
                    "-", "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
     minutes = (time.perf_counter() - start) / 60
     command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     record("bench_ser_rank", f"Spearman rank correlation, search-time (validation) mean CCC vs test mean CCC after "
-           f"retraining ({len(chosen)} students of {' + '.join(spaces)}, seeds {args.seeds}, {budget['epochs']} epochs; "
+           f"retraining ({len(chosen)} students of {' + '.join(spaces)}, seeds {args.seeds}, {recipe}; "
            f"{split}; {minutes:.0f} min)", f"{rho:.2f}", ">= 0.6 over >= 20 students", command)
 
 

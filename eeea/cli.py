@@ -503,7 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--autoaugment", action="store_true", help="torchvision AutoAugment (CIFAR-10 policy) per image, on "
                    "the CPU (costs CPU time per batch; see README)")
     g.add_argument("--crop-seconds", type=float, help="ser: training crop length")
-    g.add_argument("--loss", help="ser: ccc or ccc+mse")
+    g.add_argument("--loss", help="ser: ccc+mean (default: 1 - CCC with the outputs' mean held at the targets'), "
+                   "ccc alone (can stall at CCC 0) or ccc+mse")
     g = p.add_argument_group("network size")
     g.add_argument("--channels", type=int, help="initial channels C (cell genomes; paper 36)")
     g.add_argument("--layers", type=int, help="cells (cell genomes; paper 20)")

@@ -32,6 +32,15 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1 - ccc(pred, target).mean()
 
 
+def ccc_mean_loss(pred: torch.Tensor, target: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
+    """1 - mean CCC plus the squared gap between the batch means of outputs and targets (per dimension, averaged).
+
+    While outputs correlate negatively with the targets, 1 - CCC alone falls as their mean moves away (the
+    denominator grows), and a student can run off to CCC 0 and stall there; the gap term holds the mean and leaves the
+    spread to CCC, where an MSE term would also shrink it (docs/decisions.md, 2026-12-01)."""
+    return ccc_loss(pred, target) + weight * torch.mean((pred.mean(dim=0) - target.mean(dim=0)) ** 2)
+
+
 def ccc_mse_loss(pred: torch.Tensor, target: torch.Tensor, mse_weight: float = 1.0) -> torch.Tensor:
     """1 - mean CCC plus a weighted MSE: the MSE anchors the scale early on, when batch CCC is noisy."""
     return ccc_loss(pred, target) + mse_weight * torch.mean((pred - target) ** 2)

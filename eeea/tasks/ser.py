@@ -27,14 +27,14 @@ from ..data.corpus import Corpus, label_dims, load_corpus
 from ..data.emodb import TEST_SPEAKERS, VALID_SPEAKERS, embedded_path, emodb_corpus, parse_name
 from ..data.splits import Split, folds, three_way
 from ..errors import UserError
-from ..metrics import DIMENSIONS, ccc_loss, ccc_mse_loss, ccc_report
+from ..metrics import DIMENSIONS, ccc_loss, ccc_mean_loss, ccc_mse_loss, ccc_report
 from ..teachers import predict_clips
 from ..runtime import Levers
 from ..units import check_number
 from .base import Task, Training, register_task
 from .training import Diverged
 
-LOSSES = {"ccc": ccc_loss, "ccc+mse": ccc_mse_loss}
+LOSSES = {"ccc+mean": ccc_mean_loss, "ccc": ccc_loss, "ccc+mse": ccc_mse_loss}
 #: the default budget: small enough for a search on 2 CPU cores, large enough to rank students
 DEFAULT_BUDGET = {"epochs": 8, "batch_size": 16, "lr": 3e-3, "weight_decay": 1e-4}
 
@@ -84,11 +84,13 @@ class SERTask(Task):
 
     def __init__(self, data: str | None = None, labels: str | None = None,
                  test_speakers: Sequence[str] | None = None, valid_speakers: Sequence[str] | None = None,
-                 folds: int = 1, split_seed: int = 0, crop_seconds: float = 1.0, loss: str = "ccc") -> None:
+                 folds: int = 1, split_seed: int = 0, crop_seconds: float = 1.0, loss: str = "ccc+mean") -> None:
         """``data``: EmoDB zip/folder, or with ``labels`` (a labels CSV) the root its paths are relative to;
         ``test_speakers`` / ``valid_speakers``: held-out speakers (default: EmoDB's fixed ones on EmoDB, a seeded
         fifth each otherwise); ``folds``: k > 1 scores a search candidate by k-fold cross-validation over the
-        training and validation speakers; ``split_seed``: seed of drawn splits and folds."""
+        training and validation speakers; ``split_seed``: seed of drawn splits and folds; ``loss``: ``ccc+mean``
+        (default: 1 - CCC held at the targets' mean, :func:`~eeea.metrics.ccc_mean_loss`), ``ccc`` alone (can stall a
+        student at CCC 0) or ``ccc+mse``."""
         if loss not in LOSSES:
             raise UserError(f"ser task: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if crop_seconds <= 0:
