@@ -205,7 +205,8 @@ def _speakers(value: Sequence[str] | str | None) -> list[str] | None:
 
 
 class SERTraining(Training):
-    """AdamW with a one-cycle schedule on random crops of the training speakers' clips (CCC loss)."""
+    """AdamW with a one-cycle schedule on random crops of the training speakers' clips (the task's loss, by default
+    ``ccc+mean``)."""
 
     def __init__(self, task: SERTask, model: nn.Module, budget: dict[str, Any], seed: int,
                  max_steps: int | None, train_set: ClipSet, score_set: ClipSet) -> None:
