@@ -10,8 +10,9 @@ Several runs of the same data, split and budget (say, one per space) pool their 
 the figure is then over the pool, and each run's own Spearman is printed beside it.
 
 ``--repeats R`` scores them as a search repeating each training R times would: the mean validation CCC of the
-search's own training and R - 1 more seeds. ``--folds K`` scores the same students as a ``--folds K`` search would (K-fold cross-validation by speaker over the
-training + validation speakers, mean CCC), to choose K by measurement without running K searches. Test scores after
+search's own training and R - 1 more seeds. ``--folds K`` scores the same students as a ``--folds K`` search would
+(K-fold cross-validation by speaker over the training + validation speakers, mean CCC), to choose K by measurement
+without running K searches. Test scores after
 retraining (and the extra validation and K-fold scores) are kept in ``RUN/retrained.json`` (per genome key and seed)
 and reused by later calls.
 
@@ -89,6 +90,7 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=0,
                     help="also score each student by K-fold cross-validation by speaker (seed 0), as --folds K would")
     args = ap.parse_args()
+    command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     runs = [SearchRun.read(path) for path in args.runs]
     config = runs[0].config()
     for other in runs[1:]:  # one test part and one budget: the students' scores must be comparable
@@ -128,14 +130,13 @@ def main() -> None:
         path = Path(run.path) / "retrained.json"
         caches[run.path] = json.loads(path.read_text()) if path.is_file() else {}
     cache = {k: v for c in caches.values() for k, v in c.items()}
-    name = lambda r, seed: f"{r['key']} {seed} {budget['epochs']}"  # noqa: E731
-    jobs = [("test", r["genome"], seed) for r in chosen for seed in seeds if name(r, seed) not in cache]
-    label_of = {"test": "", "valid": "valid ", "folds": f"folds{args.folds} "}
-    jobs += [("folds", r["genome"], 0) for r in chosen if f"folds{args.folds} {name(r, 0)}" not in cache] \
-        if args.folds > 1 else []
+    prefix = {"test": "", "valid": "valid ", "folds": f"folds{args.folds} "}
+    label = lambda which, r, seed: f"{prefix[which]}{r['key']} {seed} {budget['epochs']}"  # noqa: E731
     repeat_seeds = [1000 + i for i in range(args.repeats - 1)]
-    jobs += [("valid", r["genome"], seed) for r in chosen for seed in repeat_seeds
-             if f"valid {name(r, seed)}" not in cache]
+    wanted = [("test", seed) for seed in seeds] + [("valid", seed) for seed in repeat_seeds]
+    wanted += [("folds", 0)] if args.folds > 1 else []
+    jobs = [(which, r["genome"], seed) for r in chosen for which, seed in wanted
+            if label(which, r, seed) not in cache]
     start = time.perf_counter()
     if args.jobs > 1:  # forked workers share the prepared tasks (their decoded clips)
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
@@ -145,12 +146,11 @@ def main() -> None:
     by_key = {r["genome"]: r for r in chosen}
     for (which, genome, seed), value in zip(jobs, done):  # all kept for later calls
         r = by_key[genome]
-        label = label_of[which] + name(r, seed)
-        cache[label] = caches[home[r["key"]]][label] = value
-    kfold = {r["key"]: cache[f"folds{args.folds} {name(r, 0)}"] for r in chosen} if args.folds > 1 else {}
+        cache[label(which, r, seed)] = caches[home[r["key"]]][label(which, r, seed)] = value
+    kfold = {r["key"]: cache[label("folds", r, 0)] for r in chosen} if args.folds > 1 else {}
     for path, scores_of_run in caches.items():
         (Path(path) / "retrained.json").write_text(json.dumps(scores_of_run, indent=1))
-    scores = [cache[name(r, seed)] for r in chosen for seed in seeds]
+    scores = [cache[label("test", r, seed)] for r in chosen for seed in seeds]
     search, test = [], []
     for i, r in enumerate(chosen):
         search.append(1 - r["objectives"]["1-ccc"])
@@ -161,7 +161,7 @@ def main() -> None:
               f"(seeds {args.seeds}: {', '.join(f'{x:.3f}' for x in scores[i * len(seeds) : (i + 1) * len(seeds)])})")
     rho = spearmanr(search, test).statistic
     if repeat_seeds:
-        repeated = [float(np.mean([search[i]] + [cache[f"valid {name(r, seed)}"] for seed in repeat_seeds]))
+        repeated = [float(np.mean([search[i]] + [cache[label("valid", r, seed)] for seed in repeat_seeds]))
                     for i, r in enumerate(chosen)]
         rho_r = spearmanr(repeated, test).statistic
         print(f"validation CCC, mean of {args.repeats} trainings, per student: "
@@ -169,7 +169,7 @@ def main() -> None:
         record("bench_ser_rank", f"Spearman rank correlation, validation mean CCC averaged over {args.repeats} "
                f"training seeds (the search's and {args.repeats - 1} more) vs test mean CCC after retraining "
                f"({len(chosen)} students of {' + '.join(spaces)}, seeds {args.seeds}, {recipe})", f"{rho_r:.2f}",
-               ">= 0.6 over >= 20 students", "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
+               ">= 0.6 over >= 20 students", command)
     for run, space in zip(runs, spaces):  # within each run (one space each): the ranking among students alike
         mine = [i for i, r in enumerate(chosen) if home[r["key"]] == run.path]
         if len(runs) > 1 and len(mine) > 2:
@@ -180,7 +180,7 @@ def main() -> None:
         record("bench_ser_rank", f"Spearman rank correlation, {args.folds}-fold validation mean CCC (by speaker over "
                f"train + valid, seed 0) vs test mean CCC after retraining ({len(chosen)} students of "
                f"{' + '.join(spaces)}, seeds {args.seeds}, {recipe})", f"{rho_k:.2f}", ">= 0.6 over >= 20 students",
-               "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
+               command)
     if len(seeds) > 1:  # the ceiling noise sets: how far any search score can rank the students like the test
         per_seed = np.array(scores).reshape(len(chosen), len(seeds))
         truth = SeedNoise.estimate(per_seed)
@@ -191,7 +191,7 @@ def main() -> None:
         ceilings = [(f"a perfect search score vs the {len(seeds)}-seed test mean", truth.ceiling(len(seeds)))]
         if repeat_seeds:
             valid = SeedNoise.estimate(np.column_stack(
-                [search] + [[cache[f"valid {name(r, seed)}"] for r in chosen] for seed in repeat_seeds]))
+                [search] + [[cache[label("valid", r, seed)] for r in chosen] for seed in repeat_seeds]))
             print(f"validation CCC (the search score): true spread sd {valid.between:.4f}, one training's noise sd "
                   f"{valid.noise:.4f}; reliability of one training {valid.reliability(1):.2f}")
             ceilings += [(f"{r}-seed validation mean vs the {len(seeds)}-seed test mean",
@@ -203,9 +203,8 @@ def main() -> None:
                   + (f"{value:.2f}" if isinstance(value, float) else str(value)))
             record("bench_ser_rank", f"noise ceiling ({len(chosen)} students of {' + '.join(spaces)}, "
                    f"{recipe}): {what}", f"{value:.2f}" if isinstance(value, float) else str(value),
-                   "-", "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:]))
+                   "-", command)
     minutes = (time.perf_counter() - start) / 60
-    command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     record("bench_ser_rank", f"Spearman rank correlation, search-time (validation) mean CCC vs test mean CCC after "
            f"retraining ({len(chosen)} students of {' + '.join(spaces)}, seeds {args.seeds}, {recipe}; "
            f"{split}; {minutes:.0f} min)", f"{rho:.2f}", ">= 0.6 over >= 20 students", command)
