@@ -49,6 +49,25 @@ def test_eepi_never_admits_an_over_budget_genome(seed, beta, macs):
     s = eepi.stats
     assert s.draws == s.accepted + s.rejections and s.accepted >= 6
     assert 0 < s.acceptance_rate <= 1
+    # every rejection is charged to exactly one screen: the first the genome fails, params before MACs
+    assert sum(s.rejected_by.values()) == s.rejections and set(s.rejected_by) <= {"params", "macs"}
+    assert macs is not None or set(s.rejected_by) <= {"params"}
+
+
+def test_each_rejection_names_the_first_screen_failed():
+    rng = np.random.default_rng(3)
+    genomes = [SPACE.random_genome(rng) for _ in range(40)]
+    params = sorted(EEPI(SPACE).params(g) for g in genomes)
+    eepi = EEPI(SPACE, max_params=params[len(params) // 2], max_macs=1)  # MACs: every genome fails that screen
+    for g in genomes:
+        over = eepi.params(g) > eepi.max_params
+        assert eepi.rejected_by(g) == ("params" if over else "macs")
+    assert EEPI(SPACE).rejected_by(genomes[0]) is None
+    for g in genomes:
+        eepi.screen(g)
+    assert eepi.stats.rejected_by == {"params": sum(p > eepi.max_params for p in params), "macs": 40 - sum(
+        p > eepi.max_params for p in params)}
+    assert eepi.stats.to_dict()["rejected_by"] == eepi.stats.rejected_by
 
 
 def test_screen_counts_at_the_evaluation_size_not_the_search_size():

@@ -7,8 +7,8 @@ refuses up front a budget that no genome of the space can meet, naming the small
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from pymoo.core.repair import Repair
@@ -28,6 +28,7 @@ MAX_DRAWS_PER_GENOME = 20_000
 class EEPIStats:
     draws: int = 0
     rejections: int = 0
+    rejected_by: dict[str, int] = field(default_factory=dict)  # screen name (params, macs, latency) -> rejections
 
     @property
     def accepted(self) -> int:
@@ -38,7 +39,8 @@ class EEPIStats:
         return self.accepted / self.draws if self.draws else 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"draws": self.draws, "rejections": self.rejections, "acceptance_rate": round(self.acceptance_rate, 4)}
+        return {"draws": self.draws, "rejections": self.rejections, "acceptance_rate": round(self.acceptance_rate, 4),
+                "rejected_by": dict(self.rejected_by)}
 
 
 class EEPI:
@@ -79,21 +81,28 @@ class EEPI:
             raise UserError("the latency objective needs --latency-table FILE (measure one with eeea latency-table)")
         return self.table.predict(self.space.spec_walk(genome, **self.size))
 
+    def screens(self) -> list[tuple[str, float, Callable[[Genome], float]]]:
+        """The active screens as ``(name, limit, count)``, cheapest count first (params, then MACs, then latency)."""
+        return [(name, limit, count) for name, limit, count in (
+            ("params", self.max_params, self.params), ("macs", self.max_macs, self.macs),
+            ("latency", self.max_latency, self.latency)) if limit is not None]
+
+    def rejected_by(self, genome: Genome) -> str | None:
+        """The name of the first screen ``genome`` fails, or None when it is within budget."""
+        return next((name for name, limit, count in self.screens() if count(genome) > limit), None)
+
     def admits(self, genome: Genome) -> bool:
-        """Whether ``genome`` is within budget (params first: it is the cheaper count)."""
-        if self.max_params is not None and self.params(genome) > self.max_params:
-            return False
-        if self.max_macs is not None and self.macs(genome) > self.max_macs:
-            return False
-        return self.max_latency is None or self.latency(genome) <= self.max_latency
+        """Whether ``genome`` is within budget."""
+        return self.rejected_by(genome) is None
 
     def screen(self, genome: Genome) -> bool:
-        """:meth:`admits`, counted in the draw statistics."""
+        """:meth:`admits`, counted in the draw statistics (rejections per screen too)."""
         self.stats.draws += 1
-        ok = self.admits(genome)
-        if not ok:
+        reason = self.rejected_by(genome)
+        if reason is not None:
             self.stats.rejections += 1
-        return ok
+            self.stats.rejected_by[reason] = self.stats.rejected_by.get(reason, 0) + 1
+        return reason is None
 
     # drawing -----------------------------------------------------------------------------------------------------
     def draw(self, rng: np.random.Generator, exclude: set[str] | None = None) -> np.ndarray:
