@@ -323,6 +323,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    path, summary = write_report(args.run_dir, args.out, force=args.force)
+    if not args.quiet:
+        print(f"wrote {path} ({summary}); open it in a browser (no network needed)")
+    return 0
+
+
 def size_pair(text: str) -> tuple[str, Any]:
     """argparse type for ``--size KEY=VALUE`` (the value read as YAML: ``seconds=1.5``, ``network=imagenet``)."""
     import yaml
@@ -464,6 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars or table: only the result and run directory")
     p.add_argument("--silent", action="store_true", help="print nothing (errors still go to stderr)")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("report", help="write a search run's report: one HTML file (front, progress, EE-PI funnel, "
+                       "candidates, run facts) that opens offline; the search keeps RUN_DIR/report.html current")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="search run directory: finished, interrupted or still running")
+    p.add_argument("--out", metavar="FILE", help="the report file (default RUN_DIR/report.html)")
+    p.add_argument("--force", action="store_true", help="overwrite an --out that is not an eeea report")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("table", help="regenerate a table of the EEEA-Net paper with measured params and MACs")
     p.add_argument("dataset", help="cifar10, cifar100 or imagenet")

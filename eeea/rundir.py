@@ -112,10 +112,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
     """Replace ``path`` atomically: ``write`` fills a uniquely named temporary sibling (two writers never share one),
     which is fsynced and renamed over ``path``, and the directory fsynced: a kill or a power cut leaves the old file or
-    the new one, never half of one. A failed write (a full disk) removes the temporary file and raises."""
+    the new one, never half of one. A failed write (a full disk) removes the temporary file and raises.
+    ``durable`` False skips the fsyncs, for a file derived from others and rewritten often (a report): a kill still
+    leaves a whole file; only a power cut may leave it empty."""
     path = Path(path)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -123,13 +125,15 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the file gets the usual permissions
         write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def _umask() -> int:

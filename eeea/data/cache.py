@@ -69,3 +69,27 @@ def cached_images(source: Path, tag: str,
     except OSError:
         pass  # no cache here: the decoded arrays serve as they are
     return images, labels, classes
+
+
+def cached_json(source: Path, tag: str, compute: Callable[[], object] | None) -> object | None:
+    """A small JSON value derived from the file ``source`` (``tag`` says how): read from the cache, else
+    ``compute()``-d and cached; None when it is not cached and ``compute`` is None (the caller cannot afford it now)."""
+    root = cache_dir()
+    path = root / f"derived-{_entry(Path(source), tag)}.json" if root is not None else None
+    if path is not None and path.is_file():
+        try:
+            return json.loads(path.read_text())["value"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged entry is computed again
+    if compute is None:
+        return None
+    value = compute()
+    if path is not None:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"source": str(source), "tag": tag, "value": value}))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # no cache here: the value serves this process only
+    return value

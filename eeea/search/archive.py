@@ -22,8 +22,8 @@ from ..files import MAX_TABLE_BYTES, read_bytes
 from ..genome import Genome
 from ..rundir import CONFIG, LOG, STATE, RunDir
 
-ARCHIVE, PARETO_CSV, PARETO_PNG, GENOMES, CHECKPOINTS = (
-    "archive.jsonl", "pareto.csv", "pareto.png", "genomes", "checkpoints",
+ARCHIVE, PARETO_CSV, PARETO_PNG, GENOMES, CHECKPOINTS, REPORT, SESSIONS = (
+    "archive.jsonl", "pareto.csv", "pareto.png", "genomes", "checkpoints", "report.html", "sessions.json",
 )
 
 
@@ -38,12 +38,13 @@ def counted_columns(front: Sequence[Mapping[str, Any]], objectives: Sequence[str
 class SearchRun(RunDir):
     """A search's run directory (see the module docstring for its files)."""
 
-    files = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS)
+    files = (CONFIG, ARCHIVE, STATE, PARETO_CSV, PARETO_PNG, GENOMES, LOG, CHECKPOINTS, REPORT, SESSIONS)
     progress = (ARCHIVE, STATE)
 
     # archive -------------------------------------------------------------------------------------------------------
-    def read_archive(self) -> list[dict[str, Any]]:
-        """All complete records, in the order written. A torn last line is cut off (with a warning)."""
+    def read_archive(self, repair: bool = True) -> list[dict[str, Any]]:
+        """All complete records, in the order written. A torn last line is cut off (with a warning); ``repair``
+        False leaves the file as it is (a reader beside a running search, whose last line may be in flight)."""
         path = self.path / ARCHIVE
         if not path.exists():
             return []
@@ -63,11 +64,12 @@ class SearchRun(RunDir):
             except ValueError:
                 if last or (i == len(lines) - 2 and not lines[-1]):
                     warnings.warn(f"{path}: dropped a torn last line ({len(line)} bytes) from an interrupted write")
-                    with open(path, "r+b") as f:
-                        f.truncate(good_end)
+                    if repair:
+                        with open(path, "r+b") as f:
+                            f.truncate(good_end)
                     break
                 raise UserError(f"{path}:{i + 1}: corrupt archive line (not the last one); fix or remove it") from None
-            if last:  # a complete JSON object without its newline: keep it, finish the line
+            if last and repair:  # a complete JSON object without its newline: keep it, finish the line
                 with open(path, "ab") as f:
                     f.write(b"\n")
             records.append(record)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..errors import UserError
 from ..latency import LatencyTable, describe_device, shipped_table, version_mismatch
 from ..progress import hide_progress
+from ..report import SearchReport
 from ..spaces import get_space
 from ..tasks import get_task
 from ..units import format_fields, format_number
@@ -116,6 +117,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         log.info(line)
         if not quiet:
             tqdm.write(line)
+    report = SearchReport(run, config, log, resumed=resume, evaluations=len(cache), notes=[*notes, *table_notes],
+                          latency_table=table)
 
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)
@@ -180,9 +183,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                 repair.screened = 0  # pymoo runs the repair on the initial population too; count offspring only
             stats = _eepi_stats(eepi, repair)
             done = gen == generations - 1 or (limit is not None and len(order) >= limit)
-            run.write_state({"generation": gen, "generations": config["generations"], "evaluations": len(order),
-                             "trained_this_session": trained, "seed": config["seed"], "eepi": stats,
-                             "finished": False})
+            state = {"generation": gen, "generations": config["generations"], "evaluations": len(order),
+                     "trained_this_session": trained, "seed": config["seed"], "eepi": stats, "finished": False}
+            run.write_state(state)
+            report.round(cache.values(), state)  # the archive so far: a reload of report.html shows this round
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
             log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
                      f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s")
@@ -203,6 +207,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     points = [[r["objectives"][o] for o in objectives] for r in records]
     run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
     run.write_state({**run.read_state(), "finished": True})  # only once the front is on disk
+    report.finish(cache.values(), run.read_state())
     stats = _eepi_stats(eepi, repair)
     log.info(f"done: {len(order):,} genomes evaluated ({trained:,} trained now), front of {len(front)}, EE-PI "
              + format_fields(stats, sep=", "))

@@ -30,10 +30,12 @@ def hypervolume(F: np.ndarray) -> float:
 
 
 class TrueFront:
-    """The true (error, params) front of a benchmark table, and the hypervolume fraction of a run's evaluations."""
+    """The true (error, params) front of a benchmark table, and the hypervolume fraction of a run's evaluations.
+    ``more``: further objective columns (MACs) for the front of a run with more objectives."""
 
-    def __init__(self, errors: Sequence[float], params: Sequence[int]) -> None:
-        self.front = non_dominated(np.column_stack([np.asarray(errors, dtype=float), np.asarray(params, dtype=float)]))
+    def __init__(self, errors: Sequence[float], params: Sequence[int], *more: Sequence[float]) -> None:
+        columns = [np.asarray(c, dtype=float) for c in (errors, params, *more)]
+        self.front = non_dominated(np.column_stack(columns))
         self.ideal, self.nadir = self.front.min(axis=0), self.front.max(axis=0)
         self.volume = hypervolume(self.normalise(self.front))
 
