@@ -123,8 +123,8 @@ def test_report_verb_adds_the_true_front_as_the_ceiling(nb201_run, tmp_path):
 
 
 def test_report_help_imports_nothing_heavy():
-    code = ("import sys\nfrom eeea.cli import main\ntry:\n    main(['report', '--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('eeea.report', 'plotly', 'selenium') if m in sys.modules))")
+    code = ("import sys\nfrom eeea.cli import main\ntry:\n    main(['report', '--help'])\nexcept SystemExit:\n"
+            "    pass\nprint(sorted(m for m in ('eeea.report', 'plotly', 'selenium') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "RUN_DIR" in out and out.strip().splitlines()[-1] == "[]"
 
@@ -290,7 +290,8 @@ def test_tabular_report_in_chromium(browser, nb201_run, tmp_path):
     ActionChains(browser).move_to_element(point).click().perform()
     index = int(browser.find_element(By.ID, "details").get_attribute("data-index"))
     member = data["records"][index]
-    assert index in data["front"] and browser.find_element(By.CSS_SELECTOR, "#details pre.genome").text == member["genome"]
+    assert index in data["front"]
+    assert browser.find_element(By.CSS_SELECTOR, "#details pre.genome").text == member["genome"]
     assert browser.find_element(By.CSS_SELECTOR, "#details pre.describe").text.startswith("cell: |")
     train = browser.find_element(By.CSS_SELECTOR, "#details pre.cmd-train").text
     assert train.startswith("eeea train --arch ") and "--dataset cifar10" in train
@@ -321,7 +322,8 @@ def test_ser_report_in_chromium(browser, tmp_path):
     assert all(r["seconds"] > 0 for r in data["records"])
     for i, r in enumerate(data["records"]):  # trained weights are exported from their checkpoint
         export = browser.execute_script("return window.eeeaReport.commands(arguments[0]).export", i)
-        assert export == f"eeea export {run.resolve()}/checkpoints/{r['key']} --format onnx-int8 --out {r['key']}.int8.onnx"
+        key = r["key"]
+        assert export == f"eeea export {run.resolve()}/checkpoints/{key} --format onnx-int8 --out {key}.int8.onnx"
     assert any("speakers" in line for line in data["facts"]["split"])  # the split the search read
     browser.execute_script("window.eeeaReport.showDetails(0)")
     from selenium.webdriver.common.by import By

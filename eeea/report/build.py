@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
-from ..search.archive import PARETO_CSV, REPORT, SearchRun
+from ..search.archive import ARCHIVE, PARETO_CSV, REPORT, SearchRun
 from ..search.quality import TrueFront
 from .ceiling import applies, true_front
 from .collect import ReportData, objectives_of
@@ -25,8 +25,9 @@ MAX_SHARE = 0.005
 TRAIN_OPTIONS = ("labels", "test_speakers", "valid_speakers", "holdout")
 
 
-def describer(space_name: Any) -> tuple[Callable[[str], list[str]] | None, str]:
-    """``(genome text -> describe() lines, note)``; no describer (and why) when the run's space cannot be loaded."""
+def describer(space_name: Any) -> tuple[Callable[[Any], list[str]] | None, str]:
+    """``(genome or its text -> describe() lines, note)``; no describer (and why) when the run's space cannot be
+    loaded."""
     from ..genome import Genome
     from ..spaces import get_space
 
@@ -34,7 +35,7 @@ def describer(space_name: Any) -> tuple[Callable[[str], list[str]] | None, str]:
         space = get_space(str(space_name))
     except UserError as e:
         return None, f"no architecture descriptions: {e}"
-    return (lambda text: list(space.describe(Genome.from_text(text)))), ""
+    return (lambda g: list(space.describe(g if isinstance(g, Genome) else Genome.from_text(g)))), ""
 
 
 def train_flags(config: Mapping[str, Any]) -> list[str]:
@@ -115,9 +116,13 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, force: bool
         warnings.simplefilter("always")
         records = run.read_archive(repair=False)  # never modify a run: its search may be writing it now
     notes = [str(w.message) + " (a resume drops it)" for w in caught]
+    for i, r in enumerate(records):
+        if not (isinstance(r.get("genome"), str) and isinstance(r.get("objectives"), dict) and r["objectives"]):
+            raise UserError(f"{path / ARCHIVE}: record {i + 1} ({r['key']}) lacks its genome or objectives; "
+                            f"not an archive of eeea search")
     config = run.config()
     sessions, sessions_note = read_sessions(path)
-    status = status_of(state, records, holder_alive(path) and not state.get("finished"))
+    status = status_of(state, records, sessions, holder_alive(path) and not state.get("finished"))
     describe, why = describer(config.get("space"))
     data = ReportData(path, config, describe, train_flags(config))
     objectives = objectives_of(config, records)
@@ -167,10 +172,13 @@ class SearchReport:
                 self.failed = message
             return None
 
-    def round(self, records: Iterable[Mapping[str, Any]], state: Mapping[str, Any], last: bool = False) -> None:
+    def round(self, records: Iterable[Mapping[str, Any]], state: Mapping[str, Any], genomes: Iterable[Any] = (),
+              last: bool = False) -> None:
         """Rewrite the report after a round when that, at the cost of the last write, keeps the report within
         :data:`MAX_SHARE` of the search's time so far: a trained task's rounds last seconds or more, so each is
-        written; a tabular search's last milliseconds, so a few are. The ``last`` round is always written."""
+        written; a tabular search's last milliseconds, so a few are. The ``last`` round is always written.
+        ``genomes``: the round's decoded genomes, kept for their rows (parsing their text again costs more)."""
+        self.data.genomes.update((g.key, g) for g in genomes if g.key not in self.data.rows)
         elapsed = time.perf_counter() - self.started
         if not last and self.spent + self.last_cost > MAX_SHARE * elapsed:
             self.skipped += 1
@@ -199,8 +207,8 @@ class SearchReport:
         start = time.perf_counter()
         self._guard(lambda: finish_session(self.run.path, self.sessions))
         self.spent += time.perf_counter() - start
-        self.round(records, state, last=True)
+        self.round(records, state, (), last=True)
         self.log.info(f"report: {self.run.path / REPORT} written {self.writes} time(s) in {self.spent:.2f}s"
-                      + (f" ({self.skipped} round(s) skipped to keep it under {MAX_SHARE:.0%} of the search's time)"
+                      + (f" ({self.skipped} round(s) skipped to keep it under {MAX_SHARE:.1%} of the search's time)"
                          if self.skipped else ""))
 

@@ -96,12 +96,13 @@ class ReportData:
     """The report's data of one run, rebuilt from records; per-candidate work is cached by genome key."""
 
     def __init__(self, run_path: str | os.PathLike, config: Mapping[str, Any],
-                 describe: Callable[[str], list[str]] | None = None, train_flags: Sequence[str] = ()) -> None:
+                 describe: Callable[[Any], list[str]] | None = None, train_flags: Sequence[str] = ()) -> None:
         self.run_path = os.path.abspath(run_path)
         self.config = config
         self.describe = describe
         self.train_flags = list(train_flags)
         self.rows: dict[str, str] = {}  # key -> the row's JSON
+        self.genomes: dict[str, Any] = {}  # key -> the decoded genome of a candidate whose row is not built yet
         self.extras: tuple[str, ...] = ()
         self.history = FrontHistory()
         self.history_keys: list[str] = []
@@ -115,7 +116,8 @@ class ReportData:
         if found is None:
             extra = record.get("extra", {})
             try:
-                lines = self.describe(record["genome"]) if self.describe else []
+                genome = self.genomes.pop(key, None) or record["genome"]
+                lines = self.describe(genome) if self.describe else []
             except Exception as e:  # noqa: BLE001 - a genome the space no longer reads still gets its row
                 lines = [f"(no description: {e})"]
             values = [key, record.get("generation"), record.get("status", "?"), record.get("seconds"),

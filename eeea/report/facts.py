@@ -127,12 +127,14 @@ def holder_alive(run_path: Path) -> bool:
         return True
 
 
-def status_of(state: Mapping[str, Any], records: Sequence[Any], running: bool) -> str:
+def status_of(state: Mapping[str, Any], records: Sequence[Any], sessions: Sequence[Any],
+              running: bool) -> str:
+    """finished, running, interrupted (it stopped before finishing) or not started (nothing of it recorded)."""
     if state.get("finished"):
         return "finished"
     if running:
         return "running"
-    return "interrupted" if records or state else "not started"
+    return "interrupted" if records or state or sessions else "not started"
 
 
 def session_rows(sessions: Sequence[Mapping[str, Any]], status: str) -> list[dict[str, Any]]:
@@ -142,9 +144,9 @@ def session_rows(sessions: Sequence[Mapping[str, Any]], status: str) -> list[dic
         last = i == len(sessions) - 1
         outcome = s.get("outcome") or ("running" if last and status == "running" else "interrupted (no end recorded)")
         m = s.get("machine", {})
-        rows.append({"started": s.get("started", ""), "kind": s.get("kind", ""), "ended": s.get("ended", ""), "outcome": outcome,
-                     "evaluations_at_start": s.get("evaluations_at_start"), "host": m.get("host", ""),
-                     "command": s.get("command", "")})
+        rows.append({"started": s.get("started", ""), "kind": s.get("kind", ""), "ended": s.get("ended", ""),
+                     "outcome": outcome, "evaluations_at_start": s.get("evaluations_at_start"),
+                     "host": m.get("host", ""), "command": s.get("command", "")})
     return rows
 
 

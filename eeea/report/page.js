@@ -52,12 +52,13 @@
     let exp;
     if (r[F.checkpoint]) {  // trained weights: int8, unless the front's check found the int8 file off
       const float = String(measured.int8 || "").endsWith("failed check");
-      exp = `eeea export ${quote(D.commands.run + "/" + r[F.checkpoint])} --format ${float ? "onnx" : "onnx-int8"} --out ${key}.${float ? "onnx" : "int8.onnx"}`;
+      const [format, suffix] = float ? ["onnx", "onnx"] : ["onnx-int8", "int8.onnx"];
+      exp = `eeea export ${quote(D.commands.run + "/" + r[F.checkpoint])} --format ${format} --out ${key}.${suffix}`;
     } else exp = `eeea export ${genome} --format onnx --out ${key}.onnx`;
     const train = ["eeea train --arch", genome, ...D.commands.train_flags.map(quote), "--out", `${key}-run`].join(" ");
     return { export: exp, train };
   }
-  const plain = (v) => (v !== null && typeof v === "object" ? JSON.stringify(v) : v === null || v === undefined ? "–" : String(v));
+  const plain = (v) => (v === null || v === undefined ? "–" : typeof v === "object" ? JSON.stringify(v) : String(v));
   const axisValue = (axis) => (i) => rows[i][F[axis]];
 
   // header --------------------------------------------------------------------------------------------------------
@@ -113,7 +114,10 @@
     if (r[F.note]) add("note", r[F.note]);
     aside.append(el("h3", { text: r[F.key] }), dl);
     aside.append(el("h4", { text: "genome" }), el("pre", { class: "genome", text: r[F.genome] }));
-    if (r[F.describe].length) aside.append(el("h4", { text: "architecture" }), el("pre", { class: "describe", text: r[F.describe].join("\n") }));
+    if (r[F.describe].length) {
+      const lines = r[F.describe].join("\n");
+      aside.append(el("h4", { text: "architecture" }), el("pre", { class: "describe", text: lines }));
+    }
     const cmds = commands(i);
     const what = r[F.checkpoint] ? "its trained weights" : "its architecture (untrained weights)";
     for (const [label, field] of [[`export ${what}`, "export"], ["train it", "train"]]) {
@@ -141,7 +145,8 @@
       const kind = r.label.startsWith("rejected") || r.label.startsWith("over budget") ? " reject"
         : ["crashed", "diverged", "oom"].includes(r.label) ? " fail" : "";
       const bar = el("div", { class: "bar" + kind, style: `width:${(320 * r.count) / top}px` });
-      body.append(el("tr", { "data-label": r.label }, el("td", { text: r.label }), el("td", { class: "count", text: r.count.toLocaleString("en") }), el("td", {}, bar)));
+      const count = el("td", { class: "count", text: r.count.toLocaleString("en") });
+      body.append(el("tr", { "data-label": r.label }, el("td", { text: r.label }), count, el("td", {}, bar)));
     }
   }
 
@@ -157,7 +162,9 @@
       { id: "params", label: "params", value: (i) => rows[i][F.params], show: count },
       { id: "macs", label: "MACs", value: (i) => rows[i][F.macs], show: count },
     ];
-    if (D.axes.includes("latency")) cols.push({ id: "latency", label: "latency µs", value: (i) => rows[i][F.latency], show: num });
+    if (D.axes.includes("latency")) {
+      cols.push({ id: "latency", label: "latency µs", value: (i) => rows[i][F.latency], show: num });
+    }
     D.extras.forEach((e, k) => cols.push({ id: "extra-" + e, label: e, value: (i) => rows[i][F.extra][k], show: num }));
     cols.push({ id: "seconds", label: "time", value: (i) => rows[i][F.seconds], show: seconds });
     return cols;
@@ -205,7 +212,9 @@
     });
     const status = document.getElementById("status-filter");
     const seen = [...new Set(rows.map((r) => r[F.status]))].sort();
-    for (const [v, label] of [["", "all"], ["front", "on the front"], ...seen.map((s) => [s, s])]) status.append(el("option", { value: v, text: label }));
+    for (const [v, label] of [["", "all"], ["front", "on the front"], ...seen.map((s) => [s, s])]) {
+      status.append(el("option", { value: v, text: label }));
+    }
     const text = document.getElementById("text-filter");
     const filter = () => {
       const want = status.value, needle = text.value.trim().toLowerCase();
@@ -229,9 +238,13 @@
     const body = document.getElementById("facts-body");
     const f = D.facts;
     const block = (title, obj) => {
-      if (!obj || (typeof obj === "object" && !Object.keys(obj).length)) return el("div", {}, el("h4", { text: title }), el("p", { class: "hint", text: "not recorded" }));
+      if (!obj || (typeof obj === "object" && !Object.keys(obj).length)) {
+        return el("div", {}, el("h4", { text: title }), el("p", { class: "hint", text: "not recorded" }));
+      }
       const dl = el("dl");
-      for (const [k, v] of Object.entries(obj)) dl.append(el("dt", { text: k }), el("dd", { text: Array.isArray(v) ? v.join(", ") : plain(v) }));
+      for (const [k, v] of Object.entries(obj)) {
+        dl.append(el("dt", { text: k }), el("dd", { text: Array.isArray(v) ? v.join(", ") : plain(v) }));
+      }
       return el("div", {}, el("h4", { text: title }), dl);
     };
     const grid = el("div", { class: "facts-grid" });
@@ -240,9 +253,11 @@
     if (f.split && f.split.length) split.append(el("ul", {}, ...f.split.map((s) => el("li", { text: s }))));
     else split.append(el("p", { class: "hint", text: "not recorded" }));
     grid.append(split);
+    const none = "none (no latency objective, screen or reference table for this space)";
     grid.append(f.latency_table ? block("latency table", f.latency_table)
-      : el("div", {}, el("h4", { text: "latency table" }), el("p", { class: "hint", text: "none (no latency objective, screen or reference table for this space)" })));
-    grid.append(block("machine (of the latest session)", f.machine), block("versions (of the latest session)", f.versions));
+      : el("div", {}, el("h4", { text: "latency table" }), el("p", { class: "hint", text: none })));
+    grid.append(block("machine (of the latest session)", f.machine),
+      block("versions (of the latest session)", f.versions));
     body.append(grid);
     body.append(el("h4", { text: "sessions (start and resumes)" }));
     if (f.sessions && f.sessions.length) {
@@ -252,14 +267,17 @@
       for (const s of f.sessions) t.append(el("tr", {}, ...keys.map((k) => el("td", { text: plain(s[k]) }))));
       body.append(t);
     } else body.append(el("p", { class: "hint", text: "not recorded (a run from before eeea recorded its sessions)" }));
-    const det = el("details", {}, el("summary", { text: "config.yaml (the resolved configuration)" }), el("pre", { text: f.config || "" }));
-    body.append(det);
+    const summary = el("summary", { text: "config.yaml (the resolved configuration)" });
+    body.append(el("details", {}, summary, el("pre", { text: f.config || "" })));
   }
 
   // plots -----------------------------------------------------------------------------------------------------------
   async function loadPlotly() {
     if (window.Plotly) return;
-    if (typeof DecompressionStream === "undefined") throw new Error("this browser cannot unpack the plots (it lacks DecompressionStream); open the report in a current Chrome, Edge, Firefox or Safari");
+    if (typeof DecompressionStream === "undefined") {
+      throw new Error("this browser cannot unpack the plots (it lacks DecompressionStream); open the report in a " +
+        "current Chrome, Edge, Firefox or Safari");
+    }
     const packed = atob(document.getElementById("plotly-gz").textContent.trim());
     const bytes = new Uint8Array(packed.length);
     for (let i = 0; i < packed.length; i++) bytes[i] = packed.charCodeAt(i);
@@ -289,11 +307,12 @@
     ];
     if (D.objectives.length === 2 && axis === D.objectives[1] && groups.front.length > 1) {
       const s = [...groups.front].sort((a, b) => x(a) - x(b));
-      traces.push({ type: "scatter", mode: "lines", x: s.map(x), y: s.map(y), line: { shape: "hv", color: "#d62728", width: 1.5 },
-        hoverinfo: "skip", showlegend: false, name: "front line" });
+      traces.push({ type: "scatter", mode: "lines", x: s.map(x), y: s.map(y), hoverinfo: "skip", showlegend: false,
+        line: { shape: "hv", color: "#d62728", width: 1.5 }, name: "front line" });
     }
     traces.push(trace(groups.front, "Pareto front", { color: "#d62728", size: 11, line: { color: "#fff", width: 1 } }));
-    const layout = { margin: { l: 64, r: 16, t: 10, b: 54 }, hovermode: "closest", legend: { orientation: "h", y: 1.08 },
+    const layout = { margin: { l: 64, r: 16, t: 10, b: 54 }, hovermode: "closest",
+      legend: { orientation: "h", y: 1.08 },
       xaxis: { title: { text: AXIS_LABELS[axis] || axis }, type: log ? "log" : "linear", zeroline: false },
       yaxis: { title: { text: objective }, zeroline: false }, height: 470 };
     return [traces, layout];
@@ -327,21 +346,29 @@
     if (!n) return Promise.resolve();
     const xs = Array.from({ length: n }, (_, i) => i + 1);
     const traces = [
-      { type: "scatter", mode: "lines", name: `best ${objective} so far`, x: xs, y: P.best, line: { shape: "hv", color: "#4c78a8", width: 2 } },
-      { type: "scatter", mode: "lines", name: P.hv_label, x: xs, y: P.hv, yaxis: "y2", line: { shape: "hv", color: "#54a24b", width: 2 } },
+      { type: "scatter", mode: "lines", name: `best ${objective} so far`, x: xs, y: P.best,
+        line: { shape: "hv", color: "#4c78a8", width: 2 } },
+      { type: "scatter", mode: "lines", name: P.hv_label, x: xs, y: P.hv, yaxis: "y2",
+        line: { shape: "hv", color: "#54a24b", width: 2 } },
     ];
-    if (P.ceiling !== null && P.ceiling !== undefined)
-      traces.push({ type: "scatter", mode: "lines", name: "true front (the ceiling)", x: [1, n], y: [P.ceiling, P.ceiling], yaxis: "y2", line: { dash: "dash", color: "#54a24b", width: 1.5 } });
+    const ceiling = P.ceiling !== null && P.ceiling !== undefined;
+    if (ceiling) {
+      traces.push({ type: "scatter", mode: "lines", name: "true front (the ceiling)", x: [1, n],
+        y: [P.ceiling, P.ceiling], yaxis: "y2", line: { dash: "dash", color: "#54a24b", width: 1.5 } });
+    }
     const marks = P.generations;
     const step = Math.max(1, Math.ceil(marks.length / 30));
     const shown = marks.filter((_, k) => k % step === 0);
-    const shapes = shown.map(([, start]) => ({ type: "line", xref: "x", yref: "paper", x0: start, x1: start, y0: 0, y1: 1, line: { color: "#c5ccd6", width: 1, dash: "dot" } }));
-    const annotations = shown.map(([g, start]) => ({ x: start, y: 1, xref: "x", yref: "paper", text: `g${g}`, showarrow: false, yanchor: "bottom", font: { size: 10, color: "#7b8794" } }));
-    const layout = { margin: { l: 64, r: 64, t: 24, b: 54 }, height: 400, hovermode: "x unified", legend: { orientation: "h", y: -0.2 },
-      xaxis: { title: { text: "evaluations (dotted: where each generation starts)" } }, yaxis: { title: { text: `best ${objective}` } },
+    const shapes = shown.map(([, start]) => ({ type: "line", xref: "x", yref: "paper", x0: start, x1: start, y0: 0,
+      y1: 1, line: { color: "#c5ccd6", width: 1, dash: "dot" } }));
+    const annotations = shown.map(([g, start]) => ({ x: start, y: 1, xref: "x", yref: "paper", text: `g${g}`,
+      showarrow: false, yanchor: "bottom", font: { size: 10, color: "#7b8794" } }));
+    const layout = { margin: { l: 64, r: 64, t: 44, b: 54 }, height: 420, hovermode: "x unified",
+      legend: { orientation: "h", y: -0.2 }, shapes, annotations,
+      xaxis: { title: { text: "evaluations (dotted: where each generation starts)" } },
+      yaxis: { title: { text: `best ${objective}` } },
       yaxis2: { title: { text: "hypervolume" }, overlaying: "y", side: "right", tickmode: "auto", showgrid: false,
-        ...(P.ceiling !== null && P.ceiling !== undefined ? { range: [0, 1.05 * P.ceiling] } : { rangemode: "tozero" }) },
-      shapes, annotations };
+        ...(ceiling ? { range: [0, 1.05 * P.ceiling] } : { rangemode: "tozero" }) } };
     return Plotly.newPlot("progress-plot", traces, layout, { displaylogo: false, responsive: true });
   }
 
@@ -349,11 +376,19 @@
   for (const part of [header, funnel, table, facts]) {
     try { part(); } catch (e) { console.error(e); report.errors.push(String(e)); }
   }
-  loadPlotly()
-    .then(() => Promise.all([frontPlot(), progressPlot()]))
+  if (!rows.length) {
+    const text = "No candidate evaluated yet: reload when the first round is done.";
+    for (const id of ["front-plot", "progress-plot"]) {
+      document.getElementById(id).append(el("p", { class: "hint", text }));
+    }
+  }
+  (rows.length ? loadPlotly() : Promise.resolve())
+    .then(() => rows.length && Promise.all([frontPlot(), progressPlot()]))
     .then(() => { report.ready = true; document.body.dataset.ready = "plots"; })
     .catch((e) => {
-      for (const id of ["front-plot", "progress-plot"]) document.getElementById(id).replaceChildren(el("p", { class: "plot-error", text: "No plot: " + e.message }));
+      for (const id of ["front-plot", "progress-plot"]) {
+        document.getElementById(id).replaceChildren(el("p", { class: "plot-error", text: "No plot: " + e.message }));
+      }
       report.ready = true;
       document.body.dataset.ready = "no-plots";
       report.errors.push(String(e));

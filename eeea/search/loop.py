@@ -186,7 +186,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             state = {"generation": gen, "generations": config["generations"], "evaluations": len(order),
                      "trained_this_session": trained, "seed": config["seed"], "eepi": stats, "finished": False}
             run.write_state(state)
-            report.round(cache.values(), state)  # the archive so far: a reload of report.html shows this round
+            report.round(cache.values(), state, genomes)  # the archive so far: a reload of report.html shows it
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
             log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
                      f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s")
