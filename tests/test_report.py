@@ -168,6 +168,20 @@ def test_torn_archive(nb201_run, tmp_path, capsys):
     assert (run / "archive.jsonl").read_bytes() == broken
 
 
+def test_report_never_imports_a_runs_own_task_code(nb201_run, tmp_path, monkeypatch):
+    """A copied run directory whose config names a ``module:Class`` task must not make eeea report import it."""
+    import shutil
+
+    run = tmp_path / "theirs"
+    shutil.copytree(nb201_run, run, ignore=shutil.ignore_patterns(".eeea-lock"))
+    marker = tmp_path / "imported"
+    (tmp_path / "their_task.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    SearchRun(run).write_config({**SearchRun.read(run).config(), "task": "their_task:Task"})
+    assert main(["report", str(run), "--quiet"]) == 0
+    assert not marker.exists() and len(report_data(run / "report.html")["records"]) == 80
+
+
 # interrupted (kill -9), mid-run and resumed --------------------------------------------------------------------------
 #: the search in a child process, writing its report after every round (its time share unlimited) so that a
 #: snapshot taken mid-run holds several rounds

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
+from ..rundir import CONFIG
 from ..search.archive import ARCHIVE, PARETO_CSV, REPORT, SearchRun
 from ..search.quality import TrueFront
 from .ceiling import applies, true_front
@@ -103,8 +104,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, force: bool
     path = Path(run_dir)
     if not path.is_dir():
         raise UserError(f"{path} is not a directory")
-    if not (path / "config.yaml").is_file():
-        raise UserError(f"{path} is not a search run directory (no config.yaml)")
+    if not (path / CONFIG).is_file():
+        raise UserError(f"{path} is not a search run directory (no {CONFIG})")
     run = SearchRun.read(path)
     kind = run.manifest().get("kind")
     if kind and kind != SearchRun.__name__:

@@ -21,16 +21,14 @@ COUNTABLE = ("params", "macs")
 
 
 def applies(config: Mapping[str, Any], objectives: Sequence[str]) -> bool:
-    """Whether the run has a true front to compare with: a tabular task, its table file at hand, and objectives
-    that need no device (not latency)."""
-    from ..tasks import task_class
+    """Whether the run has a true front to compare with: one of eeea's tabular tasks, its table file at hand, and
+    objectives that need no device (not latency)."""
+    from ..tasks import list_tasks, task_class
 
+    task = str(config.get("task"))
     if len(objectives) < 2 or any(o not in COUNTABLE for o in objectives[1:]):
         return False
-    try:
-        if not task_class(str(config.get("task"))).lookup_only:
-            return False
-    except Exception:  # noqa: BLE001 - a task that cannot be imported here has no table to read
+    if task not in list_tasks() or not task_class(task).lookup_only:  # never import a run's own task code
         return False
     data = config.get("data")
     return bool(data) and Path(data).is_file()
