@@ -5,13 +5,15 @@ User errors print one line (``eeea: error: ...``) and exit with code 2; ``--debu
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import UserError
+from .errors import RunStopped, UserError
 from .export import FORMATS as EXPORT_FORMATS
+from .interrupts import signal_of, stop_on_signals
 from .runtime import AMP
 from .search.config import SCOPES
 from .tables import FORMATS as TABLE_FORMATS
@@ -587,6 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    with stop_on_signals():  # around the handlers too: a second signal must not cut the last line short
+        return _run(argv)
+
+
+def _run(argv: list[str]) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
@@ -597,27 +604,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         if debug:
             raise
-        print(f"eeea: error: {e}", file=sys.stderr)
+        print(f"eeea: error: {e}{_resume_hint(argv) if isinstance(e, RunStopped) else ''}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, SIGINT or SIGTERM (eeea.interrupts): one line, what was kept
         from .rundir import held_runs
 
+        sig = signal_of(e)
+        word = "interrupted" if sig == signal.SIGINT else f"stopped by {signal.Signals(sig).name}"
         runs = held_runs()
         if not runs:
-            print("eeea: interrupted", file=sys.stderr)
+            print(f"eeea: {word}", file=sys.stderr)
         for run in runs:  # say what was kept and how to go on; the run's log records it too
             saved = run.saved_summary()
-            run.log_line(f"interrupted by the user (Ctrl-C); {saved}")
-            verb = argv[0] if argv and argv[0] in ("search", "train") else "search"
-            print(f"eeea: interrupted; {saved} in {run.path}; continue with: eeea {verb} --resume {run.path}",
+            run.log_line(f"{'interrupted by the user (SIGINT, Ctrl-C)' if sig == signal.SIGINT else word}; {saved}")
+            print(f"eeea: {word}; {saved} in {run.path}; continue with: {_resume_command(argv, run.path)}",
                   file=sys.stderr)
-        return 130
+        return 128 + sig
     except BrokenPipeError:
         return 0
     finally:
         from .rundir import release_locks
 
         release_locks()
+
+
+def _resume_command(argv: Sequence[str], path: Any) -> str:
+    verb = argv[0] if argv and argv[0] in ("search", "train") else "search"
+    return f"eeea {verb} --resume {path}"
+
+
+def _resume_hint(argv: Sequence[str]) -> str:
+    """``; continue with: eeea VERB --resume RUN`` for the run this process holds (nothing when none)."""
+    from .rundir import held_runs
+
+    runs = held_runs()
+    return f"; continue with: {_resume_command(argv, runs[0].path)}" if runs else ""
 
 
 if __name__ == "__main__":

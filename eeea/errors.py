@@ -8,3 +8,8 @@ class UserError(Exception):
 
 class GenomeError(UserError, ValueError):
     """A genome that its space cannot accept; the message names the offending field."""
+
+
+class RunStopped(UserError):
+    """A run stopped for a cause outside it (its Ray cluster was lost): what finished is kept, and the CLI adds the
+    ``--resume`` line of the run to the message."""

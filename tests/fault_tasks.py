@@ -22,9 +22,11 @@ class FaultTask(Task):
     search_defaults = {**Task.search_defaults, "population": 4, "generations": 1}
 
     def __init__(self, marker_dir: str, data: str | None = None, kill_once: Sequence[int] = (), kill_always: Sequence[int] = (),
-                 oom_above: int | None = None, sleep: float = 0.0, fail_prepare: str | None = None) -> None:
+                 oom_above: int | None = None, sleep: float = 0.0, fail_prepare: str | None = None,
+                 hold_after: int | None = None) -> None:
         self.marker_dir, self.sleep, self.fail_prepare = Path(marker_dir), sleep, fail_prepare
         self.kill_once, self.kill_always, self.oom_above = set(kill_once), set(kill_always), oom_above
+        self.hold_after = hold_after
 
     def prepare(self, device: torch.device) -> None:
         if self.fail_prepare:  # what a task says when its data cannot be loaded in a worker
@@ -33,6 +35,8 @@ class FaultTask(Task):
 
     def evaluate(self, model: Any, budget: dict[str, Any], seed: int, levers: Any = None) -> dict[str, float]:
         time.sleep(self.sleep)  # keeps neighbours in flight when another candidate kills its worker
+        if self.hold_after is not None:
+            self._hold(seed)
         marker = self.marker_dir / f"killed-{seed}"
         if seed in self.kill_always or (seed in self.kill_once and not marker.exists()):
             marker.touch()
@@ -43,6 +47,23 @@ class FaultTask(Task):
         params = sum(p.numel() for p in model.parameters())
         return {"error": (seed % 997) / 997, "params_seen": float(params), "trained_batch": float(batch),
                 "threads": float(torch.get_num_threads())}
+
+
+    def _hold(self, seed: int) -> None:
+        """A candidate that trains for as long as the file ``hold`` exists in the marker folder (after the first
+        ``hold_after`` candidates to start, which finish at once): a search caught mid-candidate, for the signal
+        tests. Each held candidate marks itself ``holding-PID`` (the process that holds it)."""
+        (self.marker_dir / f"started-{seed}").touch()
+        hold = self.marker_dir / "hold"
+        if len(list(self.marker_dir.glob("started-*"))) <= self.hold_after or not hold.exists():
+            return
+        marker = self.marker_dir / f"holding-{os.getpid()}"
+        marker.touch()
+        try:
+            while hold.exists():
+                time.sleep(0.05)
+        finally:
+            marker.unlink(missing_ok=True)
 
 
 class PrepareFailsTask(FaultTask):

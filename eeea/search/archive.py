@@ -100,7 +100,8 @@ class SearchRun(RunDir):
     def saved_summary(self) -> str:
         path = self.path / ARCHIVE
         n = sum(1 for line in path.read_bytes().splitlines() if line.strip()) if path.is_file() else 0
-        return f"{n} finished evaluation(s) saved in {ARCHIVE}"
+        front = f", their front in {PARETO_CSV}" if n and (self.path / PARETO_CSV).is_file() else ""
+        return f"{n} finished evaluation(s) saved in {ARCHIVE}{front}"
 
     # checkpoints (trained weights of evaluated candidates, when the search keeps them) --------------------------------
     def checkpoint_dir(self, key: str) -> Path:
@@ -113,9 +114,10 @@ class SearchRun(RunDir):
 
     # front ---------------------------------------------------------------------------------------------------------
     def write_front(self, front: Sequence[Mapping[str, Any]], objectives: Sequence[str], space_name: str,
-                    all_points: Iterable[Sequence[float]] = (), extras: Sequence[str] = ()) -> None:
+                    all_points: Iterable[Sequence[float]] = (), extras: Sequence[str] = (), plot: bool = True) -> None:
         """pareto.csv, pareto.png and genomes/NN_KEY.yaml for the front members (sorted by the first objective).
-        ``extras``: the task's figures (per-dimension CCC, accuracy) shown beside the objectives."""
+        ``extras``: the task's figures (per-dimension CCC, accuracy) shown beside the objectives. ``plot`` False (a
+        run stopping, which must be quick) removes an older pareto.png instead of drawing one."""
         counted = counted_columns(front, objectives)
         extras = [e for e in extras if e not in objectives]
         headers = ["rank", "key", *objectives, *counted, *extras, "status", "checkpoint", "genome"]
@@ -134,7 +136,10 @@ class SearchRun(RunDir):
         for i, r in enumerate(front):
             meta = {o: r["objectives"][o] for o in objectives}
             Genome.from_text(r["genome"]).save(genomes / f"{i:02d}_{r['key']}.yaml", meta={**meta, "key": r["key"]})
-        plot_front(self.path / PARETO_PNG, front, objectives, list(all_points), space_name)
+        if plot:
+            plot_front(self.path / PARETO_PNG, front, objectives, list(all_points), space_name)
+        else:
+            (self.path / PARETO_PNG).unlink(missing_ok=True)
 
 
 def _fmt(v: float) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -216,6 +217,9 @@ def _init_worker(started: Any, parent: int, *args: Any) -> None:
     # An initializer that raises kills its worker, which the pool cannot tell from a crash (and would respawn,
     # forever): the error is kept instead and each job raises it, which ends the run in one line.
     global _WORKER, _STARTED, _PREPARE_ERROR
+    # Ctrl-C reaches the whole process group: the search process alone decides (it stops the workers, see close()),
+    # so a worker never dies half-way and gets a candidate charged with a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     exit_with_parent(parent)
     _STARTED = started
     try:
@@ -253,6 +257,7 @@ class PoolExecutor:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         self.started = self.context.SimpleQueue()  # fresh: a killed writer may have left the old one locked
+        self.futures: dict[Any, Job] = {}  # the current round's
         return ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_init_worker,
                                    initargs=(self.started, os.getpid(), *self.args))
 
@@ -268,7 +273,7 @@ class PoolExecutor:
     def _round(self, batch: list[Job], strikes: dict[str, int]) -> Iterator[dict[str, Any]]:
         """Run ``batch`` in the pool, yielding results; returns the jobs to run again."""
         self._started_keys()  # drop messages of earlier rounds
-        futures = {self.pool.submit(_run_job, job): job for job in batch}
+        futures = self.futures = {self.pool.submit(_run_job, job): job for job in batch}
         again: list[Job] = []
         lost: list[Job] = []
         for future in as_completed(futures):
@@ -302,4 +307,29 @@ class PoolExecutor:
         return again
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        """Shut the pool down. Candidates still running (the search was interrupted or failed) are stopped with their
+        workers, not awaited: a candidate may train for many minutes, and a stop must take seconds."""
+        if all(f.done() for f in self.futures):
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        if hasattr(self.pool, "terminate_workers"):  # Python 3.14+
+            self.pool.terminate_workers()
+            return
+        workers = list((getattr(self.pool, "_processes", None) or {}).values())  # the pool's own, before 3.14
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        terminate_processes(workers)
+        self.pool.shutdown(wait=True)
+
+
+def terminate_processes(processes: list[Any], grace: float = 3.0) -> None:
+    """SIGTERM ``processes`` (multiprocessing Process objects), then SIGKILL those still alive after ``grace``
+    seconds; returns when all have ended."""
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()

@@ -17,7 +17,7 @@ from pymoo.core.problem import Problem
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
-from ..errors import UserError
+from ..errors import RunStopped, UserError
 from ..latency import LatencyTable, describe_device, shipped_table, version_mismatch
 from ..progress import hide_progress
 from ..report import SearchReport
@@ -193,6 +193,13 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             bar.update(1)
             if done:
                 break
+    except (KeyboardInterrupt, RunStopped):  # a signal, or a lost Ray cluster: stop the workers, keep the front so far
+        bar.close()
+        if executor is not None:
+            executor, stopping = None, executor
+            stopping.close()
+        _keep_front(run, list(cache.values()), objectives, space.name, task)  # a resumed run's archive included
+        raise
     finally:
         bar.close()
         if executor is not None:
@@ -203,9 +210,12 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     measure = config.get("measure_latency")
     if (measure or (measure is None and (config["checkpoints"] or table is not None))) and front:
         timer = table.timer() if table is not None and table.runtime == "onnxruntime" else None
-        front = measure_front(front, space, eval_size, run, quiet=quiet, timer=timer)
-    points = [[r["objectives"][o] for o in objectives] for r in records]
-    run.write_front(front, objectives, space.name, points, [k for k, _ in task.summary_columns])
+        try:
+            front = measure_front(front, space, eval_size, run, quiet=quiet, timer=timer)
+        except KeyboardInterrupt:
+            _keep_front(run, records, objectives, space.name, task)
+            raise
+    _write_front(run, front, records, objectives, space.name, task)
     run.write_state({**run.read_state(), "finished": True})  # only once the front is on disk
     report.finish(cache.values(), run.read_state())
     stats = _eepi_stats(eepi, repair)
@@ -216,6 +226,26 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     reference = table_notes[0] if table_notes and not config.get("latency_table") else ""
     return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns),
                         reference)
+
+
+def _write_front(run: SearchRun, front: list[dict[str, Any]], records: list[dict[str, Any]], objectives: list[str],
+                 space_name: str, task: Any, plot: bool = True) -> None:
+    points = [[r["objectives"][o] for o in objectives] for r in records]
+    run.write_front(front, objectives, space_name, points, [k for k, _ in task.summary_columns], plot=plot)
+
+
+def _keep_front(run: SearchRun, records: list[dict[str, Any]], objectives: list[str], space_name: str,
+                task: Any) -> None:
+    """A stopped run's front of ``records`` (the evaluations archived so far), without latency measurements or plot,
+    so that the stop stays quick; ``--resume`` writes the whole front when the run ends."""
+    if not records:
+        return
+    try:
+        _write_front(run, pareto_front(records, objectives), records, objectives, space_name, task, plot=False)
+    except Exception as e:  # noqa: BLE001 (a full disk, say: the stop goes on, the archive is intact, resume rewrites)
+        run.logger().info(f"stopped: the front so far could not be written ({type(e).__name__}: {e})")
+        return
+    run.logger().info(f"stopped: pareto.csv holds the front of the {len(records)} evaluations archived so far")
 
 
 def _eepi_stats(eepi: EEPI, repair: Any) -> dict[str, Any]:
