@@ -12,27 +12,51 @@ alone; a second failure records it ``crashed``. Neighbours are never charged: on
 names its candidate. NaN and out-of-memory are handled inside the Evaluator, as in every executor. A
 :class:`~eeea.errors.UserError` raised while an actor prepares the task (bad ``--data``, say) ends the run with that
 line. Ray itself is imported only when this executor is built (``pip install 'eeea[ray]'``).
+
+Ray's own processes can fail too, and Ray does not always say so: a dead raylet leaves a waiting driver waiting
+forever, a dead GCS ends the driver's process after a minute. So no wait is unbounded: ``ray.wait`` returns every
+:data:`HEARTBEAT_S` seconds, and :class:`ClusterWatch` then checks the cluster without blocking (the processes of a
+local instance this executor started; the GCS and its list of live nodes, probed from a thread with a timeout). A
+cluster that cannot run a candidate for :data:`LOST_AFTER_S` seconds (or whose raylet or GCS process died) is lost:
+the running candidates are charged by the strike rule; a local instance is started afresh (up to
+:data:`MAX_RECONNECTS` times) and the search goes on; a joined cluster ends the search with
+:class:`~eeea.errors.RunStopped`, its archive intact, and the CLI prints the ``--resume`` line.
 """
 from __future__ import annotations
 
 import logging
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
+import time
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from ..checkpoint import WEIGHTS_FILE
-from ..errors import UserError
+from ..errors import RunStopped, UserError
+from ..interrupts import keep_signal_handlers
 from ..rundir import atomic_write
 from ..runtime import candidate_threads
 from ..tasks import task_class
 from .executors import Evaluator, Job, run_in_rounds, strike
 
 RAY_EXTRA = "pip install 'eeea[ray]'"
+#: seconds between checks of the cluster while waiting for results
+HEARTBEAT_S = 2.0
+#: seconds between probes of the GCS, and how long one may take before the GCS counts as silent
+PROBE_EVERY_S, PROBE_TIMEOUT_S = 5.0, 10.0
+#: seconds the cluster may stay unable to run a candidate before it counts as lost
+LOST_AFTER_S = 20.0
+#: fresh starts of a local Ray instance per search before a lost one ends the search
+MAX_RECONNECTS = 3
+#: seconds a ``ray.get`` of a finished call may take (a checkpoint's bytes from another node)
+GET_TIMEOUT_S = 120.0
+log = logging.getLogger(__name__)
 
 
 def import_ray() -> Any:
@@ -78,6 +102,76 @@ def write_checkpoint(path: str | Path, files: dict[str, bytes]) -> None:
         atomic_write(path / name, lambda tmp: tmp.write_bytes(data))
 
 
+class ClusterWatch:
+    """Whether a Ray cluster can still run a candidate, answered without blocking: :meth:`lost` returns why it cannot
+    (once that has lasted :data:`LOST_AFTER_S` seconds, or at once when a raylet or GCS process this driver started
+    has died), else None."""
+
+    def __init__(self, ray: Any, cpus: float, gpus: float) -> None:
+        self.ray, self.cpus, self.gpus = ray, cpus, gpus
+        self.own = _own_processes()
+        self.probe: threading.Thread | None = None
+        self.probe_started = 0.0
+        self.answer: tuple[float, Any] | None = None  # (when, the nodes or the exception)
+        self.unable_since: float | None = None
+
+    def lost(self) -> str | None:
+        dead = [name for name, process in self.own if process.poll() is not None]
+        if dead:
+            return f"its {' and '.join(sorted(set(dead)))} process died"
+        now = time.monotonic()
+        if self.probe is None and (self.answer is None or now - self.answer[0] >= PROBE_EVERY_S):
+            self.probe_started = now
+            self.probe = threading.Thread(target=self._probe, name="eeea-ray-probe", daemon=True)
+            self.probe.start()
+        problem, since = self._problem(now)
+        if problem is None:
+            self.unable_since = None
+            return None
+        if self.unable_since is None:
+            self.unable_since = since
+        return problem if now - self.unable_since >= LOST_AFTER_S else None
+
+    def _probe(self) -> None:
+        try:
+            answer: Any = self.ray.nodes()
+        except Exception as e:  # noqa: BLE001 (any failure to answer is the finding)
+            answer = e
+        self.answer, self.probe = (time.monotonic(), answer), None
+
+    def _problem(self, now: float) -> tuple[str | None, float]:
+        """What keeps the cluster from running a candidate now (None: nothing known) and since when."""
+        if self.probe is not None and now - self.probe_started > PROBE_TIMEOUT_S:
+            return f"the GCS did not answer for {now - self.probe_started:.0f} s", self.probe_started
+        if self.answer is None:
+            return None, now
+        when, nodes = self.answer
+        if isinstance(nodes, Exception):
+            return f"the GCS cannot be reached ({type(nodes).__name__})", when
+        if not fitting_nodes(nodes, self.cpus, self.gpus):
+            return f"no live node has {self.cpus:g} CPUs and {self.gpus:g} GPUs for a candidate", when
+        return None, now
+
+
+def _own_processes() -> list[tuple[str, Any]]:
+    """The raylet and GCS processes of a local Ray instance that this process started (``Popen`` objects); empty when
+    it joined a cluster. Ray keeps them in its private node object: without it (another Ray version) the GCS probe
+    alone finds a dead raylet, only later."""
+    try:
+        from ray._private import worker
+
+        processes = worker._global_node.all_processes
+        return [(name, info.process) for name in ("raylet", "gcs_server") for info in processes.get(name, [])]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def fitting_nodes(nodes: list[dict[str, Any]], cpus: float, gpus: float) -> list[dict[str, Any]]:
+    """The live nodes (of ``ray.nodes()``) with ``cpus`` CPUs and ``gpus`` GPUs for one candidate."""
+    return [n for n in nodes if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= cpus
+            and n.get("Resources", {}).get("GPU", 0) >= gpus]
+
+
 class RayExecutor:
     """``workers`` Ray actors, each with ``cpus_per_candidate`` CPUs and ``gpus_per_candidate`` GPUs (a fraction shares
     a GPU: 0.25 puts four candidates on each), evaluating candidates as they free up.
@@ -99,11 +193,16 @@ class RayExecutor:
         self.objective, self.worst = task.objective, float(task.worst)
         self.workers = workers
         self.actors: list[Any] = []
-        self.connected = False
-        self._connect(address, workers * cpus_per_candidate)
+        self.raylets: list[int] = []  # the raylet pids of the local instance this executor started
+        self.connected = False  # True: this executor started (local) or joined the Ray it uses, and shuts it down
+        self.address, self.cpus = address, workers * cpus_per_candidate
+        self._connect()
+        self.local = self.connected and address is None  # a local instance of its own: started afresh when lost
+        self.reconnects = 0
         try:
             gpus = self._gpus(device, gpus_per_candidate)
             self._check_fits(cpus_per_candidate, gpus)
+            self.watch = ClusterWatch(ray, cpus_per_candidate, gpus)
             # Ray shows an actor only the GPUs it reserved, as cuda:0..; without one, "auto" means the CPU there
             actor_device = "cuda" if gpus > 0 and device.startswith("cuda") else device
             self.args = (task_name, task_config, space, actor_device, candidate_threads(threads),
@@ -122,21 +221,47 @@ class RayExecutor:
             raise
 
     # --- the cluster -------------------------------------------------------------------------------------------------
-    def _connect(self, address: str | None, cpus: float) -> None:
-        ray = self.ray
+    def _connect(self) -> None:
+        ray, address = self.ray, self.address
         if ray.is_initialized():
             return
-        if address is None:
-            # as many logical CPUs as the actors ask for, so every actor starts (as --executor pool would)
-            ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(cpus)), include_dashboard=False,
-                     log_to_driver=False, logging_level=logging.ERROR)
-        else:
-            try:
-                ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise UserError(f"--ray-address {address}: cannot join a Ray cluster there ({first})") from None
+        with keep_signal_handlers():  # ray.init takes SIGTERM over; a search stops on it like on Ctrl-C
+            if address is None:
+                # as many logical CPUs as the actors ask for, so every actor starts (as --executor pool would)
+                ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(self.cpus)), include_dashboard=False,
+                         log_to_driver=False, logging_level=logging.ERROR)
+                self.raylets = [process.pid for name, process in _own_processes() if name == "raylet"]
+            else:
+                try:
+                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+                except (ConnectionError, RuntimeError, ValueError) as e:
+                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    raise UserError(f"--ray-address {address}: cannot join a Ray cluster there ({first})") from None
         self.connected = True
+
+    def _lost(self, reason: str) -> None:
+        """The cluster was lost (see :class:`ClusterWatch`): start a local instance afresh, with new actors, or stop
+        the search (a joined cluster, or a local one lost too often)."""
+        if not self.local or self.reconnects >= MAX_RECONNECTS:
+            again = f" (lost {self.reconnects + 1} times)" if self.local else ""
+            raise RunStopped(f"the Ray cluster was lost{again}: {reason}; the search stopped with its archive "
+                             f"intact")
+        self.reconnects += 1
+        log.warning(f"eeea: the local Ray instance was lost ({reason}); starting it again ({self.reconnects} of "
+                    f"{MAX_RECONNECTS}), the candidates it was running are tried again")
+        self._disconnect()
+        try:
+            self._connect()
+        except Exception as e:  # noqa: BLE001 (whatever stops Ray from starting, the search cannot go on)
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise RunStopped(f"the Ray cluster was lost ({reason}) and could not be started again ({first}); the "
+                             f"search stopped with its archive intact") from None
+        self.watch = ClusterWatch(self.ray, self.watch.cpus, self.watch.gpus)
+        self.setups.clear()
+        self.idle.clear()
+        self.actors = [None] * self.workers
+        for slot in range(self.workers):
+            self._spawn(slot)
 
     def _gpus(self, device: str, asked: float | None) -> float:
         total = float(self.ray.cluster_resources().get("GPU", 0))
@@ -149,8 +274,7 @@ class RayExecutor:
         return float(asked)
 
     def _check_fits(self, cpus: float, gpus: float) -> None:
-        nodes = [n.get("Resources", {}) for n in self.ray.nodes() if n.get("Alive")]
-        if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
+        if fitting_nodes(self.ray.nodes(), cpus, gpus):
             return
         # refused rather than left waiting for a node that may never come
         raise UserError(f"no node of the Ray cluster has {cpus:g} CPUs and {gpus:g} GPUs for one candidate "
@@ -172,7 +296,7 @@ class RayExecutor:
         """An actor's prepare() ended: it is ready, or the run ends (a UserError), or it died and is started again."""
         ray, slot = self.ray, self.setups.pop(ref)
         try:
-            ray.get(ref)
+            ray.get(ref, timeout=GET_TIMEOUT_S)
         except ray.exceptions.RayTaskError as e:
             if isinstance(e.cause, UserError):
                 raise UserError(str(e.cause)) from None
@@ -198,13 +322,28 @@ class RayExecutor:
             while queue and self.idle:
                 slot, job = self.idle.popleft(), queue.popleft()
                 running[self.actors[slot].evaluate.remote(job)] = (job, slot)
-            (ref,), _ = ray.wait([*running, *self.setups], num_returns=1)
+            ready, _ = ray.wait([*running, *self.setups], num_returns=1, timeout=HEARTBEAT_S)
+            # before a death is pinned on a candidate or an actor's start: was it the whole cluster?
+            reason = self.watch.lost()
+            if reason is not None:  # the actors are gone with it: charge what they ran, as for any death
+                for job, _slot in running.values():
+                    verdict = strike(job, strikes, self.worst, self.objective, f"Ray cluster lost: {reason}")
+                    if verdict is None:
+                        again.append(job)
+                    else:
+                        yield verdict
+                running.clear()
+                self._lost(reason)
+                continue
+            if not ready:
+                continue
+            (ref,) = ready
             if ref in self.setups:
                 self._prepared(ref)
                 continue
             job, slot = running.pop(ref)
             try:
-                result, files = ray.get(ref)
+                result, files = ray.get(ref, timeout=GET_TIMEOUT_S)
             except ray.exceptions.RayTaskError as e:  # the candidate raised (a bug or a library fault)
                 if isinstance(e.cause, UserError):
                     raise UserError(str(e.cause)) from None
@@ -228,13 +367,34 @@ class RayExecutor:
 
     def close(self) -> None:
         """Kill the actors (their running candidates stop); stop a local Ray instance this executor started."""
+        self._disconnect()
+
+    def _disconnect(self) -> None:
         for actor in self.actors:
             if actor is not None:
                 try:
                     self.ray.kill(actor, no_restart=True)
                 except Exception:
                     pass
-        self.actors = []
         if self.connected:
             self.ray.shutdown()
             self.connected = False
+        # A lost local instance leaves processes behind that its dead raylet or GCS can no longer end: the actors
+        # (each holding the task's data) and the raylet's agents. They are this machine's, ended here.
+        end_raylet_processes(self.raylets)
+        self.actors, self.raylets = [], []
+
+
+def end_raylet_processes(raylets: Iterable[int]) -> None:
+    """SIGKILL this user's processes that a raylet of ``raylets`` (pids) started: Ray gives each of them (workers,
+    agents) ``RAY_RAYLET_PID`` in its environment. Nothing where ``/proc`` cannot tell."""
+    marks = [f"\0RAY_RAYLET_PID={pid}\0".encode() for pid in raylets]
+    if not marks:
+        return
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environ = b"\0" + (entry / "environ").read_bytes()
+            if any(mark in environ for mark in marks) and int(entry.name) != os.getpid():
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):  # gone meanwhile, or another user's
+            continue
