@@ -188,6 +188,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         best = next((r for r in result.front if r["status"] == "ok"), None)
         if best is not None:
             print(f"best: {best['key']} " + " ".join(f"{o}={_rounded(best['objectives'][o])}" for o in result.objectives))
+        if result.stop_note:
+            print(result.stop_note)
         print(f"run directory: {result.run_dir}")
         return 0
     print_front(result)
@@ -217,6 +219,8 @@ def print_front(result: Any) -> None:
     e = result.eepi
     print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
           f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
+    if getattr(result, "stop_note", ""):
+        print(result.stop_note)
     print(f"run directory: {result.run_dir}")
     ok = [(i, r) for i, r in enumerate(result.front) if r["status"] == "ok"]
     if not ok:
@@ -439,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tournament-size", type=int, metavar="S",
                    help="regularized-evolution: members sampled per tournament (default 5)")
     p.add_argument("--max-evaluations", type=int, metavar="N",
-                   help="stop after N distinct evaluations (the same budget unit for every algorithm)")
+                   help="stop after N distinct evaluations (the same budget unit for every algorithm); without "
+                   "--generations, N alone bounds the run")
     p.add_argument("--epochs", type=int, help="training epochs per candidate (default: ser 8, image tasks 1)")
     p.add_argument("--batch-size", type=int, help="training batch size (default: ser 16, image tasks 128)")
     p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (image tasks; quick looks)")

@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eeea import Genome, GenomeError, get_space
+from eeea.cli import main
 from eeea.counting import count_params
 from eeea.models.macro import macro_key, parse_macro_key
 from eeea.models.nb201 import cell_string, parse_cell_string
+from eeea.spaces.benchmarks import NB201_DATA_SIZES
 
 from strategies import assert_round_trips, genomes
 
@@ -91,6 +93,38 @@ def test_nb201_counts_equal_the_benchmark_every_row(shared_dir):
     assert len(rows) == 491
     wrong = [r["arch"] for r in rows if count_params(space.from_benchmark(r["arch"])) != int(r["params"])]
     assert not wrong, f"{len(wrong)} cells differ, e.g. {wrong[0]}"
+
+
+@pytest.mark.parametrize("dataset, head", [("cifar100", 5_850), ("imagenet16", 7_150)])
+def test_nb201_counts_the_network_of_each_data_set(shared_dir, dataset, head):
+    """CIFAR-100 and ImageNet16-120 train the same cells with a 100- and a 120-class head (64 x 90 + 90 and
+    64 x 110 + 110 parameters more than CIFAR-10's): the task counts that network, and it is the one built."""
+    from eeea.tasks import get_task
+
+    task = get_task("nb201", data=str(shared_dir / "data" / "nasbench201.csv"), dataset=dataset)
+    size = task.size_overrides()
+    assert size == NB201_DATA_SIZES[dataset] and size["num_classes"] == {"cifar100": 100, "imagenet16": 120}[dataset]
+    space = get_space("nb201")
+    with open(shared_dir / "data" / "nasbench201_counts_cifar10.csv") as f:
+        rows = list(csv.DictReader(f))[:50]
+    assert all(count_params(space.from_benchmark(r["arch"]), size) == int(r["params"]) + head for r in rows)
+    genome = space.from_benchmark(rows[0]["arch"])
+    model = space.build(genome, **size).eval()
+    assert count_params(genome, size) == sum(p.numel() for p in model.parameters())
+    with torch.no_grad():
+        n = size["input_size"]
+        assert model(torch.zeros(2, 3, n, n)).shape == (2, size["num_classes"])
+    assert space.count_macs(genome, **size) < space.count_macs(genome) or dataset == "cifar100"
+
+
+def test_show_gives_an_nb201_cell_s_params_on_every_data_set(capsys):
+    genome = get_space("nb201").validate(Genome("nb201", {"edges": ["nor_conv_3x3"] * 6}))
+    assert main(["show", genome.to_text()]) == 0
+    out = capsys.readouterr().out
+    counts = {d: count_params(genome, s) for d, s in NB201_DATA_SIZES.items()}
+    assert counts["cifar100"] - counts["cifar10"] == 5_850 and counts["imagenet16"] - counts["cifar10"] == 7_150
+    assert ("params of the benchmark's network per data set: "
+            + ", ".join(f"{d} {c:,}" for d, c in counts.items())) in out
 
 
 def test_macro_counts_equal_the_benchmark_every_network(shared_dir):

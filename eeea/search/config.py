@@ -129,6 +129,10 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         value = config[key]
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise UserError(f"--{key.replace('_', '-')}: must be a positive integer, got {value!r}")
+    if config["max_evaluations"] is not None and not any(layer.get("generations") is not None for layer in layers):
+        # the evaluation budget alone bounds the run: every algorithm asks >= 1 new genome per round, so this many
+        # rounds always reach it (the task's default generations would stop it short, e.g. at 200 of 500)
+        config["generations"] = config["max_evaluations"]
     if isinstance(config["objectives"], str):
         config["objectives"] = [o.strip() for o in config["objectives"].split(",") if o.strip()]
     if config["data"] is not None:

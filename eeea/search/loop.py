@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
@@ -32,6 +33,7 @@ from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
 from .executors import LEVER_KEYS, Job, candidate_seed
 from .front_latency import measure_front
+from .quality import rank_key
 from .variation import KeyDuplicates
 
 COUNTED = ("params", "macs", "latency")  # latency: predicted microseconds (needs a latency table)
@@ -47,6 +49,7 @@ class SearchResult:
     eepi: dict[str, Any]
     columns: tuple[tuple[str, str], ...] = ()  # the task's extra figures worth printing: (key in "extra", header)
     latency_note: str = ""  # where the predicted latency holds, when it comes from eeea's reference table
+    stop_note: str = ""  # why the run ended short of --max-evaluations (empty when it reached it or had none)
 
 
 #: what the front's predicted latency means when no --latency-table was given and eeea's reference table was used
@@ -128,15 +131,21 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
 
     executor = None
     trained, order = 0, []  # order: the run's genomes in replay order
-    bar = tqdm(total=generations, desc="generations", unit="gen", disable=hide_progress(quiet))
+    # with an evaluation budget the bar counts evaluations: the rounds may be far more than the run needs
+    bar = tqdm(total=limit or generations, desc="evaluations" if limit else "generations",
+               unit="eval" if limit else "gen", disable=hide_progress(quiet))
+    bred_out = False
     try:
         for gen in range(generations):
             pop = algorithm.ask()
+            if pop is None:  # pymoo's answer when mating found no new distinct offspring at all
+                pop = Population.new("X", np.zeros((0, space.n_var), dtype=np.int64))
             if limit is not None and len(order) + len(pop) > limit:
                 pop = pop[: limit - len(order)]  # every asked genome is new: the budget ends inside this round
             genomes = [space.decode(np.asarray(x, dtype=np.int64)) for x in pop.get("X")]
             if len(genomes) == 0:
                 log.info(f"generation {gen}: no new distinct offspring could be bred; stopping early")
+                bred_out = True
                 break
             jobs, by_key = {}, {g.key: g for g in genomes}
             for g in genomes:
@@ -190,7 +199,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
             log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
                      f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s")
-            bar.update(1)
+            bar.update(len(genomes) if limit else 1)
             if done:
                 break
     except (KeyboardInterrupt, RunStopped):  # a signal, or a lost Ray cluster: stop the workers, keep the front so far
@@ -205,6 +214,13 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         if executor is not None:
             executor.close()
 
+    stop_note = ""
+    if limit is not None and len(order) < limit:  # never silent: the user asked for more evaluations than this
+        why = ("no new distinct genome within the budget could be bred" if bred_out else
+               f"its {config['generations']} generations ran out (raise --generations, or leave it out so that "
+               f"--max-evaluations alone bounds the run)")
+        stop_note = f"stopped at {len(order)} of --max-evaluations {limit} evaluations: {why}"
+        log.info(stop_note)
     records = [cache[k] for k in order]
     front = pareto_front(records, objectives)
     measure = config.get("measure_latency")
@@ -225,7 +241,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     run.unlock()
     reference = table_notes[0] if table_notes and not config.get("latency_table") else ""
     return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns),
-                        reference)
+                        reference, stop_note)
 
 
 def _write_front(run: SearchRun, front: list[dict[str, Any]], records: list[dict[str, Any]], objectives: list[str],
@@ -256,12 +272,12 @@ def _eepi_stats(eepi: EEPI, repair: Any) -> dict[str, Any]:
 
 
 def pareto_front(records: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
-    """Non-dominated records over all evaluations of the run, sorted by the objectives (then key, for ties)."""
+    """Non-dominated records over all evaluations of the run, best first (:func:`~eeea.search.quality.rank_key`)."""
     if not records:
         return []
     F = np.array([[r["objectives"][o] for o in objectives] for r in records], dtype=float)
     front = NonDominatedSorting().do(F, only_non_dominated_front=True)
-    return sorted((records[i] for i in front), key=lambda r: ([r["objectives"][o] for o in objectives], r["key"]))
+    return sorted((records[i] for i in front), key=lambda r: rank_key(r, objectives))
 
 
 def search_command(out: str | None, resume: str | None, config_file: str | None, overrides: Mapping[str, Any],

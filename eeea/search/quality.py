@@ -50,11 +50,24 @@ class TrueFront:
         return hypervolume(self.normalise(non_dominated(F))) / self.volume
 
 
-def best_found(records: Sequence[Mapping[str, Any]], report: str, objective: str = "error") -> float:
-    """The ``report`` figure (e.g. test accuracy, in ``extra``) of the record that is best by the search objective:
-    what a user of the search would pick, never selected by the reported figure itself. Ties: the first found."""
-    best = min(range(len(records)), key=lambda i: (records[i]["objectives"][objective], i))
-    return float(records[best]["extra"][report])
+def rank_key(record: Mapping[str, Any], objectives: Sequence[str]) -> tuple:
+    """The one order of "best" in eeea: by each objective in turn (the task's first, then params, ...), then by key.
+    The front in ``pareto.csv``, the printed best and :func:`best_found` all sort by it, so a run's row 0 is the
+    model it reports even when validation scores tie (common in tables that round them)."""
+    return (*(float(record["objectives"][o]) for o in objectives), str(record["key"]))
+
+
+def best_record(records: Sequence[Mapping[str, Any]],
+                objectives: Sequence[str] = ("error", "params")) -> Mapping[str, Any]:
+    """The record that is best by :func:`rank_key`: the first row of the run's front."""
+    return min(records, key=lambda r: rank_key(r, objectives))
+
+
+def best_found(records: Sequence[Mapping[str, Any]], report: str,
+               objectives: Sequence[str] = ("error", "params")) -> float:
+    """The ``report`` figure (e.g. test accuracy, in ``extra``) of the record that is best by the search objectives
+    (:func:`best_record`): what a user of the search would pick, never selected by the reported figure itself."""
+    return float(best_record(records, objectives)["extra"][report])
 
 
 @dataclass(frozen=True)

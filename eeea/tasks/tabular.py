@@ -27,9 +27,10 @@ from torch import nn
 from ..errors import UserError
 from ..genome import Genome
 from ..spaces import OpChoiceSpace, get_space
+from ..spaces.benchmarks import NB201_DATA_SIZES
 from .base import Task, register_task
 
-NB201_DATASETS = ("cifar10", "cifar100", "imagenet16")
+NB201_DATASETS = tuple(NB201_DATA_SIZES)
 #: where users get each table (printed when --data is missing)
 SOURCES = {
     "nb201": "a CSV of all 15,625 cells with columns arch, DATASET_valid_12ep, DATASET_test_12ep (top-1 %), e.g. "
@@ -152,6 +153,12 @@ class NB201Task(TabularTask):
         if dataset not in NB201_DATASETS:
             raise UserError(f"task nb201: dataset {dataset!r} is not one of {', '.join(NB201_DATASETS)}")
         self.data, self.dataset = data, dataset
+
+    def size_overrides(self) -> dict[str, Any]:
+        """The network the table's data set trains (its classes, its input): what params, MACs and --max-params
+        are counted on."""
+        super().size_overrides()
+        return dict(NB201_DATA_SIZES[self.dataset])
 
     def table(self) -> dict[str, dict[str, float]]:
         path, stamp = _stamp(self.data, "nb201")
