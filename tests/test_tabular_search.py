@@ -2,6 +2,7 @@
 behind one loop, search quality against the true front, EE-PI's screen, and resume after kill -9."""
 from __future__ import annotations
 
+import csv
 import json
 import statistics
 from functools import lru_cache
@@ -18,7 +19,8 @@ from eeea.search.archive import SearchRun
 from eeea.search.config import resolve_config
 from eeea.search.executors import Evaluator, Job
 from eeea.search.loop import search
-from eeea.search.quality import TrueFront, best_found
+from eeea.search.loop import pareto_front
+from eeea.search.quality import TrueFront, best_found, best_record
 from eeea.spaces import get_space
 from eeea.tasks import get_task
 from eeea.tasks.tabular import read_nb201_table
@@ -47,13 +49,14 @@ def records_of(task: str, data: Path, algorithm: str, seed: int, budget: int, ou
 
 
 @lru_cache(maxsize=None)
-def table_rows(task: str, data: Path) -> tuple[tuple[float, int], ...]:
-    """(search error, params) of every network of the table (counted once per test session)."""
-    return tuple((v["error"], count_params(g)) for g, v in get_task(task, data=str(data / FILES[task])).entries())
+def table_rows(task: str, data: Path) -> tuple[tuple[str, float, int], ...]:
+    """(genome key, search error, params at the space's evaluation size) of every network of the table (counted
+    once per test session)."""
+    return tuple((g.key, v["error"], count_params(g)) for g, v in get_task(task, data=str(data / FILES[task])).entries())
 
 
 def true_front(task: str, data: Path) -> TrueFront:
-    return TrueFront(*zip(*table_rows(task, data)))
+    return TrueFront(*list(zip(*table_rows(task, data)))[1:])
 
 
 # tasks -------------------------------------------------------------------------------------------------------------
@@ -123,6 +126,19 @@ def test_the_readme_command_runs_in_seconds(data, tmp_path, capsys):
     assert all(r["params"] <= 800_000 for r in SearchRun.read(out).read_archive())
 
 
+@pytest.mark.parametrize("dataset, head", [("cifar100", 5_850), ("imagenet16", 7_150)])
+def test_nb201_searches_count_the_data_set_s_network(data, tmp_path, dataset, head):
+    """Params, the --max-params screen and the front count the 100/120-class network the table's data set trains,
+    not CIFAR-10's (5,850 / 7,150 parameters fewer)."""
+    cifar10 = {key: params for key, _, params in table_rows("nb201", data)}
+    threshold = 400_000
+    records = records_of("nb201", data, "random", 1, 60, tmp_path / "run", task_config={"dataset": dataset},
+                         max_params=threshold)
+    assert all(r["params"] == cifar10[r["key"]] + head <= threshold for r in records)
+    front = list(csv.DictReader(open(tmp_path / "run" / "pareto.csv")))
+    assert all(int(row["params"]) == cifar10[row["key"]] + head for row in front)
+
+
 # algorithms --------------------------------------------------------------------------------------------------------
 def test_bad_algorithm_options_are_refused(data, tmp_path, capsys):
     base = ["search", "--task", "nb201", "--data", str(data / "nasbench201.csv"), "--quiet"]
@@ -140,12 +156,82 @@ def test_every_algorithm_spends_exactly_its_budget_and_records_it(data, tmp_path
     assert config["algorithm"] == algorithm and config["max_evaluations"] == 45
 
 
+def test_max_evaluations_alone_bounds_the_run(data, tmp_path, capsys):
+    """Without --generations the task's default (9 generations x 20 = 200) must not stop a 500-evaluation run."""
+    out = tmp_path / "run"
+    assert main(["search", "--task", "nb201", "--data", str(data / FILES["nb201"]), "--max-evaluations", "500",
+                 "--out", str(out), "--quiet"]) == 0
+    assert len(SearchRun.read(out).read_archive()) == 500
+    assert "stopped at" not in capsys.readouterr().out
+
+
+def test_a_run_short_of_its_evaluations_says_why_in_one_line(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["search", "--task", "nb201", "--data", str(data / FILES["nb201"]), "--max-evaluations", "500",
+                 "--generations", "2", "--out", str(out)]) == 0
+    assert len(SearchRun.read(out).read_archive()) == 60
+    said = [line for line in capsys.readouterr().out.splitlines() if "stopped at" in line]
+    assert said == ["stopped at 60 of --max-evaluations 500 evaluations: its 2 generations ran out (raise "
+                    "--generations, or leave it out so that --max-evaluations alone bounds the run)"]
+    assert said[0] in (out / "log.txt").read_text()
+
+
+def test_a_space_run_out_of_distinct_genomes_says_so(data, tmp_path, capsys):
+    """Ten NAS-Bench-Macro networks are under the threshold: NSGA-II breeds nothing new long before 300 (~8 s)."""
+    levels = sorted({p for _, _, p in table_rows("nas_bench_macro", data)})
+    under = sum(p <= levels[9] for _, _, p in table_rows("nas_bench_macro", data))
+    out = tmp_path / "run"
+    assert main(["search", "--task", "nas_bench_macro", "--data", str(data / FILES["nas_bench_macro"]),
+                 "--max-evaluations", "300", "--max-params", str(levels[9]), "--population", "4", "--out", str(out),
+                 "--quiet"]) == 0
+    n = len(SearchRun.read(out).read_archive())
+    assert n <= under == 10
+    assert (f"stopped at {n} of --max-evaluations 300 evaluations: no new distinct genome within the budget could be "
+            f"bred") in capsys.readouterr().out
+
+
 def test_regularized_evolution_improves_on_its_initial_population(data, tmp_path):
     gains = []
     for seed in range(5):
         r = records_of("nb201", data, "regularized-evolution", seed, 120, tmp_path / f"re{seed}")
         gains.append(best_found(r[:20], "valid_accuracy") < best_found(r, "valid_accuracy"))
     assert sum(gains) >= 4
+
+
+# the one rule of "best" -------------------------------------------------------------------------------------------
+def _record(key: str, error: float, params: int, report: float) -> dict:
+    return {"key": key, "objectives": {"error": error, "params": params}, "extra": {"acc": report}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.1, 0.2, 0.3]), st.sampled_from([5, 7, 9]), st.integers(0, 99)),
+                min_size=1, max_size=12))
+def test_best_found_is_the_first_row_of_the_front(rows):
+    """Ties of validation error are common (tables round them): best_found, best_record and pareto.csv's order agree."""
+    records = [_record(f"k{i:02d}", e, p, a / 100) for i, (e, p, a) in enumerate(rows)]
+    first = pareto_front(records, ["error", "params"])[0]
+    assert best_record(records) is first
+    assert best_found(records, "acc") == first["extra"]["acc"]
+
+
+def test_a_tie_of_errors_goes_to_fewer_params():
+    records = [_record("b", 0.1, 900, 0.5), _record("a", 0.1, 800, 0.7), _record("c", 0.2, 100, 0.9)]
+    assert best_found(records, "acc") == 0.7
+
+
+def test_the_reported_best_is_row_0_of_pareto_csv(data, tmp_path, capsys, seed=0):
+    """Regularised evolution on CIFAR-100 (500 evaluations) evaluates cells of equal validation accuracy: the model the
+    benchmark reports, the printed best and pareto.csv's row 0 are one model."""
+    out = tmp_path / "run"
+    assert main(["search", "--task", "nb201", "--data", str(data / FILES["nb201"]), "--dataset", "cifar100",
+                 "--algorithm", "regularized-evolution", "--max-evaluations", "500", "--seed", str(seed),
+                 "--out", str(out), "--quiet"]) == 0
+    row0 = next(csv.DictReader(open(out / "pareto.csv")))
+    records = SearchRun.read(out).read_archive()
+    errors = sorted(r["objectives"]["error"] for r in records)
+    assert errors[0] == errors[1]  # the case in point: a tie at the top
+    assert best_found(records, "test_accuracy") == pytest.approx(float(row0["test_accuracy"]))
+    assert capsys.readouterr().out.startswith(f"best: {row0['key']} ")
 
 
 # search quality (real data) ----------------------------------------------------------------------------------------
@@ -175,7 +261,7 @@ def test_hypervolume_fraction_grows_with_the_budget(data, nb201_runs):
 @given(task=st.sampled_from(["nb201", "nas_bench_macro"]), algorithm=st.sampled_from(ALGORITHMS),
        quantile=st.integers(5, 95), seed=st.integers(0, 10**6))
 def test_eepi_never_admits_an_over_threshold_genome(data, tmp_path_factory, task, algorithm, quantile, seed):
-    params = [p for _, p in table_rows(task, data)]
+    params = [p for _, _, p in table_rows(task, data)]
     threshold = int(np.percentile(params, quantile))
     out = tmp_path_factory.mktemp("eepi") / "run"
     records = records_of(task, data, algorithm, seed, 30, out, max_params=threshold)
