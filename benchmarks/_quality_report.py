@@ -102,23 +102,26 @@ def holm(p: dict[str, float]) -> dict[str, float]:
 
 
 def column(values: dict[str, dict[int, float]]) -> dict[str, dict[str, Any]]:
-    """Each row of one column (benchmark, metric, budget): mean, standard error, seeds, and its Holm-adjusted p against
-    the best other row (the best row: against the runner-up); ``tied``: best, or not significantly below it."""
+    """Each row of one column (benchmark, metric, budget): mean, standard error, seeds, and its p against the column's
+    best row, Holm-adjusted over the rows (the best row: its test against the runner-up); ``tied``: the best row, or
+    one the test does not separate from it."""
     means = {a: float(np.mean(list(v.values()))) for a, v in values.items()}
     ranked = sorted(means, key=means.get, reverse=True)
+    best = ranked[0]
     raw = {}
-    for a in ranked if len(ranked) > 1 else ():
-        ref = ranked[1] if a == ranked[0] else ranked[0]
-        common = sorted(set(values[a]) & set(values[ref]))
-        raw[a] = paired_p([values[a][s] for s in common], [values[ref][s] for s in common])
+    for a in ranked[1:]:
+        common = sorted(set(values[a]) & set(values[best]))
+        raw[a] = paired_p([values[a][s] for s in common], [values[best][s] for s in common])
     adjusted = holm(raw) if raw else {}
+    if len(ranked) > 1:
+        adjusted[best] = adjusted[ranked[1]]
     out = {}
     for a in ranked:
         v = list(values[a].values())
         se = statistics.stdev(v) / np.sqrt(len(v)) if len(v) > 1 else 0.0
         p = adjusted.get(a)
-        out[a] = {"mean": means[a], "se": se, "n": len(v), "p": p, "best": a == ranked[0],
-                  "tied": a == ranked[0] or (p is not None and p >= ALPHA)}
+        out[a] = {"mean": means[a], "se": se, "n": len(v), "p": p, "best": a == best,
+                  "tied": a == best or (p is not None and p >= ALPHA)}
     return out
 
 
@@ -163,9 +166,9 @@ def render(report: dict[str, Any], args: argparse.Namespace, minutes: float) -> 
                 f"known value and not counted, at most {args.max_trials:,} trials per run" if peers else "")
              + ". Cells: mean ± standard error over seeds; **bold**: the column's best row and every row a paired "
              "test does not separate from it (p ≥ 0.05). p: two-sided Wilcoxon signed-rank test paired by seed "
-             "(scipy, zero differences dropped) against the column's best other row (the best row: against the "
-             "runner-up), Holm-adjusted over the column's rows. HV = hypervolume fraction of the (search error, "
-             "params) front vs the true front of the whole table.", ""]
+             "(scipy, zero differences dropped) of the row against the column's best row, Holm-adjusted over the "
+             "column's rows; the best row's p is its test against the runner-up. HV = hypervolume fraction of the "
+             "(search error, params) front vs the true front of the whole table.", ""]
     cols = [steps.index(b) for b in budgets]
     for bench, q in report["benches"].items():
         label = BENCHMARKS[bench][4]

@@ -9,9 +9,9 @@ evaluations are exactly a run of budget B (every algorithm asks in a seeded orde
 gives every budget. Reported per budget, mean ± standard error over seeds: the best *test* accuracy found (of the
 network best by the search objectives, eeea.search.quality.best_found: 12-epoch validation accuracy on NAS-Bench-201,
 the 3-run mean on NAS-Bench-Macro, which only has test accuracies) and the hypervolume of the run's (search error,
-params) front as a fraction of the true front's (eeea.search.quality.TrueFront). Each row is tested against the best
-other row of its column by a two-sided Wilcoxon signed-rank test paired by seed (scipy, zero differences dropped),
-Holm-adjusted over the rows of the column.
+params) front as a fraction of the true front's (eeea.search.quality.TrueFront). Each row is tested against the
+column's best row (the best row: against the runner-up) by a two-sided Wilcoxon signed-rank test paired by seed
+(scipy, zero differences dropped), Holm-adjusted over the rows of the column.
 
 EE-PI: NSGA-II with a parameter threshold at the 25th/50th/75th percentile of the space vs the same searches without
 one, at 100 and 200 evaluations.
