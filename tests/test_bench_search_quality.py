@@ -131,6 +131,7 @@ def test_paired_tests_and_the_best_row():
     col = report.column({"good": dict(enumerate(base + 0.02)), "same": dict(enumerate(base + 0.02)),
                          "worse": dict(enumerate(base))})
     assert col["good"]["best"] and col["same"]["tied"] and not col["worse"]["tied"]
+    assert col["good"]["p"] == col["same"]["p"] == 1.0 and col["worse"]["p"] < 1e-6  # one test per pair
     assert col["worse"]["se"] == pytest.approx(np.std(base, ddof=1) / 10)
 
 
