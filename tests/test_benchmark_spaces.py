@@ -127,6 +127,15 @@ def test_show_gives_an_nb201_cell_s_params_on_every_data_set(capsys):
             + ", ".join(f"{d} {c:,}" for d, c in counts.items())) in out
 
 
+@settings(max_examples=40, deadline=None)
+@given(genome=genomes("nb201"))
+def test_describe_gives_each_data_set_s_whole_count(genome):
+    """describe() counts the cell's body once and adds each data set's classifier: the whole count of each."""
+    space = get_space("nb201")
+    counts = ", ".join(f"{d} {space.count_params(genome, **s):,}" for d, s in NB201_DATA_SIZES.items())
+    assert space.describe(genome)[1] == f"params of the benchmark's network per data set: {counts}"
+
+
 def test_macro_counts_equal_the_benchmark_every_network(shared_dir):
     """All 6,561 NAS-Bench-Macro networks, to the parameter."""
     space = get_space("nas_bench_macro")
