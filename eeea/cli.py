@@ -10,13 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import __version__
+from .version import __version__
 from .errors import RunStopped, UserError
-from .export import FORMATS as EXPORT_FORMATS
+from .choices import AMP, EEPI_SCOPES as SCOPES, EXPORT_FORMATS, TABLE_FORMATS
 from .interrupts import signal_of, stop_on_signals
-from .runtime import AMP
-from .search.config import SCOPES
-from .tables import FORMATS as TABLE_FORMATS
 from .units import format_count, parse_count
 
 

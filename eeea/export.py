@@ -39,11 +39,11 @@ from torch import nn
 from .data.audio import SAMPLE_RATE
 from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.final import IMAGENET_MEAN, IMAGENET_STD
+from .choices import EXPORT_FORMATS as FORMATS
 from .errors import UserError
 from .genome import Genome
 from .metrics import DIMENSIONS
 
-FORMATS = ("onnx", "onnx-int8", "torchscript")
 OPSET = 17
 #: int8 audio models: least mean CCC between the int8 file's and torch's outputs on the held-out clips
 INT8_MIN_CCC = 0.99

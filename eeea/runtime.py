@@ -7,6 +7,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .choices import AMP
 from .errors import UserError
 
 
@@ -45,8 +46,6 @@ def torch_threads(n: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-#: autocast choices: auto = bf16 on CUDA, off on the CPU (fp16 would need loss scaling; bf16 does not)
-AMP = ("auto", "bf16", "none")
 _AMP_DTYPES = {"bf16": torch.bfloat16, "none": None}
 
 

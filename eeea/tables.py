@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from .choices import TABLE_FORMATS as FORMATS
 from .config import load_config_file
 from .counting import count_macs, count_params
 from .data.final import split_kind
@@ -225,7 +226,6 @@ def table_text(dataset: str, runs: str | Path | None = None, fmt: str = "text") 
 
 
 #: the formats :func:`render` writes
-FORMATS = ("text", "markdown", "csv")
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str = "text") -> str:

@@ -14,7 +14,7 @@ import torch
 
 from ..config import merge
 from ..errors import UserError
-from ..runtime import AMP
+from ..choices import AMP, EEPI_SCOPES as SCOPES
 from ..tasks.base import Task, task_class, task_defaults, task_options
 from ..units import parse_count, parse_duration
 
@@ -63,7 +63,6 @@ TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "tr
 #: keys a resumed run may change: they do not change which genomes are trained or their results
 RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations", "executor", "ray_address",
                "gpus_per_candidate", "cpus_per_candidate", "measure_latency"}
-SCOPES = ("init", "all")
 
 
 def _on_cuda(device: str) -> bool:

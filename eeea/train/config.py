@@ -13,7 +13,7 @@ from typing import Any, Mapping
 from ..config import load_config_file, merge
 from ..errors import UserError
 from ..files import package_dir
-from ..runtime import AMP
+from ..choices import AMP
 from ..tasks import Task, final_inputs, get_task, list_tasks, task_class, task_options
 from ..units import check_number
 
