@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from .version import __version__
 from .errors import RunStopped, UserError
-from .choices import AMP, EEPI_SCOPES as SCOPES, EXPORT_FORMATS, TABLE_FORMATS
+from .choices import AMP, EEPI_SCOPES as SCOPES, EXPORT_FORMATS, QUANTIZATIONS, TABLE_FORMATS
 from .interrupts import signal_of, stop_on_signals
 from .units import format_count, parse_count
 
@@ -113,10 +113,14 @@ ZOO_NOTE = ("The zoo holds architectures, not trained weights: a model built fro
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .counting import count_macs, count_params
+    from .runs import is_search_run, locate
     from .spaces import get_space
     from .zoo import resolve
 
-    genome, default = resolve(args.arch)
+    if args.key is None and Path(args.arch).is_dir() and is_search_run(args.arch):
+        return show_run(Path(args.arch))
+    found = locate(args.arch, args.key)
+    genome, default = resolve(args.arch, args.key)
     space = get_space(genome.space)
     size = space.size(**{**default, **_size_of(args)})
     params, macs = count_params(genome, size), count_macs(genome, size)
@@ -133,8 +137,24 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"({space.input_text(genome, **size)}), batch 1")
     for line in space.describe(genome):
         print(line)
+    if found is not None:
+        print(f"from:   {found.what}" + (f"; load it with eeea.create_model({str(args.arch)!r}"
+                                         + (f", {args.key!r}" if args.key else "") + ")" if found.checkpoint else ""))
     if args.save:
         print(f"saved:  {args.save}")
+    return 0
+
+
+def show_run(run_dir: Path) -> int:
+    """``eeea show RUN_DIR``: what the search ran, its state, evaluations, front, best and how to export it."""
+    from .runs import search_result, summary_lines
+
+    for line in summary_lines(run_dir):
+        print(line)
+    result = search_result(run_dir)
+    if result.front:
+        print()
+        print_front(result, session=False)
     return 0
 
 
@@ -198,23 +218,34 @@ LATENCY_HEADERS = {"latency": "latency_us (pred)", "measured_fp32": "fp32_us (on
                    "int8": "int8 (export)"}
 
 
-def print_front(result: Any) -> None:
-    """The front as a table (objectives, params, MACs, the task's figures), EE-PI's statistics and an export line."""
-    from .search.archive import counted_columns
+def print_front(result: Any, session: bool = True) -> None:
+    """The front as a table (objectives, params, MACs, the task's figures; isomorphic members printed once), EE-PI's
+    statistics and an export line. ``session``: the result of a search that ran now (it says how many genomes it
+    trained, or looked up, now); else the summary of a run's files (``eeea show RUN_DIR``)."""
+    from .runs import collapse_isomorphic, train_options
+    from .search.archive import SearchRun, counted_columns
     from .tables import render
 
     counted = counted_columns(result.front, result.objectives)
     extra = [(k, h) for k, h in result.columns if k not in result.objectives
              and any(k in r.get("extra", {}) for r in result.front)]  # e.g. no valence column without valence labels
+    shown, twins, notes = collapse_isomorphic(result.front, result.objectives)
     rows = [[i, r["key"], *(_rounded(r["objectives"][o]) for o in result.objectives), *(r.get(c, "") for c in counted),
              *(_rounded(r["extra"][k]) if k in r.get("extra", {}) else "" for k, _ in extra), r["status"]]
-            for i, r in enumerate(result.front)]
+            + ([f"+{len(twins[i])}" if i in twins else ""] if twins else [])
+            for i, r in ((i, result.front[i]) for i in shown)]
     headers = [LATENCY_HEADERS.get(c, c) for c in (*result.objectives, *counted)]
-    print(render(["rank", "key", *headers, *(h for _, h in extra), "status"], rows), end="")
+    print(render(["rank", "key", *headers, *(h for _, h in extra), "status", *(["isomorphic"] if twins else [])], rows),
+          end="")
+    for note in notes:
+        print(note)
     if "latency" in counted and getattr(result, "latency_note", ""):
         print(result.latency_note)
+    config = SearchRun.read(result.run_dir).config()
     e = result.eepi
-    print(f"{result.evaluations} genomes evaluated, {result.trained} trained now; EE-PI: {e['draws']} draws, "
+    done = "looked up" if getattr(result, "looked_up", False) else "trained"
+    now = f", {result.trained} {done} now" if session else ""
+    print(f"{result.evaluations} genomes evaluated{now}; EE-PI: {e['draws']} draws, "
           f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
     if getattr(result, "stop_note", ""):
         print(result.stop_note)
@@ -223,21 +254,36 @@ def print_front(result: Any) -> None:
     if not ok:
         return
     rank, best = ok[0]  # the front is sorted by the task objective first: rank 0 scores best
-    print(export_line(result.run_dir, rank, best))
+    print(export_line(result.run_dir, rank, best, train_options(config)))
 
 
-def export_line(run_dir: Path, rank: int, best: Any) -> str:
-    """The export command for the best front member that works as printed: int8 from trained weights (float when
-    the front's timing found its int8 file failing the check), else the architecture as float ONNX (int8 of untrained
-    weights is refused) with the command that trains it."""
+def export_line(run_dir: Path, rank: int, best: Any, train: Sequence[str] = ()) -> str:
+    """The export command for the best front member that works as printed: int8 from trained weights (fp32 when the
+    front's timing found its int8 file failing the check, or slower than fp32 on this machine), else the
+    architecture as fp32 ONNX (int8 of untrained weights is refused) with the command that trains it."""
+    from .search.front_latency import SLOWER
+    from .units import format_duration
+
     if best.get("checkpoint"):
-        if str(best.get("int8", "")).endswith("failed check"):  # front timing found no int8 file close to torch
-            return (f"export the best front member (trained weights; its int8 file failed the accuracy check, so "
-                    f"float): eeea export {run_dir / best['checkpoint']} --format onnx --out {best['key']}.onnx")
+        int8 = str(best.get("int8", ""))
+        why = ""
+        if int8.endswith("failed check"):  # front timing found no int8 file close to torch
+            why = "its int8 file failed the accuracy check"
+        elif int8.endswith(SLOWER):
+            why = (f"no int8 file beat fp32 on this machine: fp32 {format_duration(best['measured_fp32'])}, int8 "
+                   f"{format_duration(best['measured_int8'])}")
+        if why:
+            return (f"export the best front member (trained weights; {why}, so fp32): eeea export "
+                    f"{run_dir / best['checkpoint']} --format onnx --out {best['key']}.onnx")
         return (f"export the best front member (trained weights): eeea export {run_dir / best['checkpoint']} "
                 f"--format onnx-int8 --out {best['key']}.int8.onnx")
-    genome = run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
-    return (f"train the best front member with: eeea train --arch {genome} --out {best['key']}-run; "
+    genome: Any = run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
+    if not genome.is_file():  # an interrupted run has no genome files yet: the genome's text works as well
+        genome = shlex.quote(str(best["genome"]))
+    import shlex
+
+    options = "".join(f" {shlex.quote(str(o))}" for o in train)
+    return (f"train the best front member with: eeea train --arch {genome}{options} --out {best['key']}-run; "
             f"export its architecture now (untrained weights): eeea export {genome} --format onnx "
             f"--out {best['key']}.onnx")
 
@@ -300,29 +346,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if Path(args.out).exists() and not args.force:
         raise UserError(f"{args.out} exists; pass --force to overwrite it")
+    if args.quantization is not None and args.format != "onnx-int8":
+        raise UserError(f"--quantization applies to --format onnx-int8, not {args.format}")
     item = load_exportable(args.arch)
     if args.format == "onnx-int8" and not item.trained:  # int8 is checked against torch; random weights prove nothing
         raise UserError(f"{args.arch} has untrained weights: int8 export needs a trained network; train it first "
                         f"(eeea train --arch ... --out RUN) and export RUN/model, or use --format onnx")
     shape = item.input_shape()
     report = export(item.model, shape, args.out, args.format, force=args.force, interface=item.interface(),
-                    metadata=item.metadata())
+                    metadata=item.metadata(), quantization=args.quantization or "auto")
     for line in report.lines():
         print(line)
     if not item.trained and not args.quiet:
         print(f"note: {args.arch} is a genome, not a checkpoint: the exported weights are untrained", file=sys.stderr)
     if args.format != "torchscript":
         import numpy as np
-        import onnxruntime
 
-        from .latency import QUANTILE, Timer
+        from .latency import Timer
         from .units import format_duration
 
-        example = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
-        us = Timer("onnxruntime", 1).onnx_us(report.path, example)
-        print(f"latency: {format_duration(us)} per input of {'x'.join(map(str, shape))} (onnxruntime "
-              f"{onnxruntime.__version__}, 1 thread, batch 1, {QUANTILE * 100:.0f}th percentile of timed runs after "
-              f"warm-up) on this machine")
+        timer = Timer("onnxruntime", 1)
+        us = report.latency_us.get(report.int8_method or "")  # int8: timed already, beside fp32
+        if us is None:
+            example = np.random.default_rng(0).standard_normal((1, *shape)).astype(np.float32)
+            us = timer.onnx_us(report.path, example)
+        print(f"latency: {format_duration(us)} per input of {'x'.join(map(str, shape))} ({timer.describe()}) on this "
+              f"machine" + (f"; slower than the fp32 file ({format_duration(report.latency_us['fp32'])})"
+                            if report.slower_than_fp32 else ""))
     return 0
 
 
@@ -392,8 +442,12 @@ def build_parser() -> argparse.ArgumentParser:
     _size_args(p)
     p.set_defaults(func=cmd_zoo)
 
-    p = sub.add_parser("show", help="describe an architecture: zoo name, genome file or genome text")
-    p.add_argument("arch", help="zoo name, genome file (.yaml/.json) or one-line genome text")
+    p = sub.add_parser("show", help="describe an architecture (zoo name, genome file or text, checkpoint), or "
+                       "summarise a search run directory")
+    p.add_argument("arch", help="zoo name, genome file (.yaml/.json), one-line genome text, checkpoint directory, "
+                   "training run directory, or search run directory (alone: the run's summary and front)")
+    p.add_argument("key", nargs="?", help="with a search run directory: the key of one of its members (or 4+ "
+                   "leading characters)")
     p.add_argument("--save", metavar="FILE", help="also write the genome as a YAML (or .json) genome file")
     p.add_argument("--force", action="store_true", help="overwrite --save FILE if it exists")
     _size_args(p)
@@ -554,6 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export a checkpoint or genome to ONNX, int8 ONNX or TorchScript (checked)")
     p.add_argument("arch", help="checkpoint directory, zoo name, genome file or genome text")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
+    p.add_argument("--quantization", choices=QUANTIZATIONS, help="onnx-int8: auto (default) times the int8 methods "
+                   "that pass the accuracy check and keeps the fastest, saying so when fp32 is faster still on this "
+                   "machine; static (calibrated activations) or dynamic (activations quantised per call): that method")
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no notes")

@@ -14,11 +14,15 @@ Checks: the exported file against torch on real inputs of the task. Audio: whole
 embedded EmoDB subset (calibration uses the other speakers), compared by CCC (mean over outputs). Classifiers:
 :data:`CHECK_IMAGES` images of the embedded CIFAR-10 subset (calibration uses others), resized to the network's
 resolution and normalised as its training normalised them, compared by top-1 agreement and the absolute logit error.
-fp32 ONNX / TorchScript must match torch (allclose). int8 goes through onnxruntime quantization, trying both static
-(QDQ, calibrated on real inputs) and dynamic quantization; static (it runs much faster) is kept only when it is at least
-as good as dynamic by the check and passes the bar (:data:`INT8_MIN_CCC`, :data:`INT8_MIN_AGREEMENT`), else dynamic
-when that passes; otherwise the export fails. Submodules named in a model's ``float_modules`` (the audio front end:
-its log of a power spectrum does not survive int8) stay in float.
+fp32 ONNX / TorchScript must match torch (allclose). int8 goes through onnxruntime quantization: static (QDQ,
+calibrated on real inputs) and/or dynamic, as ``quantization`` asks (:data:`~eeea.choices.QUANTIZATIONS`). A method's
+file must pass the bar (:data:`INT8_MIN_CCC`, :data:`INT8_MIN_AGREEMENT`); the passing files and the fp32 file are then
+timed on this machine (:class:`~eeea.latency.Timer`, or the one given), and ``auto`` keeps the fastest passing one
+(:func:`pick_int8`). Which int8 kernels win depends on the CPU and the network: dynamic int8 requantises activations on
+every call and ran 13-40x slower than fp32 on small audio students, static beat fp32 on some and lost on others. The
+report, and the file's metadata, say what was kept, the timings, and when the kept file is slower than fp32.
+Submodules named in a model's ``float_modules`` (the audio front end: its log of a power spectrum does not survive
+int8) stay in float.
 """
 from __future__ import annotations
 
@@ -39,7 +43,7 @@ from torch import nn
 from .data.audio import SAMPLE_RATE
 from .data.cifar import CIFAR_MEAN, CIFAR_STD
 from .data.final import IMAGENET_MEAN, IMAGENET_STD
-from .choices import EXPORT_FORMATS as FORMATS
+from .choices import EXPORT_FORMATS as FORMATS, QUANTIZATIONS
 from .errors import UserError
 from .genome import Genome
 from .metrics import DIMENSIONS
@@ -52,11 +56,6 @@ INT8_MIN_AGREEMENT = 0.98
 #: classifiers: images (an equal number per class of the embedded CIFAR-10 subset) the check compares outputs on, and
 #: other images static quantisation calibrates activation ranges on (32 left one check image's logits 3.75 off)
 CHECK_IMAGES = 100
-#: static counts as "at least as good" as dynamic within the check's resolution: a CCC this much lower, or one check
-#: image fewer in agreement. Dynamic int8 requantises activations on every call: wav2small_17k ran 545 ms per 5 s
-#: dynamic against 39 ms fp32 (benchmarks/RESULTS.md), for a CCC 0.0007 above static's.
-CCC_TIE = 0.002
-AGREEMENT_TIE = 1 / CHECK_IMAGES
 CALIBRATION_IMAGES = 100
 # Only ops with weights go int8: quantising activations-only ops (Softmax over ~1000 frames, the Gram product) rounds
 # attention weights to zero and costs far more accuracy than it saves bytes.
@@ -142,25 +141,6 @@ class Score:
             return cls(agreement=float(np.mean(got.argmax(1) == reference.argmax(1))), **errors)
         return cls(ccc=float(ccc(got.astype(np.float64), reference.astype(np.float64)).mean()), **errors)
 
-    def as_good_as(self, other: "Score") -> bool:
-        """At least as close to torch as ``other``, within the check's resolution (:data:`CCC_TIE`,
-        :data:`AGREEMENT_TIE`)."""
-        if not other.runs:
-            return self.runs
-        if not self.runs:
-            return False
-        if self.agreement is not None and other.agreement is not None:
-            return self.agreement >= other.agreement - AGREEMENT_TIE - 1e-12
-        return (self.ccc or -math.inf) >= (other.ccc or -math.inf) - CCC_TIE - 1e-12
-
-    def rank(self) -> tuple[float, ...]:
-        """Higher is better: CCC, or top-1 agreement then the mean logit error."""
-        if not self.runs:
-            return (-math.inf, -math.inf)
-        if self.agreement is not None:
-            return (self.agreement, -self.mean_error)
-        return (self.ccc if self.ccc is not None else -math.inf, 0.0)
-
     def passes(self) -> bool:
         if not self.runs:
             return False
@@ -194,6 +174,16 @@ class ExportReport:
     int8: dict[str, Score] = field(default_factory=dict)  # per int8 method: its score against torch
     int8_method: str | None = None
     reason: str = ""  # why int8_method was kept
+    #: int8: microseconds per batch-1 inference on this machine of the fp32 file (``fp32``) and of each int8 method
+    #: that passed the check; ``timed_with`` says how (runtime, threads, statistic, CPU)
+    latency_us: dict[str, float] = field(default_factory=dict)
+    timed_with: str = ""
+
+    @property
+    def slower_than_fp32(self) -> bool:
+        """The kept int8 file runs slower than the fp32 file did on this machine."""
+        kept, fp32 = self.latency_us.get(self.int8_method or ""), self.latency_us.get("fp32")
+        return kept is not None and fp32 is not None and kept > fp32
 
     @property
     def int8_ccc(self) -> dict[str, float]:
@@ -300,15 +290,18 @@ def describe(genome: Genome, size: Mapping[str, Any], interface: Interface, trai
 
 
 def load_exportable(arch: str | Path, **size: Any) -> Exportable:
-    """A checkpoint directory (trained weights) or any genome (zoo name, file, text: untrained) ready to export."""
-    from .checkpoint import GENOME_FILE, is_checkpoint, load_checkpoint
+    """A checkpoint directory or training run (trained weights) or any genome (zoo name, file, text: untrained)
+    ready to export."""
+    from .checkpoint import GENOME_FILE, load_checkpoint
     from .files import read_mapping
+    from .runs import locate
     from .spaces import get_space
     from .zoo import resolve
 
-    if is_checkpoint(arch):
-        genome, ck_size, model = load_checkpoint(arch)
-        meta = read_mapping(Path(arch) / GENOME_FILE, "checkpoint genome").get("meta") or {}
+    found = locate(arch)  # a search run directory without a key: one line naming what is missing
+    if found is not None and found.checkpoint is not None:
+        genome, ck_size, model = load_checkpoint(found.checkpoint)
+        meta = read_mapping(found.checkpoint / GENOME_FILE, "checkpoint genome").get("meta") or {}
         return Exportable(model, genome, get_space(genome.space).size(**{**ck_size, **size}), True, dict(meta))
     genome, default = resolve(arch)
     space = get_space(genome.space)
@@ -367,13 +360,18 @@ def check_description(interface: Interface, check: Sequence[np.ndarray]) -> str:
 
 def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: str = "onnx", force: bool = False,
            inputs: tuple[list[np.ndarray], list[np.ndarray]] | None = None, interface: Interface | None = None,
-           metadata: Mapping[str, str] | None = None) -> ExportReport:
+           metadata: Mapping[str, str] | None = None, quantization: str = "auto", timer: Any = None) -> ExportReport:
     """Write ``model`` to ``out`` in ``fmt`` and check it against torch; raises UserError when a check fails.
 
     ``interface`` names the ONNX tensors and picks the check (default: from ``input_shape`` and the model's output
-    width); ``metadata`` goes into the ONNX file's ``metadata_props`` (int8 files add their method and check figure)."""
+    width); ``metadata`` goes into the ONNX file's ``metadata_props`` (int8 files add their method, check figure,
+    timings and why the method was kept). ``quantization`` (int8): ``auto`` keeps the fastest method that passes the
+    check, ``static`` / ``dynamic`` that method (:func:`pick_int8`); ``timer`` times the files (anything with
+    ``onnx_us(path, x)`` and ``describe()``; default :class:`~eeea.latency.Timer`, onnxruntime with one thread)."""
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if quantization not in QUANTIZATIONS:
+        raise UserError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}")
     out = Path(out)
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to overwrite it")
@@ -405,11 +403,19 @@ def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: s
         report = _fp32_report(fp32, "onnx", run_onnx(fp32, check), reference, interface, where)
         if fmt == "onnx":
             return report
-        report = _quantise_and_pick(fp32, out, check, reference, float_nodes(model, fp32), calibration, interface)
+        if timer is None:
+            from .latency import Timer
+
+            timer = Timer("onnxruntime", 1)
+        report = _quantise_and_pick(fp32, out, check, reference, float_nodes(model, fp32), calibration, interface,
+                                    quantization, timer)
         report.checked_on = where
         kept = report.int8[report.int8_method]
         set_metadata(out, {**props, "quantization": str(report.int8_method),
-                           "quantization_check": f"{kept.text()} against torch on {where}; {report.reason}"})
+                           "quantization_check": f"{kept.text()} against torch on {where}",
+                           "quantization_choice": f"--quantization {quantization}: {report.reason}",
+                           "latency_us": json.dumps(report.latency_us, sort_keys=True),
+                           "latency_timed_with": report.timed_with})
         report.bytes = out.stat().st_size
         return report
 
@@ -562,11 +568,12 @@ def quantize_file(fp32: Path, out: Path, method: str, calibration: list[np.ndarr
 
 
 def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference: np.ndarray, exclude: list[str],
-                       calibration: list[np.ndarray], interface: Interface) -> ExportReport:
-    """Quantise statically (calibrated on ``calibration``) and dynamically, score both on ``check`` and keep the one
-    :func:`pick_int8` picks."""
+                       calibration: list[np.ndarray], interface: Interface, quantization: str, timer: Any) -> ExportReport:
+    """Quantise by the method(s) ``quantization`` asks for, score each on ``check``, time the fp32 file and each
+    passing int8 file with ``timer`` on a real check input, and keep the one :func:`pick_int8` picks."""
+    methods = ("static", "dynamic") if quantization == "auto" else (quantization,)
     scores: dict[str, Score] = {}
-    candidates = {method: fp32.parent / f"{method}.onnx" for method in ("static", "dynamic")}
+    candidates = {method: fp32.parent / f"{method}.onnx" for method in methods}
     for method, path in candidates.items():
         quantize_file(fp32, path, method, calibration, exclude)
     for method, path in candidates.items():
@@ -577,46 +584,57 @@ def _quantise_and_pick(fp32: Path, out: Path, check: list[np.ndarray], reference
             scores[method] = Score(runs=False)
             continue
         scores[method] = Score.of(got, reference, interface.kind)
-    best, reason = pick_int8(scores, check_description(interface, check))
+    where = check_description(interface, check)
+    passing = [m for m in methods if scores[m].passes()]
+    if not passing:
+        raise UserError(_none_passes(scores, where, quantization))
+    example = np.ascontiguousarray(check[0][:1])  # a real input at batch 1
+    latency = {"fp32": float(timer.onnx_us(fp32, example))}
+    latency.update({m: float(timer.onnx_us(candidates[m], example)) for m in passing})
+    best, reason = pick_int8(scores, latency, quantization)
     shutil.move(str(candidates[best]), str(out))
-    return ExportReport(out, "onnx-int8", out.stat().st_size, None, "", None, scores, best, reason)
+    return ExportReport(out, "onnx-int8", out.stat().st_size, None, "", None, scores, best, reason,
+                        {k: round(v, 1) for k, v in latency.items()}, timer.describe())
 
 
-def pick_int8(scores: Mapping[str, Score], where: str = "the check inputs") -> tuple[str, str]:
-    """``(method, why)``: static when it passes the bar and is at least as good as dynamic by the same check, within
-    its resolution (CCC within :data:`CCC_TIE`; top-1 agreement within one check image), else dynamic when that
-    passes; a UserError when neither does.
+def pick_int8(scores: Mapping[str, Score], latency_us: Mapping[str, float], quantization: str = "auto"
+              ) -> tuple[str, str]:
+    """``(method, why)``: with ``auto``, the fastest int8 method (by ``latency_us``, timed on this machine) among
+    those whose ``scores`` pass the bar; with ``static`` or ``dynamic``, that method (it must pass). ``why`` gives the
+    timings and, when the kept file is slower than fp32 (``latency_us["fp32"]``), says so and names fp32's latency:
+    an int8 file is smaller, but not always faster (dynamic int8 requantises activations on every call).
 
-    Static runs much faster (QLinearConv kernels against dynamic quantisation's per-call requantisation of
-    activations, benchmarks/RESULTS.md), so it wins ties; it does not win by speed alone when it is less accurate."""
-    static, dynamic = scores["static"], scores["dynamic"]
-    if static.passes() and static.as_good_as(dynamic):
-        op = ">=" if static.rank() >= dynamic.rank() else "within the check's resolution of"
-        return "static", f"kept static (faster kernels): {_versus(static, dynamic, op)}"
-    if dynamic.passes():
-        if not static.runs:
-            why = "onnxruntime cannot run static"
-        elif not static.passes():
-            why = f"static {static.headline()} < {_bar(static)}"
-        else:
-            why = f"static {_versus(static, dynamic, '<')}"
-        return "dynamic", f"kept dynamic: {why}"
+    Accuracy beyond the bar does not decide: every passing method agrees with torch within the check's tolerance,
+    and speed is what a user ships int8 for."""
+    from .units import format_duration
+
+    passing = [m for m in scores if scores[m].passes() and m in latency_us]
+    if not passing:
+        raise UserError(_none_passes(scores, "the check inputs", quantization))
+    best = min(passing, key=lambda m: (latency_us[m], m))
+    fp32 = latency_us["fp32"]
+    timed = ", ".join(f"{m} {format_duration(latency_us[m])}" for m in ("fp32", *sorted(passing, key=latency_us.get)))
+    failed = [f"{m} {scores[m].headline() if scores[m].runs else 'does not run'}" for m in scores if m not in passing]
+    dropped = f"; failed the check: {', '.join(failed)} (need >= {_bar(scores[best])})" if failed else ""
+    if latency_us[best] <= fp32:
+        how = "the fastest int8 that passes the check" if quantization == "auto" else "as asked"
+        return best, f"kept {best} ({how}): {timed} on this machine{dropped}"
+    if quantization == "auto":
+        return best, (f"no int8 variant beats fp32 on this machine: {timed}; kept {best}, the fastest int8 (smaller "
+                      f"than fp32, slower); for speed export fp32 with --format onnx ({format_duration(fp32)}){dropped}")
+    return best, (f"kept {best} as asked, slower than fp32 on this machine: {timed}; for speed use --quantization "
+                  f"auto or --format onnx ({format_duration(fp32)}){dropped}")
+
+
+def _none_passes(scores: Mapping[str, Score], where: str, quantization: str) -> str:
+    """The error of an int8 export none of whose methods passed the check."""
     ran = {m: s for m, s in scores.items() if s.runs}
-    figures = ", ".join(f"{m} {s.headline()}" for m, s in ran.items()) or "onnxruntime runs neither"
+    figures = ", ".join(f"{m} {s.headline()}" for m, s in ran.items()) or f"onnxruntime runs no {'/'.join(scores)} file"
     bar = _bar(next(iter(ran.values()))) if ran else f"{INT8_MIN_CCC} (CCC) / {INT8_MIN_AGREEMENT} (top-1)"
-    raise UserError(f"int8 outputs disagree with torch on {where}: {figures} (need >= {bar}); export fp32 with "
-                    f"--format onnx instead")
+    other = " (or --quantization auto, which tries both methods)" if quantization != "auto" else ""
+    return (f"int8 outputs disagree with torch on {where}: {figures} (need >= {bar}); export fp32 with --format onnx "
+            f"instead{other}")
 
 
 def _bar(score: Score) -> str:
     return f"{INT8_MIN_AGREEMENT}" if score.agreement is not None else f"{INT8_MIN_CCC}"
-
-
-def _versus(a: Score, b: Score, op: str) -> str:
-    """``a`` against dynamic's ``b`` in words: the figure that decides, with ``op`` between them."""
-    if not b.runs:
-        return f"{a.headline()}; onnxruntime cannot run dynamic"
-    if a.agreement is None:
-        return f"CCC {a.ccc:.4f} {op} dynamic {b.ccc:.4f}"
-    return (f"top-1 agreement {a.agreement:.3f} {op} dynamic {b.agreement:.3f} (mean |logit error| "
-            f"{a.mean_error:.3g} vs {b.mean_error:.3g})")

@@ -421,6 +421,18 @@ class Timer:
         self.optimization = optimization
         self.clock = "thread" if threads == 1 else "wall"  # see time_us
 
+    def describe(self) -> str:
+        """How this timer times, in words: runtime and version, threads, batch, statistic, CPU."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            runtime = f"{self.runtime} {version(self.runtime)}"
+        except PackageNotFoundError:
+            runtime = self.runtime
+        threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
+        return (f"{runtime}, {threads}, batch 1, {self.quantile * 100:.0f}th percentile of timed runs after warm-up, "
+                f"{_cpu_name()}")
+
     def torch_us(self, model: Any, shape: Shape, budget_s: float) -> float:
         """Microseconds of one batch-1 inference of a torch module, run by torch, on an input of ``shape``
         (:func:`time_us`)."""
@@ -437,27 +449,57 @@ class Timer:
             torch.set_num_threads(threads)
 
     def passes_us(self, items: Iterable[tuple[Any, Shape] | tuple[Any, Shape, float]], passes: int = 3,
-                  quiet: bool = True, desc: str = "timing") -> list[list[float]]:
+                  quiet: bool = True, desc: str = "timing", folder: Path | None = None,
+                  total: int | None = None) -> list[list[float]]:
         """Per pass, the microseconds of each item ``(torch module, input shape[, seconds of runs])``: every item is
-        timed once per pass, passes interleaved (ONNX files are exported once, to a temporary folder: the modules are
-        not all held in memory). Items timed in the same passes share the machine's slow and fast spells, so tables,
-        calibration networks and the networks they predict are best timed together (:func:`build_table`)."""
-        from tqdm.auto import tqdm
+        timed once per pass, passes interleaved. Items timed in the same passes share the machine's slow and fast
+        spells, so tables, calibration networks and the networks they predict are best timed together
+        (:func:`build_table`). ONNX files are exported once, into ``folder`` (default a temporary one; see
+        :meth:`prepare`). Unless ``quiet``, both phases report progress (:class:`~eeea.progress.Progress`:
+        bars on a terminal, lines with an ETA elsewhere); ``total``: the number of items, when ``items`` is a
+        generator (it is consumed one item at a time, so networks built by it are not all held at once)."""
+        from contextlib import ExitStack
 
-        with tempfile.TemporaryDirectory() as tmp:
-            runs: list[Callable[[], float]] = []
-            for i, (model, shape, *budget) in enumerate(items):
+        from .progress import Progress
+
+        with ExitStack() as stack:
+            if folder is None:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            runs = self.prepare(items, folder, quiet, desc, total)
+            per_pass: list[list[float]] = [[] for _ in range(passes)]
+            with Progress(f"{desc}: timing", passes * len(runs), "timings", quiet=quiet) as progress:
+                for row in per_pass:
+                    for run in runs:
+                        row.append(run())
+                        progress.update()
+            return per_pass
+
+    def prepare(self, items: Iterable[tuple[Any, Shape] | tuple[Any, Shape, float]], folder: Path,
+                quiet: bool = True, desc: str = "timing", total: int | None = None,
+                start: int = 0) -> list[Callable[[], float]]:
+        """One timing function per item (see :meth:`passes_us`). onnxruntime: the ``i``-th item is exported to
+        :func:`item_file` ``(folder, start + i)`` (a file already there, written by :func:`estimate_cost` for the
+        same items, is reused) and only its path is held: a table of an audio space has hundreds of modules whose
+        example inputs alone took 2.6 GB when all were held, so each timing makes its input and frees it after."""
+        from .export import export_onnx
+        from .progress import Progress
+
+        runs: list[Callable[[], float]] = []
+        if total is None and hasattr(items, "__len__"):
+            total = len(items)  # type: ignore[arg-type]
+        with Progress(f"{desc}: exporting to ONNX", total or 0, "files", quiet=quiet or self.runtime == "torch"
+                      or not total) as progress:
+            for i, (model, shape, *budget) in enumerate(items, start):
                 seconds = budget[0] if budget else self.budget_s
                 if self.runtime == "torch":
                     runs.append(lambda model=model, shape=shape, b=seconds: self.torch_us(model, shape, b))
                     continue
-                from .export import export_onnx
-
-                path = Path(tmp) / f"item{i}.onnx"
-                export_onnx(model.eval(), shape, path)
-                runs.append(lambda path=path, x=_example(shape), b=seconds: self.onnx_us(path, x, b))
-            return [[run() for run in runs] for _ in tqdm(range(passes), desc=desc, unit="pass",
-                                                          disable=quiet or passes == 1)]
+                path = item_file(folder, i)
+                if not path.exists():
+                    export_onnx(model.eval(), shape, path)
+                runs.append(lambda path=path, shape=shape, b=seconds: self.onnx_us(path, _example(shape), b))
+                progress.update()
+        return runs
 
     def onnx_us(self, path: str | Path, x: np.ndarray, budget_s: float | None = None) -> float:
         """Microseconds of one inference of an ONNX file on input ``x`` (onnxruntime, CPU; :func:`time_us`)."""
@@ -467,6 +509,11 @@ class Timer:
         feed = {session.get_inputs()[0].name: x.astype(np.float32)}
         return time_us(lambda: session.run(None, feed), budget_s=self.budget_s if budget_s is None else budget_s,
                        clock=self.clock, quantile=self.quantile)
+
+
+def item_file(folder: Path, i: int) -> Path:
+    """Where :meth:`Timer.prepare` exports item ``i``."""
+    return folder / f"item{i}.onnx"
 
 
 def fastest(per_pass: Sequence[Sequence[float]]) -> list[float]:
@@ -506,13 +553,22 @@ def blocked_layout(model: nn.Module, shape: Shape, optimization: str = "all") ->
     """Whether onnxruntime, on this machine at graph optimisation ``optimization``, runs ``model`` (on an input of
     ``shape``) in its blocked layout: the graph it optimises has layout reorders (x86 CPUs with AVX2 or AVX-512 run
     convolutions and pools whose channels fit the block in an NCHWc layout; other CPUs have none)."""
-    import onnx
-
-    from .export import export_onnx, onnx_session
+    from .export import export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
-        path, optimized = Path(tmp) / "module.onnx", Path(tmp) / "optimized.onnx"
+        path = Path(tmp) / "module.onnx"
         export_onnx(model.eval(), shape, path)
+        return blocked_layout_file(path, optimization)
+
+
+def blocked_layout_file(path: Path, optimization: str = "all") -> bool:
+    """:func:`blocked_layout` of an exported ONNX file."""
+    import onnx
+
+    from .export import onnx_session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        optimized = Path(tmp) / "optimized.onnx"
         onnx_session(path, 1, optimization, optimized_to=optimized)
         return any(node.op_type.startswith("Reorder") for node in onnx.load(str(optimized)).graph.node)
 
@@ -667,8 +723,12 @@ def measure_table(space: Any, size: Mapping[str, Any] | None = None, runtime: st
     so a comparison measures the table, not the drift (``benchmarks/bench_latency.py``)."""
     import itertools
 
+    from .progress import Progress, format_seconds, say
+
     full = space.size(**dict(size or {}))
     timer = Timer(runtime, threads, budget_s, quantile, optimization)
+    name = f"latency table {space.name}"
+    say(f"{name}: enumerating its modules (at least {samples} random genomes)", quiet)
     found = enumerate_modules(space, full, samples, seed=seed)
     jobs = [(spec, shape) for spec, counts in found.items() for shape in shapes_to_measure(counts, shapes)]
     items, baselines = module_items(jobs)
@@ -677,20 +737,34 @@ def measure_table(space: Any, size: Mapping[str, Any] | None = None, runtime: st
     rng = np.random.default_rng(seed + CALIBRATION_SEED)
     genomes = [space.random_genome(rng) for _ in range(calibrate)] if calibrate >= 3 else []
     whole = max(budget_s, TIME_BUDGET_S)  # a whole network is timed for as long as a module is, at least
-    built = ((space.build(g, **full), tuple(space.genome_input_shape(g, **full)), whole) for g in genomes)
+    built = (built_network(space, g, full, whole) for g in genomes)
     others = ((model, tuple(shape), whole) for model, shape in networks)
-    per_pass = timer.passes_us(itertools.chain(items, built, others), passes, quiet,
-                               f"latency table {space.name} ({len(jobs)} modules, {len(genomes)} networks)")
-    best = fastest(per_pass)
-    entries: dict[str, list[tuple[int, Shape, float]]] = {}
-    for (spec, shape), us in zip(jobs, module_figures(per_pass, baselines)):
-        entries.setdefault(spec_key(spec), []).append((int(np.prod(shape)), shape, us))
-    blocked, judged = set(), set()
-    for (spec, shape), (model, _) in zip(jobs, items):  # judged at a spec's first shape, its most frequent
-        if runtime == "onnxruntime" and spec not in judged:
-            judged.add(spec)
-            if blocked_layout(model, shape, optimization):
-                blocked.add(spec_key(spec))
+    total = fixed + len(genomes) + len(networks) if hasattr(networks, "__len__") else None  # a generator: unknown
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if not quiet:  # what to expect, before the long part
+            first = built_network(space, genomes[0], full, whole) if genomes else None
+            seconds, peak = estimate_cost(timer, items, first, len(genomes), passes, folder,
+                                          len(found) if runtime == "onnxruntime" else 0)
+            say(f"{name}: {len(jobs)} module shapes of {len(found)} specs and {len(genomes)} whole networks, "
+                f"{passes} interleaved pass{'es' if passes != 1 else ''}; expected about {format_seconds(seconds)} "
+                f"and {peak / 2**30:.1f} GiB peak memory (estimated from {min(ESTIMATE_ITEMS, len(items))} modules "
+                f"and one network timed now)", quiet)
+        per_pass = timer.passes_us(itertools.chain(items, built, others), passes, quiet, name, folder, total)
+        best = fastest(per_pass)
+        entries: dict[str, list[tuple[int, Shape, float]]] = {}
+        for (spec, shape), us in zip(jobs, module_figures(per_pass, baselines)):
+            entries.setdefault(spec_key(spec), []).append((int(np.prod(shape)), shape, us))
+        blocked: set[str] = set()
+        if runtime == "onnxruntime":  # judged at a spec's first shape, its most frequent, on the file timed
+            first = {}
+            for i, (spec, _) in enumerate(jobs):
+                first.setdefault(spec, i)
+            with Progress(f"{name}: layout check", len(first), "specs", quiet=quiet) as progress:
+                for spec, i in first.items():
+                    if blocked_layout_file(item_file(folder, i), optimization):
+                        blocked.add(spec_key(spec))
+                    progress.update()
     table = LatencyTable(space.name, full, runtime, threads, best[fixed - 1],
                          {k: sorted(v) for k, v in entries.items()}, blocked=frozenset(blocked))
     if genomes:
@@ -705,6 +779,54 @@ def measure_table(space: Any, size: Mapping[str, Any] | None = None, runtime: st
     return table, [p[fixed + len(genomes) :] for p in per_pass]
 
 
+def built_network(space: Any, genome: Genome, size: Mapping[str, Any], seconds: float) -> tuple[Any, Shape, float]:
+    """A whole network as an item of :meth:`Timer.passes_us`."""
+    return space.build(genome, **size), tuple(space.genome_input_shape(genome, **size)), seconds
+
+
+#: items an estimate of a table's cost times: this many spread over the input sizes for the time, and the few
+#: largest inputs for the memory (which module peaks is the runtime's business: a convolution's work buffers can
+#: outgrow the largest input and output)
+ESTIMATE_ITEMS, ESTIMATE_LARGEST = 6, 3
+
+
+def estimate_cost(timer: Timer, items: Sequence[tuple[Any, Shape]], network: tuple[Any, Shape, float] | None,
+                  networks: int, passes: int, folder: Path, specs: int) -> tuple[float, int]:
+    """``(seconds, peak bytes)`` that a table's run should take: exporting ``items`` and ``networks`` whole networks,
+    timing them in ``passes`` passes, and ``specs`` layout checks (:func:`blocked_layout_file`). Time: extrapolated
+    from :data:`ESTIMATE_ITEMS` of the items (evenly spread by input size, after one warm-up item) and ``network``
+    (the run's first) exported and timed once now; their files stay in ``folder`` for the run
+    (:meth:`Timer.prepare`). Memory: the process's peak once the :data:`ESTIMATE_LARGEST` items of the largest
+    inputs have been timed too, plus a tenth."""
+    import resource
+
+    order = sorted(range(len(items)), key=lambda i: int(np.prod(items[i][1])))
+    picks = sorted({order[round(k * (len(order) - 1) / max(1, ESTIMATE_ITEMS - 1))]
+                    for k in range(min(ESTIMATE_ITEMS, len(order)))})
+
+    def cost(i: int, item: tuple) -> tuple[float, float, float]:
+        """Seconds to prepare, time and layout-check item ``i``."""
+        start = time.perf_counter()
+        (run,) = timer.prepare([item], folder, start=i)
+        prepared = time.perf_counter()
+        run()
+        timed = time.perf_counter()
+        if specs and timer.runtime == "onnxruntime":
+            blocked_layout_file(item_file(folder, i), timer.optimization)
+        return prepared - start, timed - prepared, time.perf_counter() - timed
+
+    if order:
+        cost(order[0], items[order[0]])  # the first export and session pay one-off start-up costs
+    costs = np.array([cost(i, items[i]) for i in picks]).mean(axis=0)
+    for i in order[-ESTIMATE_LARGEST:]:
+        if i not in picks:
+            cost(i, items[i])
+    seconds = len(items) * (costs[0] + passes * costs[1]) + specs * costs[2]
+    if network is not None and networks:
+        prepared, timed, _ = cost(len(items), network)  # the run's first network comes right after the items
+        seconds += networks * (prepared + passes * timed)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
+    return float(seconds), int(peak * 1.1)
 #: calibration networks are drawn with seed ``seed + CALIBRATION_SEED`` (benchmarks draw theirs with other seeds)
 CALIBRATION_SEED = 7919
 

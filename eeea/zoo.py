@@ -2,7 +2,8 @@
 
 Published architectures are data (``genotypes.yaml`` beside this file); architectures defined in code register with
 the :func:`register_model` decorator. ``create_model`` accepts a zoo name, a :class:`Genome`, a genome file or the
-one-line genome text, and builds the network through the genome's space.
+one-line genome text, and builds the network through the genome's space; given a checkpoint directory, a training
+run or a search run plus a member's key, it returns the network with its trained weights (:mod:`eeea.runs`).
 """
 from __future__ import annotations
 
@@ -86,9 +87,16 @@ def resolve_genome(arch: str | Path | Genome) -> Genome:
     return get_space(genome.space).validate(genome)
 
 
-def resolve(arch: str | Path | Genome) -> tuple[Genome, dict[str, Any]]:
+def resolve(arch: str | Path | Genome, key: str | None = None) -> tuple[Genome, dict[str, Any]]:
     """``(genome, size)``: the validated genome of ``arch`` and the size it is built at unless told otherwise (its
-    space's eval size, then the zoo entry's own), resolving ``arch`` once."""
+    space's eval size, then the zoo entry's own; a checkpoint's: the size it was trained at), resolving ``arch``
+    once. ``arch`` may also be a checkpoint, a training run, or a search run with a member's ``key``."""
+    from .runs import locate
+
+    found = locate(arch, key)
+    if found is not None:
+        space = get_space(found.genome.space)
+        return space.validate(found.genome), {**space.eval_size, **found.size}
     genome = resolve_genome(arch)
     size = dict(get_space(genome.space).eval_size)
     if isinstance(arch, str) and arch in _FACTORIES:
@@ -101,13 +109,30 @@ def default_size(arch: str | Path | Genome) -> dict[str, Any]:
     return resolve(arch)[1]
 
 
-def create_model(arch: str | Path | Genome, **size: Any) -> nn.Module:
+def create_model(arch: str | Path | Genome, key: str | None = None, **size: Any) -> nn.Module:
     """Build a network: ``create_model("eeea_c", num_classes=100, channels=36, layers=20, auxiliary=True)``.
 
-    ``arch`` is a zoo name, a :class:`Genome`, a genome file (YAML/JSON) or the one-line genome text. ``size`` keywords
-    override the space's evaluation size (cell spaces: ``channels``, ``layers``, ``num_classes``, ``auxiliary``,
-    ``drop_path_prob``, ``network='cifar'|'imagenet'``).
+    ``arch`` is a zoo name, a :class:`Genome`, a genome file (YAML/JSON) or the one-line genome text (untrained
+    weights); or a trained network: a checkpoint directory (``genome.yaml`` + ``weights.pt``), a training run
+    directory (its ``model`` checkpoint), or a search run directory with the ``key`` of a member (or 4+ leading
+    characters of it): ``create_model("runs/ser", "3f2a9c")``. A trained network comes back with its weights loaded,
+    in eval mode, at the size it was trained at. A member the search kept no weights of (image searches) is built
+    untrained. ``size`` keywords override the space's evaluation size (cell spaces: ``channels``, ``layers``,
+    ``num_classes``, ``auxiliary``, ``drop_path_prob``, ``network='cifar'|'imagenet'``); trained weights fit only
+    their own size.
     """
-    genome, default = resolve(arch)
+    from .runs import locate
+
+    found = locate(arch, key)
+    if found is not None and found.checkpoint is not None:
+        from .checkpoint import load_checkpoint
+
+        genome, trained, model = load_checkpoint(found.checkpoint)
+        space = get_space(genome.space)
+        if size and space.size(**{**trained, **size}) != space.size(**trained):
+            raise UserError(f"{found.what}: its weights were trained at {space.size(**trained)}; size options cannot "
+                            f"change that (build its genome untrained with create_model(genome, **size))")
+        return model
+    genome, default = resolve(arch, key)
     return get_space(genome.space).build(genome, **{**default, **size})
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -429,3 +430,31 @@ def test_latency_bounded_search_writes_predicted_and_measured_latency(tmp_path, 
     rows = list(csv.DictReader((run / "pareto.csv").open()))
     assert rows and all(float(r["latency"]) <= limit + 1e-3 and float(r["measured_fp32"]) > 0 for r in rows)
     assert all(float(r["measured_int8"]) > 0 for r in rows if r["status"] == "ok" and r["measured_int8"])
+
+
+def test_latency_table_piped_states_its_cost_and_prints_module_progress_with_an_eta(tmp_path):
+    """Output to a pipe: the expected time and peak memory up front, then each phase's progress as plain lines (no
+    carriage-return frames), the first ETA after the first module, and the summary."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "lut.json"
+    done = subprocess.run([sys.executable, "-m", "eeea.cli", "latency-table", "--space", TINY, "--out", str(out),
+                           "--samples", "5", "--calibrate", "3", "--passes", "1"], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "EEEA_SPACES": str(DATA)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    err = done.stderr
+    assert "\r" not in err and "\r" not in done.stdout and "\x1b[" not in err
+    lines = err.splitlines()
+    expected = next(i for i, line in enumerate(lines) if "expected about" in line)
+    assert re.search(r"module shapes of \d+ specs and 3 whole networks, 1 interleaved pass; expected about "
+                     r"\d+(m\d\ds|s) and \d+\.\d GiB peak memory", lines[expected])
+    exporting = [i for i, line in enumerate(lines) if "exporting to ONNX: " in line]
+    timing = [line for line in lines if f"latency table {TINY}: timing: " in line]
+    assert exporting and min(exporting) > expected  # said before the work
+    total = int(re.search(r"timing: \d+/(\d+) timings", timing[0]).group(1))
+    assert re.search(r"timing: 1/\d+ timings, \d+s elapsed, ETA \d+", timing[1])  # an ETA after the first module
+    assert timing[-1].startswith(f"latency table {TINY}: timing: {total}/{total} timings") and "done" in timing[-1]
+    assert any("layout check" in line and "done" in line for line in lines)
+    assert done.stdout.startswith(f"wrote {out}")
+    assert LatencyTable.load(out).space == TINY

@@ -31,16 +31,18 @@ def _archive(run) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
-    """``eeea search --max-params 72k`` (plus the tiny budget) with no --out: a new run directory under ./runs."""
+    """``eeea search --max-params 72k`` (plus the tiny budget) with no --out: a new run directory under ./runs. Its
+    output goes to no terminal, as when piped; what it wrote to stderr is kept beside ./runs in ``stderr.txt``."""
     import contextlib
     import io
 
-    cwd, out = os.getcwd(), io.StringIO()
+    cwd, out, err = os.getcwd(), io.StringIO(), io.StringIO()
     os.chdir(tmp_path_factory.mktemp("ser"))
     try:
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             assert main(["search", "--max-params", "72k", *TINY]) == 0
         (run,) = (Path.cwd() / "runs").iterdir()
+        (Path.cwd() / "stderr.txt").write_text(err.getvalue())
     finally:
         os.chdir(cwd)
     assert run.name.startswith("ser-") and f"run directory: runs/{run.name}" in out.getvalue()
@@ -90,7 +92,7 @@ def test_front_printout_names_params_macs_ccc_per_dimension_and_a_working_export
     argv = line.split(": ", 1)[1].split()
     with open(run / "pareto.csv") as f:
         int8 = next(csv.DictReader(f))["int8"]  # the front's timing ran export: int8 only when its check passed
-    fmt = "onnx" if int8.endswith("failed check") else "onnx-int8"
+    fmt = "onnx" if int8.endswith(("failed check", "slower than fp32")) else "onnx-int8"
     assert argv[:2] == ["eeea", "export"] and argv[3:5] == ["--format", fmt]
     assert is_checkpoint(argv[2])
     out = tmp_path / "best.onnx"
@@ -121,8 +123,12 @@ def test_the_default_search_reports_predicted_latency_from_the_reference_table(d
     for row in front:
         assert float(row["latency"]) == pytest.approx(count_latency(Genome.from_text(row["genome"]), table), abs=1e-2)
         assert float(row["measured_fp32"]) > 0
-        assert row["int8"] in ("static", "dynamic", "failed check")
+        assert row["int8"] in ("static", "dynamic", "static, slower than fp32", "dynamic, slower than fp32",
+                               "failed check")
         assert (row.get("measured_int8", "") != "") == (row["int8"] != "failed check")  # a column only if any
+        if row["int8"] != "failed check":  # the kept variant's time, and said when it is slower than fp32
+            slower = float(row["measured_int8"]) > float(row["measured_fp32"])
+            assert row["int8"].endswith("slower than fp32") == slower
 
 
 def test_resume_extends_without_retraining_or_rewriting_weights(default_run, tmp_path):
@@ -201,3 +207,53 @@ def test_the_export_line_asks_for_float_when_the_front_found_int8_failing(tmp_pa
     line = export_line(tmp_path, 0, {**best, "int8": "failed check"})
     assert line.endswith(f"eeea export {tmp_path / 'checkpoints/abc'} --format onnx --out abc.onnx")
     assert "failed the accuracy check" in line
+    line = export_line(tmp_path, 0, {**best, "int8": "dynamic, slower than fp32", "measured_fp32": 900.0,
+                                     "measured_int8": 11700.0})
+    assert line.endswith(f"eeea export {tmp_path / 'checkpoints/abc'} --format onnx --out abc.onnx")
+    assert "no int8 file beat fp32 on this machine: fp32 900us, int8 11.7ms" in line
+
+
+def test_piped_search_prints_a_line_per_finished_candidate_and_each_phase(default_run):
+    """No terminal: no bars and no carriage-return frames, but a flushed line per finished candidate (index/total,
+    elapsed, an ETA from the first one on, its score) and a line per phase (data, the front's timing)."""
+    run, printed = default_run
+    err = (run.parent.parent / "stderr.txt").read_text()
+    assert "\r" not in err and "\r" not in printed and "\x1b[" not in err
+    lines = err.splitlines()
+    candidates = [line for line in lines if line.startswith("search: ")]
+    records = _archive(run)
+    assert len(candidates) == len(records) == 2
+    assert candidates[0].startswith("search: 1/2 candidates, ") and ", ETA " in candidates[0]
+    assert candidates[1].startswith("search: 2/2 candidates, ") and "done" in candidates[1]
+    for line, record in zip(candidates, records):
+        assert f"gen 0 {record['key']} {record['status']} 1-ccc=" in line and " elapsed" in line
+    assert lines[0] == "data: checking the ser task's data" and lines[1].startswith("data: checked in ")
+    timing = [line for line in lines if line.startswith("timing the front's ONNX (fp32 and int8): ")]
+    front = list(csv.DictReader((run / "pareto.csv").open()))
+    assert len(timing) == len(front) + 1 and timing[-1].startswith(f"timing the front's ONNX (fp32 and int8): "
+                                                                   f"{len(front)}/{len(front)} nets")
+
+
+def test_create_model_and_show_load_a_member_of_the_run_by_key(default_run, capsys):
+    """A run directory plus a member's key (or its first characters) gives the member's trained network, with the
+    outputs of its checkpoint; ``eeea show RUN_DIR KEY`` says where it comes from; ``eeea show RUN_DIR`` summarises."""
+    import eeea
+
+    run, _ = default_run
+    record = _archive(run)[0]
+    _, _, expected = load_checkpoint(run / record["checkpoint"])
+    model = eeea.create_model(run, record["key"][:6])
+    x = torch.randn(2, 8000, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), expected(x), rtol=0, atol=0)
+    assert main(["show", str(run), record["key"]]) == 0
+    shown = capsys.readouterr().out
+    assert f"from:   member {record['key']} of search run {run} (trained checkpoint)" in shown
+    assert main(["show", str(run)]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith(f"run:         {run} (search)\ntask:        ser (crop_seconds ")
+    assert " on space mobilenet_audio, seed 0, algorithm nsga2\n" in summary and "labels None" not in summary
+    assert "status:      finished" in summary and "evaluations: 2 (2 ok)" in summary
+    assert "trained now" not in summary and "export the best front member" in summary
+    assert main(["show", str(run), "zz"]) == 2
+    assert "no member with key 'zz'" in capsys.readouterr().err

@@ -29,6 +29,27 @@ NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
 
+def cell_function(ops: Sequence[str]) -> str:
+    """What a cell of six edge ops (:data:`EDGES` order) computes, as text that two cells share exactly when they
+    compute the same function of the cell input ``x`` (isomorphic cells): each node is the sorted sum of its terms;
+    ``none`` and any op on a node that is always zero add nothing; ``skip_connect`` passes its node's terms through
+    unchanged; other ops wrap their node (``nor_conv_3x3(x+avg_pool_3x3(x))``). So edges that cannot reach the
+    output, the position of a skip on a path, and which of two parallel middle nodes holds which branch do not count.
+    An op on a zero node counts as zero, as the benchmark's own isomorphism rule has it (a ReLU-Conv-BN of zeros is
+    its batch norm's bias)."""
+    if len(ops) != len(EDGES):
+        raise ValueError(f"a NAS-Bench-201 cell has {len(EDGES)} edges, got {len(ops)} ops")
+    nodes: list[list[str]] = [["x"]]
+    for to in range(1, 4):
+        terms: list[str] = []
+        for op, (node, src) in zip(ops, EDGES):
+            if node != to or op == "none" or not nodes[src]:
+                continue
+            terms += nodes[src] if op == "skip_connect" else [f"{op}({'+'.join(nodes[src])})"]
+        nodes.append(sorted(terms))
+    return "+".join(nodes[3]) or "0"
+
+
 def cell_string(ops: Sequence[str]) -> str:
     """The benchmark's text of a cell given its six edge ops in :data:`EDGES` order."""
     if len(ops) != len(EDGES):

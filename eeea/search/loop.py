@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..errors import RunStopped, UserError
 from ..latency import LatencyTable, describe_device, shipped_table, version_mismatch
-from ..progress import hide_progress
+from ..progress import Progress, hide_progress, say
 from ..report import SearchReport
 from ..spaces import get_space
 from ..tasks import get_task
@@ -50,6 +50,7 @@ class SearchResult:
     columns: tuple[tuple[str, str], ...] = ()  # the task's extra figures worth printing: (key in "extra", header)
     latency_note: str = ""  # where the predicted latency holds, when it comes from eeea's reference table
     stop_note: str = ""  # why the run ended short of --max-evaluations (empty when it reached it or had none)
+    looked_up: bool = False  # a tabular benchmark: ``trained`` counts table lookups, not trainings
 
 
 #: what the front's predicted latency means when no --latency-table was given and eeea's reference table was used
@@ -106,7 +107,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     objectives = _objectives(config, task.objective, table)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
     eepi.check_feasible()
+    checking = time.perf_counter()
+    say(f"data: checking the {config['task']} task's data", quiet)
     notes = task.check_data()  # unusable data stops the run here, before any training
+    say(f"data: checked in {time.perf_counter() - checking:.1f}s", quiet)
 
     run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
@@ -131,10 +135,15 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
 
     executor = None
     trained, order = 0, []  # order: the run's genomes in replay order
+    done_word = "looked up" if task.lookup_only else "trained"  # a tabular benchmark trains nothing
     # with an evaluation budget the bar counts evaluations: the rounds may be far more than the run needs
     bar = tqdm(total=limit or generations, desc="evaluations" if limit else "generations",
                unit="eval" if limit else "gen", disable=hide_progress(quiet))
     bred_out = False
+    # a terminal has the bars; a pipe or file gets a line per finished candidate with the run's ETA
+    planned = config["population"] * (config["generations"] + 1)  # the nominal budget of every algorithm
+    lines = Progress("search", limit or planned, "candidates", each=True,
+                     quiet=quiet or not hide_progress(), start_line=False)
     try:
         for gen in range(generations):
             pop = algorithm.ask()
@@ -178,9 +187,12 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                     trained += 1
                     inner.update(1)
                     counts = {c: record[c] for c in ("params", "macs") if c not in objectives}
-                    log.info(f"gen {gen} {record['key']} {record['status']} "
-                             + format_fields({**{o: record["objectives"][o] for o in objectives}, **counts})
-                             + f" in {record['seconds']:.1f}s")
+                    said = (f"gen {gen} {record['key']} {record['status']} "
+                            + format_fields({**{o: record["objectives"][o] for o in objectives}, **counts})
+                            + f" in {record['seconds']:.1f}s")
+                    log.info(said)
+                    lines.update(1, said)
+            lines.advance(len({g.key for g in genomes}) - len(jobs))  # replayed from the archive: no line, no rate
             F = np.array([[cache[g.key]["objectives"][o] for o in objectives] for g in genomes], dtype=float)
             pop.set("F", F)
             algorithm.tell(infills=pop)
@@ -197,7 +209,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             run.write_state(state)
             report.round(cache.values(), state, genomes)  # the archive so far: a reload of report.html shows it
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
-            log.info(f"generation {gen}: {len(jobs)} trained, {len(genomes) - len(jobs)} from the archive, "
+            log.info(f"generation {gen}: {len(jobs)} {done_word}, {len(genomes) - len(jobs)} from the archive, "
                      f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s")
             bar.update(len(genomes) if limit else 1)
             if done:
@@ -211,6 +223,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         raise
     finally:
         bar.close()
+        lines.close()
         if executor is not None:
             executor.close()
 
@@ -235,13 +248,13 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     run.write_state({**run.read_state(), "finished": True})  # only once the front is on disk
     report.finish(cache.values(), run.read_state())
     stats = _eepi_stats(eepi, repair)
-    log.info(f"done: {len(order):,} genomes evaluated ({trained:,} trained now), front of {len(front)}, EE-PI "
+    log.info(f"done: {len(order):,} genomes evaluated ({trained:,} {done_word} now), front of {len(front)}, EE-PI "
              + format_fields(stats, sep=", "))
     run.close_logger()
     run.unlock()
     reference = table_notes[0] if table_notes and not config.get("latency_table") else ""
     return SearchResult(run.path, front, objectives, trained, len(order), stats, tuple(task.summary_columns),
-                        reference, stop_note)
+                        reference, stop_note, task.lookup_only)
 
 
 def _write_front(run: SearchRun, front: list[dict[str, Any]], records: list[dict[str, Any]], objectives: list[str],

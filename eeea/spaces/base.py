@@ -116,6 +116,11 @@ class SearchSpace(ABC):
             if key not in arch:
                 raise GenomeError(f"missing field {key!r}")
 
+    def function_key(self, genome: Genome) -> str:
+        """A key that genomes share when their networks compute the same function (isomorphic cells); the default,
+        for spaces without such twins, is the genome's own key. Fronts print such twins as one network."""
+        return genome.key
+
     def describe(self, genome: Genome) -> list[str]:
         """Readable lines for ``eeea show`` (the default: one line per arch field)."""
         return [f"{k}: {v}" for k, v in self.validate(genome).arch.items()]

@@ -24,7 +24,8 @@ from torch import nn
 from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..models.macro import MACRO_OPS, MacroNetwork, macro_key, macro_net_spec, parse_macro_key
-from ..models.nb201 import NB201_OPS, NB201Network, cell_string, expand_cells, nb201_net_spec, parse_cell_string
+from ..models.nb201 import (NB201_OPS, NB201Network, cell_function, cell_string, expand_cells, nb201_net_spec,
+                            parse_cell_string)
 from ..models.specs import Walk, chain_params, chain_walk, spec_params, walk_macs
 from .base import SearchSpace, register_space_kind
 
@@ -135,7 +136,12 @@ class NB201Space(OpChoiceSpace):
         body, (kind, width, _) = chain_params(chain[:-1]), chain[-1]
         counts = ", ".join(f"{data} {body + spec_params((kind, width, size['num_classes'])):,}"
                            for data, size in NB201_DATA_SIZES.items())
-        return [f"cell: {self.benchmark_name(genome)}", f"params of the benchmark's network per data set: {counts}"]
+        return [f"cell: {self.benchmark_name(genome)}", f"computes: {cell_function(self.ops_of(genome))}",
+                f"params of the benchmark's network per data set: {counts}"]
+
+    def function_key(self, genome: Genome) -> str:
+        """Isomorphic cells (:func:`~eeea.models.nb201.cell_function`) share a key."""
+        return "nb201:" + cell_function(self.ops_of(genome))
 
     def _spec(self, genome: Genome, **size: Any):
         full = self.size(**size)
