@@ -5,6 +5,7 @@ User errors print one line (``eeea: error: ...``) and exit with code 2; ``--debu
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -113,11 +114,11 @@ ZOO_NOTE = ("The zoo holds architectures, not trained weights: a model built fro
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .counting import count_macs, count_params
-    from .runs import is_search_run, locate
+    from .runs import is_directory, is_search_run, locate
     from .spaces import get_space
     from .zoo import resolve
 
-    if args.key is None and Path(args.arch).is_dir() and is_search_run(args.arch):
+    if args.key is None and is_directory(args.arch) and is_search_run(args.arch):
         return show_run(Path(args.arch))
     found = locate(args.arch, args.key)
     genome, default = resolve(args.arch, args.key)
@@ -280,8 +281,6 @@ def export_line(run_dir: Path, rank: int, best: Any, train: Sequence[str] = ()) 
     genome: Any = run_dir / "genomes" / f"{rank:02d}_{best['key']}.yaml"
     if not genome.is_file():  # an interrupted run has no genome files yet: the genome's text works as well
         genome = shlex.quote(str(best["genome"]))
-    import shlex
-
     options = "".join(f" {shlex.quote(str(o))}" for o in train)
     return (f"train the best front member with: eeea train --arch {genome}{options} --out {best['key']}-run; "
             f"export its architecture now (untrained weights): eeea export {genome} --format onnx "
@@ -564,7 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
     _ser_data_args(p, folds=False)
     p.add_argument("--seed", type=int, help="seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda[:N]")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default 1, as eeea search uses per candidate: "
+                   "faster than torch's one per core on a small or busy CPU; more may pay on many idle cores)")
     g = p.add_argument_group("recipe overrides")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)

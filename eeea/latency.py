@@ -37,6 +37,7 @@ from torch import nn
 
 from .errors import UserError
 from .genome import Genome
+from .runtime import trim_heap
 
 FORMAT = 1
 RUNTIMES = ("onnxruntime", "torch")
@@ -497,16 +498,24 @@ class Timer:
                 path = item_file(folder, i)
                 if not path.exists():
                     export_onnx(model.eval(), shape, path)
-                runs.append(lambda path=path, shape=shape, b=seconds: self.onnx_us(path, _example(shape), b))
+                    trim_heap()  # tracing a large module leaves a large free heap behind
+                runs.append(lambda path=path, shape=shape, b=seconds: self._timed_and_trimmed(path, shape, b))
                 progress.update()
         return runs
+
+    def _timed_and_trimmed(self, path: Path, shape: Shape, budget_s: float) -> float:
+        """:meth:`onnx_us` on a fresh example input; the session's heap is given back afterwards."""
+        try:
+            return self.onnx_us(path, _example(shape), budget_s)
+        finally:
+            trim_heap()
 
     def onnx_us(self, path: str | Path, x: np.ndarray, budget_s: float | None = None) -> float:
         """Microseconds of one inference of an ONNX file on input ``x`` (onnxruntime, CPU; :func:`time_us`)."""
         from .export import onnx_session
 
         session = onnx_session(path, self.threads, self.optimization)
-        feed = {session.get_inputs()[0].name: x.astype(np.float32)}
+        feed = {session.get_inputs()[0].name: np.asarray(x, dtype=np.float32)}  # no copy of a float32 input
         return time_us(lambda: session.run(None, feed), budget_s=self.budget_s if budget_s is None else budget_s,
                        clock=self.clock, quantile=self.quantile)
 

@@ -26,6 +26,23 @@ class Located:
     checkpoint: Path | None
     what: str  # in words, for ``eeea show``: "checkpoint DIR", "member KEY of search run DIR"
 
+    def input_shape(self) -> tuple[int, ...]:
+        """One input sample's shape (``(samples,)`` of 16 kHz audio, ``(3, H, W)`` of an image)."""
+        from .spaces import get_space
+
+        space = get_space(self.genome.space)
+        return tuple(space.genome_input_shape(self.genome, **space.size(**self.size)))
+
+
+def is_directory(arch: Any) -> bool:
+    """Whether ``arch`` (a path, or any text a user may pass: a zoo name, a long genome text) names a directory."""
+    if not isinstance(arch, (str, Path)):
+        return False
+    try:
+        return Path(arch).is_dir()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte: not a directory
+        return False
+
 
 def is_search_run(path: str | Path) -> bool:
     """A search's run directory: its archive, or a config of a search that has not finished a candidate yet."""
@@ -47,7 +64,7 @@ def locate(arch: Any, key: str | None = None) -> Located | None:
     missing or wrong, or ``key`` is given for something that has no members."""
     from .checkpoint import is_checkpoint
 
-    if isinstance(arch, Genome) or not isinstance(arch, (str, Path)) or not Path(arch).is_dir():
+    if not is_directory(arch):
         if key is not None:
             raise UserError(f"a key ({key}) picks a member of a search run directory; {arch} is not one")
         return None
@@ -145,26 +162,34 @@ def isomorphic_groups(front: Sequence[Mapping[str, Any]]) -> list[list[int]]:
 def collapse_isomorphic(front: Sequence[Mapping[str, Any]], objectives: Sequence[str]
                         ) -> tuple[list[int], dict[int, list[int]], list[str]]:
     """``(shown, twins, notes)``: the front rows to print, the isomorphic rows each printed row stands for (same
-    function and the same objectives: one network under several keys), and one note per group. Isomorphic members
-    whose objectives differ are all printed and the note says which differ: counts (ops on edges that cannot reach
-    the output still have parameters and MACs) or the score (a benchmark that trained each separately)."""
+    function and the same figures, objectives, counts and the task's own: one network under several keys), and one
+    note per group. Isomorphic members whose figures differ are all printed and the note says which differ: counts
+    (ops on edges that cannot reach the output still have parameters and MACs) or the score (a benchmark that
+    trained each separately)."""
     hidden: set[int] = set()
     twins: dict[int, list[int]] = {}
     notes = []
     for group in isomorphic_groups(front):
         keys = " = ".join(str(front[i]["key"]) for i in group)
-        differ = [o for o in objectives if len({front[i]["objectives"][o] for i in group}) > 1]
+        differ = [name for name in _figures(front[group[0]], objectives)
+                  if len({_figures(front[i], objectives).get(name) for i in group}) > 1]
         if not differ:
             twins[group[0]] = group[1:]
             hidden.update(group[1:])
             notes.append(f"isomorphic cells, one network printed once (rank {group[0]}): {keys}")
-        elif objectives[0] in differ:
+        elif objectives[0] in differ or not {"params", "macs"} & set(differ):
             notes.append(f"isomorphic cells (same function) with different {', '.join(differ)}, the benchmark having "
                          f"trained each: {keys}")
         else:
             notes.append(f"isomorphic cells (same function and {objectives[0]}) with different {', '.join(differ)}, "
                          f"counting ops on edges that cannot reach the output: {keys}")
     return [i for i in range(len(front)) if i not in hidden], twins, notes
+
+
+def _figures(record: Mapping[str, Any], objectives: Sequence[str]) -> dict[str, Any]:
+    """What a front row prints of a member: its objectives, params and MACs, and the task's own figures."""
+    return {**{o: record["objectives"][o] for o in objectives}, **{c: record.get(c) for c in ("params", "macs")},
+            **dict(record.get("extra") or {})}
 
 
 def search_result(run_dir: Path) -> Any:

@@ -86,17 +86,23 @@ def resolve_levers(amp: str, channels_last: bool | None, compile: bool, device: 
     return Levers(dtype if autocast else None, cuda if channels_last is None else bool(channels_last), bool(compile))
 
 
-def release_memory(device: torch.device | None = None) -> None:
-    """Give memory freed by a finished candidate back: collect cycles, return glibc's free heap pages to the system
-    (``malloc_trim``; a long-lived worker otherwise keeps its peak), and empty CUDA's cache on a GPU."""
-    import gc
-
-    gc.collect()
+def trim_heap() -> None:
+    """Return glibc's free heap pages to the system (``malloc_trim``): after a large temporary (a traced network, a
+    runtime session) a process otherwise keeps its peak for good. Nothing on other C libraries."""
     try:
         import ctypes
 
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
+
+
+def release_memory(device: torch.device | None = None) -> None:
+    """Give memory freed by a finished candidate back: collect cycles, return glibc's free heap pages to the system
+    (``malloc_trim``; a long-lived worker otherwise keeps its peak), and empty CUDA's cache on a GPU."""
+    import gc
+
+    gc.collect()
+    trim_heap()
     if device is not None and device.type == "cuda":
         torch.cuda.empty_cache()

@@ -83,3 +83,21 @@ class PrepareFailsTask(FaultTask):
             raise RuntimeError("the data loader broke (injected)")
         if multiprocessing.parent_process() is not None:
             raise UserError("cannot read the data in a worker (injected)")
+
+
+class DivergeTask(Task):
+    """Every candidate's training diverges (a non-finite loss), as a too-high learning rate makes it."""
+
+    objective = "error"
+    search_defaults = {**Task.search_defaults, "population": 2, "generations": 0}
+
+    def __init__(self, data: str | None = None) -> None:
+        self.data = data
+
+    def prepare(self, device: torch.device) -> None:
+        pass
+
+    def evaluate(self, model: Any, budget: dict[str, Any], seed: int, levers: Any = None) -> dict[str, float]:
+        from eeea.tasks.training import Diverged
+
+        raise Diverged("loss became nan in epoch 1 (injected)")

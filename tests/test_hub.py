@@ -84,3 +84,21 @@ def test_hub_loads_from_a_checkout_without_eeea_installed(tmp_path):
     result = subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["(2,", "10)", "3513358"]
+
+
+def test_a_found_student_loads_by_hub_and_by_the_example(tmp_path):
+    """torch.hub's ``from_run`` and examples/use_found_student.py load a checkpoint with its trained weights."""
+    from eeea import Genome, get_space
+    from eeea.checkpoint import save_checkpoint
+
+    genome = Genome.from_text("nb201:edges=nor_conv_3x3,skip_connect,avg_pool_3x3,nor_conv_1x1,none,nor_conv_3x3")
+    torch.manual_seed(5)
+    model = get_space("nb201").build(genome, channels=4, cells=1).eval()
+    ck = save_checkpoint(tmp_path / "ck", genome, model, {"channels": 4, "cells": 1})
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(hub_load("from_run", path=str(ck))(x), model(x), rtol=0, atol=0)
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "use_found_student.py"), str(ck)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["create_model: (1, 10)", "torch.hub: True", "state dict: True"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eeea import Genome
 from eeea.cli import main
 from eeea.counting import count_params
 from eeea.search.archive import SearchRun
@@ -121,7 +123,33 @@ def test_the_readme_command_runs_in_seconds(data, tmp_path, capsys):
     assert main(["search", "--task", "nb201", "--data", str(data / "nasbench201.csv"), "--max-params", "800k",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "200 genomes evaluated" in printed and "test acc" in printed
+    assert "200 genomes evaluated, 200 looked up now" in printed and "trained now" not in printed
+    assert "test acc" in printed
+    assert "looked up now" in (out / "log.txt").read_text()
+
+
+def test_an_imagenet16_front_hints_its_own_data_and_prints_isomorphic_cells_once(data, tmp_path, capsys):
+    """The printed hint trains where the search looked (not on CIFAR-10); isomorphic cells with the same figures are
+    one row, named in a note; every front member is still in pareto.csv."""
+    import csv
+
+    out = tmp_path / "run"
+    assert main(["search", "--task", "nb201", "--data", str(data / "nasbench201.csv"), "--dataset", "imagenet16",
+                 "--max-params", "800k", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    hint = next(line for line in printed.splitlines() if line.startswith("train the best front member"))
+    assert " --dataset imagefolder --data IMAGENET16-120_FOLDER --input-size 16 --out " in hint
+    notes = [line for line in printed.splitlines() if line.startswith("isomorphic cells, one network printed once")]
+    front = list(csv.DictReader((out / "pareto.csv").open()))
+    table = [line.split()[1] for line in printed.splitlines() if re.match(r"\s*\d+\s+[0-9a-f]{16}\s", line)]
+    hidden = [k for note in notes for k in note.split(": ", 1)[1].split(" = ")[1:]]
+    assert notes and len(table) + len(hidden) == len(front) and not set(hidden) & set(table)
+    space = get_space("nb201")
+    for note in notes:
+        keys = note.split(": ", 1)[1].split(" = ")
+        rows = [next(r for r in front if r["key"] == k) for k in keys]
+        assert len({space.function_key(Genome.from_text(r["genome"])) for r in rows}) == 1
+        assert len({(r["error"], r["params"], r["macs"], r["test_accuracy"]) for r in rows}) == 1
     assert (out / "pareto.png").is_file() and (out / "pareto.csv").read_text().count("\n") > 2
     assert all(r["params"] <= 800_000 for r in SearchRun.read(out).read_archive())
 

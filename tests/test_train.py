@@ -19,7 +19,7 @@ from eeea.train.trainer import train_command
 # A tiny cell network: 3 epochs of 3 steps of 16 images.
 NET = ["--arch", "eeea_c", "--channels", "4", "--layers", "3", "--batch-size", "16", "--epochs", "3",
        "--max-steps", "3", "--threads", "1", "--quiet"]
-TIMING = ("seconds", "img_per_s")
+from eeea.train.trainer import TIMING
 
 
 @pytest.fixture(scope="module")

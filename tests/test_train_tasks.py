@@ -11,9 +11,7 @@ import pytest
 import torch
 
 from eeea.cli import main
-from eeea.train.trainer import train_command
-
-TIMING = ("seconds", "img_per_s")
+from eeea.train.trainer import TIMING, train_command
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +74,15 @@ def test_imagefolder_without_val_holds_out_part_of_train(tmp_path, image_folder)
 
 def test_ser_student_trains_resumes_exactly_and_teaches(tmp_path, capsys):
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
-    flags = {"arch": "wav2small_17k", "dataset": "ser", "train": {"epochs": 2, "max_steps": 2}, "threads": 1}
-    assert train_command(str(whole), None, None, flags, quiet=True) is not None
+    flags = {"arch": "wav2small_17k", "dataset": "ser", "train": {"epochs": 2, "max_steps": 2}}
+    torch.set_num_threads(2)
+    try:  # no --threads: the search's rule, one thread
+        assert train_command(str(whole), None, None, flags, quiet=True) is not None
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(1)
+    metrics = [json.loads(x) for x in (whole / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["clips_per_s"] > 0 and "img_per_s" not in r for r in metrics)  # a SER training counts clips
     assert train_command(str(stopped), None, None, flags, quiet=True, stop_after=1) is None
     assert main(["train", "--resume", str(stopped), "--quiet"]) == 0
     a, b = (torch.load(r / "model" / "weights.pt", weights_only=True) for r in (whole, stopped))
@@ -89,6 +94,16 @@ def test_ser_student_trains_resumes_exactly_and_teaches(tmp_path, capsys):
     assert result["dataset"] == "ser" and result["params"] == 10806
     assert {"test_ccc_arousal", "test_ccc_dominance", "test_ccc_valence", "test_ccc", "1-ccc"} <= set(result)
     assert "test speakers 03, 08, 16" in result["test_split"]
+
+    # the run loads by its directory (its model checkpoint), with the checkpoint's outputs
+    import eeea
+    from eeea.checkpoint import load_checkpoint
+
+    x = torch.randn(2, 16000, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = load_checkpoint(whole / "model")[2](x)
+        for model in (eeea.create_model(whole), eeea.create_model(whole / "model")):
+            torch.testing.assert_close(model(x), expected, rtol=0, atol=0)
 
     # the run's model directory is an eeea checkpoint: a teacher for eeea label
     import soundfile as sf

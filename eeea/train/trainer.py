@@ -35,7 +35,7 @@ from ..data.final import split_kind
 from ..errors import UserError
 from ..progress import hide_progress
 from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text, check_code_task
-from ..runtime import resolve_device, resolve_levers
+from ..runtime import candidate_threads, resolve_device, resolve_levers
 from ..spaces import get_space
 from ..tasks import Training
 from ..tasks.training import Diverged, cpu_amp_guard
@@ -46,9 +46,11 @@ from .config import RESUME_FREE, check_resume, make_task, resolve_train_config
 CHECKPOINT, RESULT, MODEL = "checkpoint.pt", "result.json", "model"
 METRICS_CSV, METRICS_JSONL = "metrics.csv", "metrics.jsonl"
 #: decimals of the log's figures other than the default 4 (errors, accuracies, CCC, losses)
-LOG_DECIMALS = {"lr": 6, "seconds": 1, "img_per_s": 1}
+LOG_DECIMALS = {"lr": 6, "seconds": 1, "img_per_s": 1, "clips_per_s": 1, "samples_per_s": 1}
 #: metric columns that measure the machine, not the training (they differ between otherwise identical runs)
-TIMING = ("seconds", "img_per_s")
+#: the training rate's name by the task's input rank: images (3), audio clips (1), anything else
+RATE = {3: "img_per_s", 1: "clips_per_s"}
+TIMING = ("seconds", *RATE.values(), "samples_per_s")
 
 
 class TrainRun(RunDir):
@@ -97,8 +99,9 @@ class Trainer:
     def __init__(self, run: Path, config: Mapping[str, Any], quiet: bool = False) -> None:
         self.run_dir, self.config, self.quiet = run, dict(config), quiet
         self.device = resolve_device(str(config["device"]))
-        if config.get("threads"):
-            torch.set_num_threads(int(config["threads"]))
+        # the search's rule (one thread unless --threads): on a small shared CPU torch's default of one thread per
+        # core trained 3x slower (docs/decisions.md), and a final training then runs as its search's candidates did
+        torch.set_num_threads(candidate_threads(config.get("threads")))
         self.genome, self.default_size = resolve(config["arch"])
         self.space = get_space(self.genome.space)
         self.task, self.final_inputs = make_task(config)
@@ -191,7 +194,8 @@ class Trainer:
             seconds_train = time.time() - t
             row = {"epoch": epoch + 1, "lr": lr, **train, **job.score()}
             seconds = time.time() - t
-            row.update({"seconds": round(seconds, 3), "img_per_s": round(samples / max(seconds_train, 1e-9), 1)})
+            rate = RATE.get(self.task.input_rank, "samples_per_s")
+            row.update({"seconds": round(seconds, 3), rate: round(samples / max(seconds_train, 1e-9), 1)})
             rows.append(row)
             self._save_state(job, epoch + 1, rows)
             self._write_metrics(rows)
