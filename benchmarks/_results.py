@@ -63,3 +63,12 @@ def record(benchmark: str, figure: str, value: str, target: str, command: str, w
         _STARTED.add((benchmark, command))
         text = text[:start] + _block_header(command, where) + TABLE_HEAD + row + "\n" + text[start:]
     RESULTS.write_text(text.rstrip("\n") + "\n")
+
+
+def record_all(benchmark: str, figures: list[tuple[str, str, str]], command: str, dry: bool = False) -> None:
+    """:func:`record` each ``(figure, value, target)``; with ``dry``, only print them."""
+    for figure, value, target in figures:
+        if dry:
+            print(f"{figure} = {value} (target {target})")
+        else:
+            record(benchmark, figure, value, target, command)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import record  # noqa: E402
+from _results import record_all  # noqa: E402
 
 
 def first_line_seconds(argv: list[str]) -> float:
@@ -121,11 +121,7 @@ def main() -> None:
     figures.append((f"load average (1 min) before / after{suffix}", f"{load_before:.1f} / {os.getloadavg()[0]:.1f}",
                     "-"))
     command = " ".join(["python benchmarks/bench_startup.py", *sys.argv[1:]])
-    for figure, value, target in figures:
-        if args.no_record:
-            print(f"{figure} = {value} (target {target})")
-        else:
-            record("startup", figure, value, target, command)
+    record_all("startup", figures, command, dry=args.no_record)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import record  # noqa: E402
+from _results import record_all  # noqa: E402
 
 
 def img_per_s(threads: int | None, max_steps: int, out: Path) -> float:
@@ -55,11 +55,7 @@ def main() -> None:
     figures = [(f"eeea train, {name}: img/s, median of {args.repeats}", f"{statistics.median(r):.1f} "
                 f"({statistics.median(r) / reference:.2f}x --threads {cores})", "-") for name, r in rates.items()]
     figures.append(("load average (1 min) before / after", f"{load_before:.1f} / {os.getloadavg()[0]:.1f}", "-"))
-    for figure, value, target in figures:
-        if args.no_record:
-            print(f"{figure} = {value}")
-        else:
-            record("train_threads", figure, value, target, command)
+    record_all("train_threads", figures, command, dry=args.no_record)
 
 
 if __name__ == "__main__":

@@ -757,8 +757,8 @@ def measure_table(space: Any, size: Mapping[str, Any] | None = None, runtime: st
                                           len(found) if runtime == "onnxruntime" else 0)
             say(f"{name}: {len(jobs)} module shapes of {len(found)} specs and {len(genomes)} whole networks, "
                 f"{passes} interleaved pass{'es' if passes != 1 else ''}; expected about {format_seconds(seconds)} "
-                f"and {peak / 2**30:.1f} GiB peak memory (estimated from {min(ESTIMATE_ITEMS, len(items))} modules "
-                f"and one network timed now)", quiet)
+                f"on an idle core (longer while other work shares the machine) and {peak / 2**30:.1f} GiB peak "
+                f"memory, estimated from {min(ESTIMATE_ITEMS, len(items))} modules and a network timed now", quiet)
         per_pass = timer.passes_us(itertools.chain(items, built, others), passes, quiet, name, folder, total)
         best = fastest(per_pass)
         entries: dict[str, list[tuple[int, Shape, float]]] = {}
@@ -802,11 +802,14 @@ ESTIMATE_ITEMS, ESTIMATE_LARGEST = 6, 3
 def estimate_cost(timer: Timer, items: Sequence[tuple[Any, Shape]], network: tuple[Any, Shape, float] | None,
                   networks: int, passes: int, folder: Path, specs: int) -> tuple[float, int]:
     """``(seconds, peak bytes)`` that a table's run should take: exporting ``items`` and ``networks`` whole networks,
-    timing them in ``passes`` passes, and ``specs`` layout checks (:func:`blocked_layout_file`). Time: extrapolated
-    from :data:`ESTIMATE_ITEMS` of the items (evenly spread by input size, after one warm-up item) and ``network``
-    (the run's first) exported and timed once now; their files stay in ``folder`` for the run
-    (:meth:`Timer.prepare`). Memory: the process's peak once the :data:`ESTIMATE_LARGEST` items of the largest
-    inputs have been timed too, plus a tenth."""
+    timing them in ``passes`` passes, and ``specs`` layout checks (:func:`blocked_layout_file`). Time: the CPU time
+    of :data:`ESTIMATE_ITEMS` of the items (evenly spread by input size, after one warm-up item) and of ``network``
+    (the run's first; the lower of two exports, the first paying one-off tracing costs) exported and timed once
+    now, extrapolated; their files stay in ``folder`` for the run (:meth:`Timer.prepare`). CPU time, not wall time:
+    the run is single-threaded, so on an idle core the two agree, and a busy machine's wall time says more about
+    the other work than about the table (wav2small at load 7-19 on 2 cores: 23 min wall for 4 min of CPU). Memory:
+    the process's peak once the :data:`ESTIMATE_LARGEST` items of the largest inputs have been timed too, plus a
+    tenth."""
     import resource
 
     order = sorted(range(len(items)), key=lambda i: int(np.prod(items[i][1])))
@@ -814,15 +817,15 @@ def estimate_cost(timer: Timer, items: Sequence[tuple[Any, Shape]], network: tup
                     for k in range(min(ESTIMATE_ITEMS, len(order)))})
 
     def cost(i: int, item: tuple) -> tuple[float, float, float]:
-        """Seconds to prepare, time and layout-check item ``i``."""
-        start = time.perf_counter()
+        """CPU seconds to prepare, time and layout-check item ``i``."""
+        start = time.process_time()
         (run,) = timer.prepare([item], folder, start=i)
-        prepared = time.perf_counter()
+        prepared = time.process_time()
         run()
-        timed = time.perf_counter()
+        timed = time.process_time()
         if specs and timer.runtime == "onnxruntime":
             blocked_layout_file(item_file(folder, i), timer.optimization)
-        return prepared - start, timed - prepared, time.perf_counter() - timed
+        return prepared - start, timed - prepared, time.process_time() - timed
 
     if order:
         cost(order[0], items[order[0]])  # the first export and session pay one-off start-up costs
@@ -832,7 +835,9 @@ def estimate_cost(timer: Timer, items: Sequence[tuple[Any, Shape]], network: tup
             cost(i, items[i])
     seconds = len(items) * (costs[0] + passes * costs[1]) + specs * costs[2]
     if network is not None and networks:
-        prepared, timed, _ = cost(len(items), network)  # the run's first network comes right after the items
+        first = cost(len(items), network)  # the run's first network comes right after the items
+        item_file(folder, len(items)).unlink()
+        prepared, timed, _ = np.minimum(first, cost(len(items), network))
         seconds += networks * (prepared + passes * timed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
     return float(seconds), int(peak * 1.1)

@@ -448,7 +448,8 @@ def test_latency_table_piped_states_its_cost_and_prints_module_progress_with_an_
     lines = err.splitlines()
     expected = next(i for i, line in enumerate(lines) if "expected about" in line)
     assert re.search(r"module shapes of \d+ specs and 3 whole networks, 1 interleaved pass; expected about "
-                     r"\d+(m\d\ds|s) and \d+\.\d GiB peak memory", lines[expected])
+                     r"\d+(m\d\ds|s) on an idle core \(longer while other work shares the machine\) and \d+\.\d GiB "
+                     r"peak memory", lines[expected])
     exporting = [i for i, line in enumerate(lines) if "exporting to ONNX: " in line]
     timing = [line for line in lines if f"latency table {TINY}: timing: " in line]
     assert exporting and min(exporting) > expected  # said before the work
