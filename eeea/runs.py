@@ -120,30 +120,31 @@ def member(run_dir: Path, key: str) -> Located:
 
 
 # what a search run prints ------------------------------------------------------------------------------------------
+#: search task options that ``eeea train`` takes under the same name
+TRAIN_OPTIONS = ("labels", "test_speakers", "valid_speakers", "holdout")
+#: a tabular benchmark's data set -> the ``eeea train`` options that train on its images
+BENCHMARK_DATA = {"imagenet16": ["--dataset", "imagefolder", "--data", "IMAGENET16-120_FOLDER", "--input-size", "16"]}
+
+
 def train_options(config: Mapping[str, Any]) -> list[str]:
     """The ``eeea train`` options that train on the data a search ran on (its task, data and split options), so
-    the hint a run prints trains where the search looked: a NAS-Bench-201 search on ImageNet16-120 does not hint a
-    CIFAR-10 training."""
-    task, data, options = config.get("task"), config.get("data"), dict(config.get("task_config") or {})
-    if task == "ser":
-        out = ["--task", "ser"] + (["--data", str(data)] if data else [])
-        out += ["--labels", str(options["labels"])] if options.get("labels") else []
-        for flag in ("test_speakers", "valid_speakers"):
-            if options.get(flag):
-                out += [f"--{flag.replace('_', '-')}", ",".join(map(str, options[flag]))]
-        return out
-    if task in ("cifar10", "cifar100"):
-        return ["--dataset", str(task)] + (["--data", str(data)] if data else [])
-    if task == "imagefolder":
-        return ["--dataset", "imagefolder", "--data", str(data)]
-    if task == "nb201":  # --data is the benchmark's table, not images
-        dataset = options.get("dataset", "cifar10")
-        if dataset == "imagenet16":
-            return ["--dataset", "imagefolder", "--data", "IMAGENET16-120_FOLDER", "--input-size", "16"]
-        return ["--dataset", str(dataset)]
-    if task == "nas_bench_macro":
-        return ["--dataset", "cifar10"]
-    return []
+    the hint a run prints trains where the search looked. A tabular benchmark's networks train on the benchmark's
+    data set (its ``--data`` is the table, not images): ImageNet16-120, which eeea has no loader of, as an image
+    folder at 16 px, named by a placeholder."""
+    from .tasks import list_tasks, task_class
+
+    task, options = str(config.get("task")), dict(config.get("task_config") or {})
+    trainable = {t for t in list_tasks() if task_class(t).trainable()}
+    if task in trainable:
+        flags = ["--dataset", task] + (["--data", str(config["data"])] if config.get("data") else [])
+        for key in TRAIN_OPTIONS:
+            value = options.get(key)
+            if value is not None:
+                flags += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, list)
+                          else str(value)]
+        return flags
+    dataset = str(options.get("dataset", "cifar10"))
+    return ["--dataset", dataset] if dataset in trainable else list(BENCHMARK_DATA.get(dataset, []))
 
 
 def isomorphic_groups(front: Sequence[Mapping[str, Any]]) -> list[list[int]]:

@@ -140,9 +140,10 @@ def test_train_hints_carry_the_task_options_of_the_run():
         "--dataset", "cifar100"]
     assert train_options({"task": "ser", "data": "clips", "task_config": {
         "labels": "l.csv", "test_speakers": ["03", "08"], "valid_speakers": None}}) == [
-        "--task", "ser", "--data", "clips", "--labels", "l.csv", "--test-speakers", "03,08"]
-    assert train_options({"task": "cifar100", "data": "/d/c100", "task_config": {}}) == [
-        "--dataset", "cifar100", "--data", "/d/c100"]
+        "--dataset", "ser", "--data", "clips", "--labels", "l.csv", "--test-speakers", "03,08"]
+    assert train_options({"task": "nas_bench_macro", "data": "m.json", "task_config": {}}) == ["--dataset", "cifar10"]
+    assert train_options({"task": "cifar100", "data": "/d/c100", "task_config": {"holdout": 0.1}}) == [
+        "--dataset", "cifar100", "--data", "/d/c100", "--holdout", "0.1"]
     assert train_options({"task": "imagefolder", "data": "/d/imgs", "task_config": {}}) == [
         "--dataset", "imagefolder", "--data", "/d/imgs"]
 

@@ -23,9 +23,6 @@ from .page import is_report, write_page
 #: a running search spends at most this share of its time rewriting its report (tabular rounds last milliseconds)
 MAX_SHARE = 0.005
 #: search task options that ``eeea train`` takes under the same name
-TRAIN_OPTIONS = ("labels", "test_speakers", "valid_speakers", "holdout")
-
-
 def describer(space_name: Any) -> tuple[Callable[[Any], list[str]] | None, str]:
     """``(genome or its text -> describe() lines, note)``; no describer (and why) when the run's space cannot be
     loaded."""
@@ -40,22 +37,11 @@ def describer(space_name: Any) -> tuple[Callable[[Any], list[str]] | None, str]:
 
 
 def train_flags(config: Mapping[str, Any]) -> list[str]:
-    """The ``eeea train`` flags that train a candidate on the search's data (a tabular benchmark's networks: on the
-    benchmark's data set where eeea can train on it)."""
-    from ..tasks import list_tasks, task_class
+    """The ``eeea train`` flags that train a candidate on the search's data (:func:`eeea.runs.train_options`, the
+    same the CLI prints)."""
+    from ..runs import train_options
 
-    task, options = str(config.get("task")), dict(config.get("task_config") or {})
-    trainable = {t for t in list_tasks() if task_class(t).trainable()}
-    if task in trainable:
-        flags = ["--dataset", task] + (["--data", str(config["data"])] if config.get("data") else [])
-        for key in TRAIN_OPTIONS:
-            value = options.get(key)
-            if value is not None:
-                flags += [f"--{key.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, list)
-                          else str(value)]
-        return flags
-    dataset = str(options.get("dataset", "cifar10"))
-    return ["--dataset", dataset] if dataset in trainable else []
+    return train_options(config)
 
 
 def measured_front(run_path: Path) -> dict[str, dict[str, str]]:

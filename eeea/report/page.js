@@ -50,8 +50,9 @@
     const r = rows[i], key = r[F.key], genome = quote(r[F.genome]);
     const measured = D.measured[key] || {};
     let exp;
-    if (r[F.checkpoint]) {  // trained weights: int8, unless the front's check found the int8 file off
-      const float = String(measured.int8 || "").endsWith("failed check");
+    if (r[F.checkpoint]) {  // trained weights: int8, unless the front's timing found it off or slower than fp32
+      const int8 = String(measured.int8 || "");
+      const float = int8.endsWith("failed check") || int8.endsWith("slower than fp32");
       const [format, suffix] = float ? ["onnx", "onnx"] : ["onnx-int8", "int8.onnx"];
       exp = `eeea export ${quote(D.commands.run + "/" + r[F.checkpoint])} --format ${format} --out ${key}.${suffix}`;
     } else exp = `eeea export ${genome} --format onnx --out ${key}.onnx`;
