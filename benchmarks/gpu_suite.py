@@ -1,4 +1,4 @@
-"""Every GPU figure of eeea in one command of at most 8 minutes on one H200: run it the moment a GPU is lent.
+"""Every GPU figure of eeea in one command of at most 8 minutes on one H200: run it on any machine with a CUDA GPU.
 
 Parts (``--only a,c`` selects; they run in the order a, c, e, b, d1, c-compile, d2, cheapest-to-lose last):
 
@@ -17,32 +17,18 @@ d. wall time of the default SER search (d1) and of ``configs/search/ser_72k.yaml
 e. a tiny ``eeea search --task cifar10`` and ``eeea train --recipe fast`` with ``--device cuda`` through the CLI.
 
 Every figure is printed as it is measured (flushed: a timeout still leaves the first ones) and appended to
-``OUT/figures.jsonl`` and ``OUT/figures.csv`` (``--out``, default ``$OUT``, else ``runs/gpu_suite``). A figure has a
-part, a name, a value, a unit, the reference it compares with and a note. Each part has a time budget and is skipped
-(saying so) when the suite's ``--budget`` (default 480 s) would be overrun. Nothing is installed here.
+``OUT/figures.jsonl`` and ``OUT/figures.csv`` (``--out OUT``; default ``$OUT`` when set, else ``runs/gpu_suite``).
+A figure has a part, a name, a value, a unit, the reference it compares with and a note. Each part has a time budget
+and is skipped (saying so) when the suite's ``--budget`` (default 480 s) would be overrun. Nothing is installed here.
 
-The device commands. A call carries at most 64 MiB (the working tree, about 13 MB, included): the 52 MB CIFAR-10 zip
-and the 8 MB of wheels do not fit together, so the suite runs as two calls of the device tool, one after the other on
-the same lease (about 6.5 + 4.5 minutes; parts a-c import no pymoo, so the first call needs no wheels):
+Run it on the GPU machine, in a checkout with eeea's dependencies installed::
 
-1. carry ``[".data/cifar10-train.zip"]``, timeout_s 540:
-   ``PYTHONUNBUFFERED=1 PYTHONPATH=$PWD python3 benchmarks/gpu_suite.py --device cuda --data .data/cifar10-train.zip
-   --only a,b,c --budget 420``
-2. carry ``[".whl"]``, timeout_s 360:
-   ``python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site
-   .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 || exit; python3 benchmarks/gpu_suite.py
-   --device cuda --only d,e --budget 270``
+    python benchmarks/gpu_suite.py --device cuda --data PATH
 
-Before them, here, in the repository root (not a worktree: the script writes .git/info/exclude):
-``/work/shared/tools/device-wheels.sh`` fills ``.whl/`` (pymoo, moocore, cma, soundfile, thop and their needs,
-8.1 MB; the install line above is the one it prints), and ``mkdir -p .data && cp ../shared/data/cifar10-train.zip
-.data/`` (52 MB); both folders are git-ignored. Each call's figures come back as ``$OUT/figures.jsonl`` (and .csv);
-record them in benchmarks/RESULTS.md here with ``python benchmarks/gpu_suite.py --record-from PATH/figures.jsonl``.
-On a machine without that limit, one command runs everything: ``python benchmarks/gpu_suite.py --device cuda
---data PATH/cifar10-train.zip``.
-
-``--device cpu --smoke`` runs the same code paths in seconds on the CPU (tiny networks, embedded data): the test
-suite runs it, so the suite cannot rot. Smoke figures say nothing about a GPU.
+where PATH is a CIFAR-10 zip of images such as ``cifar10-train.zip`` (parts a and b; the others use the embedded
+data). ``--only a,b,c`` and ``--only d,e`` split the suite into two shorter runs. Record a run's figures in
+benchmarks/RESULTS.md with ``python benchmarks/gpu_suite.py --record-from OUT/figures.jsonl``; ``--device cpu --smoke``
+runs the same code in seconds on tiny inputs (the tests run it).
 """
 from __future__ import annotations
 
@@ -66,7 +52,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(HERE)]  # eeea from this checkout even where it is not installed (the device machine)
+sys.path[:0] = [str(ROOT), str(HERE)]  # eeea from this checkout even where it is not installed
 
 from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_subset_path, load_cifar  # noqa: E402
 from eeea.data.device import DeviceImages  # noqa: E402
@@ -108,7 +94,7 @@ class Suite:
         self.cuda = self.device.type == "cuda"
         self.out = Path(args.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        # run directories and the smoke data go elsewhere: only the figures travel back from a device call's $OUT
+        # run directories and the smoke data go elsewhere: OUT holds the figures only
         self.work = Path(tempfile.mkdtemp(prefix="gpu_suite-"))
         self.start = time.perf_counter()
         self.rows: list[dict[str, Any]] = []
@@ -337,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", help="CIFAR-10 training zip/folder, e.g. .data/cifar10-train.zip (default: the "
                     "embedded 5k subset, which makes (a)/(b) a tenth of the paper's epoch)")
     ap.add_argument("--only", help="comma list of parts " + ",".join(PARTS) + " (default: all)")
-    ap.add_argument("--out", default=os.environ.get("OUT") or "runs/gpu_suite", help="output folder (default $OUT)")
+    ap.add_argument("--out", default=os.environ.get("OUT") or "runs/gpu_suite", help="output folder (default $OUT when set, else runs/gpu_suite)")
     ap.add_argument("--budget", type=float, default=480.0, help="seconds for the whole suite (default 480)")
     ap.add_argument("--rounds", type=int, default=1, help="(b): timed candidates per worker (default 1)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes on the embedded data: the code paths in seconds")

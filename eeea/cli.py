@@ -347,9 +347,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UserError(f"{args.out} exists; pass --force to overwrite it")
     if args.quantization is not None and args.format != "onnx-int8":
         raise UserError(f"--quantization applies to --format onnx-int8, not {args.format}")
-    item = load_exportable(args.arch)
+    item = load_exportable(args.arch, args.key)
+    named = f"{args.arch} {args.key}" if args.key else args.arch
     if args.format == "onnx-int8" and not item.trained:  # int8 is checked against torch; random weights prove nothing
-        raise UserError(f"{args.arch} has untrained weights: int8 export needs a trained network; train it first "
+        raise UserError(f"{named} has untrained weights: int8 export needs a trained network; train it first "
                         f"(eeea train --arch ... --out RUN) and export RUN/model, or use --format onnx")
     shape = item.input_shape()
     report = export(item.model, shape, args.out, args.format, force=args.force, interface=item.interface(),
@@ -357,7 +358,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     for line in report.lines():
         print(line)
     if not item.trained and not args.quiet:
-        print(f"note: {args.arch} is a genome, not a checkpoint: the exported weights are untrained", file=sys.stderr)
+        print(f"note: {named} has no trained weights (a genome, or a search member whose weights were not kept): "
+              f"the exported weights are untrained", file=sys.stderr)
     if args.format != "torchscript":
         import numpy as np
 
@@ -446,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arch", help="zoo name, genome file (.yaml/.json), one-line genome text, checkpoint directory, "
                    "training run directory, or search run directory (alone: the run's summary and front)")
     p.add_argument("key", nargs="?", help="with a search run directory: the key of one of its members (or 4+ "
-                   "leading characters)")
+                   "leading characters), or best (the front's first finished member)")
     p.add_argument("--save", metavar="FILE", help="also write the genome as a YAML (or .json) genome file")
     p.add_argument("--force", action="store_true", help="overwrite --save FILE if it exists")
     _size_args(p)
@@ -606,7 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_label)
 
     p = sub.add_parser("export", help="export a checkpoint or genome to ONNX, int8 ONNX or TorchScript (checked)")
-    p.add_argument("arch", help="checkpoint directory, zoo name, genome file or genome text")
+    p.add_argument("arch", help="checkpoint directory, training run directory, search run directory (with KEY), zoo "
+                   "name, genome file or genome text")
+    p.add_argument("key", nargs="?", help="with a search run directory: a member's key (or 4+ leading characters), "
+                   "or best (the front's first finished member)")
     p.add_argument("--format", choices=EXPORT_FORMATS, default="onnx")
     p.add_argument("--quantization", choices=QUANTIZATIONS, help="onnx-int8: auto (default) times the int8 methods "
                    "that pass the accuracy check and keeps the fastest, saying so when fp32 is faster still on this "

@@ -289,16 +289,20 @@ def describe(genome: Genome, size: Mapping[str, Any], interface: Interface, trai
     return props
 
 
-def load_exportable(arch: str | Path, **size: Any) -> Exportable:
-    """A checkpoint directory or training run (trained weights) or any genome (zoo name, file, text: untrained)
-    ready to export."""
+def load_exportable(arch: str | Path, key: str | None = None, **size: Any) -> Exportable:
+    """A checkpoint directory, training run or search run member (``key``; trained weights when the search kept
+    them) or any genome (zoo name, file, text: untrained) ready to export."""
     from .checkpoint import GENOME_FILE, load_checkpoint
     from .files import read_mapping
     from .runs import locate
     from .spaces import get_space
     from .zoo import resolve
 
-    found = locate(arch)  # a search run directory without a key: one line naming what is missing
+    found = locate(arch, key)  # a search run directory without a key: one line naming what is missing
+    if found is not None and found.checkpoint is None:  # a search member whose weights were not kept
+        space = get_space(found.genome.space)
+        full = space.size(**{**found.size, **size})
+        return Exportable(space.build(found.genome, **full).eval(), found.genome, full, False)
     if found is not None and found.checkpoint is not None:
         genome, ck_size, model = load_checkpoint(found.checkpoint)
         meta = read_mapping(found.checkpoint / GENOME_FILE, "checkpoint genome").get("meta") or {}

@@ -59,7 +59,7 @@ def is_search_run(path: str | Path) -> bool:
 
 def locate(arch: Any, key: str | None = None) -> Located | None:
     """The network ``arch`` names in a run's files: a checkpoint directory, a training run (its ``model``
-    checkpoint), or a search run directory with the ``key`` (or a unique prefix of it) of one of its members. None
+    checkpoint), or a search run directory with the ``key`` (a unique prefix of it, or ``"best"``) of one of its members. None
     when ``arch`` is none of these (a zoo name, genome file or text); a UserError when it is a run but ``key`` is
     missing or wrong, or ``key`` is given for something that has no members."""
     from .checkpoint import is_checkpoint
@@ -95,13 +95,24 @@ def checkpoint_genome(path: Path) -> tuple[Genome, dict[str, Any]]:
     return Genome.load(path / GENOME_FILE), dict(size)
 
 
+#: the key that names a search run's best member: the first finished row of its front
+BEST = "best"
+
+
 def member(run_dir: Path, key: str) -> Located:
-    """The member of a search run whose key is (or starts with) ``key``: its genome, and its checkpoint when the
-    search kept one (then at the checkpoint's size; else at the space's evaluation size, weights untrained)."""
+    """The member of a search run whose key is (or starts with) ``key``, or its best finished member for
+    :data:`BEST`: its genome, and its checkpoint when the search kept one (then at the checkpoint's size; else at the
+    space's evaluation size, weights untrained)."""
     from .checkpoint import is_checkpoint
     from .search.archive import SearchRun
 
     records = SearchRun.read(run_dir).read_archive()
+    if key == BEST:
+        ok = [r for r in search_result(run_dir).front if r.get("status") == "ok"]
+        if not ok:
+            raise UserError(f"{run_dir}: no member has finished training yet, so none is best (eeea show {run_dir} "
+                            f"says what happened)")
+        key = str(ok[0]["key"])  # the front's row 0: the run's one rule of best (rank_key)
     matches = {r["key"]: r for r in records if str(r["key"]).startswith(str(key))} if len(str(key)) >= 4 else {}
     if len(matches) != 1:
         how = "no member" if not matches else f"{len(matches)} members"

@@ -257,3 +257,28 @@ def test_create_model_and_show_load_a_member_of_the_run_by_key(default_run, caps
     assert "trained now" not in summary and "export the best front member" in summary
     assert main(["show", str(run), "zz"]) == 2
     assert "no member with key 'zz'" in capsys.readouterr().err
+
+
+def test_best_names_the_fronts_first_member_for_show_create_model_and_export(default_run, tmp_path, capsys):
+    """``best`` picks row 0 of pareto.csv; ``eeea export RUN_DIR best`` writes that member's trained network."""
+    import onnxruntime as ort
+
+    import eeea
+
+    run, _ = default_run
+    first = (run / "pareto.csv").read_text().splitlines()[1].split(",")
+    key = first[1]
+    assert main(["show", str(run), "best"]) == 0
+    assert f"from:   member {key} of search run {run} (trained checkpoint)" in capsys.readouterr().out
+    record = next(r for r in _archive(run) if r["key"] == key)
+    _, _, expected = load_checkpoint(run / record["checkpoint"])
+    x = torch.randn(1, 8000, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = expected(x).numpy()
+        torch.testing.assert_close(eeea.create_model(run, "best")(x), expected(x), rtol=0, atol=0)
+    out = tmp_path / "best.onnx"
+    assert main(["export", str(run), "best", "--format", "onnx", "--out", str(out)]) == 0
+    assert "untrained" not in capsys.readouterr().err
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    assert abs(got - want).max() < 1e-4
