@@ -3,8 +3,8 @@ came, for one command run as a user runs it (output piped, so its progress lines
 
 Target: peak memory <= 1.5 GB for ``--space wav2small`` (it was 4.3-4.5 GB). The default arguments,
 ``--samples 100 --calibrate 60 --passes 1``, walk the same 382 module shapes and 60 calibration networks as the
-README's command and time them once (the other passes repeat the same timings); ``--full`` runs the README's
-command itself (1000 samples, 3 passes).
+default command (``eeea latency-table --space wav2small --out FILE``) and time them once (the other passes repeat the
+same timings); ``--full`` runs the default command itself (1000 samples, 3 passes).
 
     python benchmarks/bench_latency_table.py [--space wav2small] [--full] [--no-record]
 """
@@ -27,7 +27,7 @@ from _results import record_all  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="wav2small")
-    parser.add_argument("--full", action="store_true", help="the README's command: default samples and passes")
+    parser.add_argument("--full", action="store_true", help="the default command: default samples and passes")
     parser.add_argument("--no-record", action="store_true", help="print only, do not write RESULTS.md")
     args = parser.parse_args()
     options = [] if args.full else ["--samples", "100", "--calibrate", "60", "--passes", "1"]

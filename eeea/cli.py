@@ -578,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--grad-clip", type=float)
     g.add_argument("--max-steps", type=int, help="cap on steps per epoch (quick looks, tests)")
     g.add_argument("--autoaugment", action="store_true", help="torchvision AutoAugment (CIFAR-10 policy) per image, on "
-                   "the CPU (costs CPU time per batch; see README)")
+                   "the CPU (costs CPU time per batch; see docs/training.md)")
     g.add_argument("--crop-seconds", type=float, help="ser: training crop length")
     g.add_argument("--loss", help="ser: ccc+mean (default: 1 - CCC with the outputs' mean held at the targets'), "
                    "ccc alone (can stall at CCC 0) or ccc+mse")

@@ -254,7 +254,7 @@ def image_normalisation(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tup
 
 def describe(genome: Genome, size: Mapping[str, Any], interface: Interface, trained: bool,
              meta: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """The ``metadata_props`` of an exported file (see the README's "What an exported file holds")."""
+    """The ``metadata_props`` of an exported file (see docs/export.md, "What an exported file holds")."""
     from .version import __version__
     from .counting import count_params
 
