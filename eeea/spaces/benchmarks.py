@@ -136,8 +136,8 @@ class NB201Space(OpChoiceSpace):
         body, (kind, width, _) = chain_params(chain[:-1]), chain[-1]
         counts = ", ".join(f"{data} {body + spec_params((kind, width, size['num_classes'])):,}"
                            for data, size in NB201_DATA_SIZES.items())
-        return [f"cell: {self.benchmark_name(genome)}", f"computes: {cell_function(self.ops_of(genome))}",
-                f"params of the benchmark's network per data set: {counts}"]
+        return [f"cell: {self.benchmark_name(genome)}", f"params of the benchmark's network per data set: {counts}",
+                f"computes: {cell_function(self.ops_of(genome))}"]
 
     def function_key(self, genome: Genome) -> str:
         """Isomorphic cells (:func:`~eeea.models.nb201.cell_function`) share a key."""
