@@ -98,6 +98,28 @@ class SearchSpace(ABC):
         """Genes that only make sense together (crossover swaps whole groups); default: each gene alone."""
         return [[i] for i in range(self.n_var)]
 
+    # the predictor's encoding ---------------------------------------------------------------------------------------
+    def active_genes(self, X: np.ndarray) -> np.ndarray:
+        """Which genes of each row of ``X`` (``n x n_var``) the network uses (a boolean matrix): genes of blocks
+        beyond a stage's depth are ignored by :meth:`decode` and should not tell two networks apart."""
+        return np.ones(np.shape(X), dtype=bool)
+
+    def features(self, X: np.ndarray) -> np.ndarray:
+        """The encoding a search's predictor learns from (``n x d`` float32, one row per row of ``X``): each active
+        gene one-hot over its choices (an inactive gene is all zeros), then the space's :meth:`summary_features`."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.int64))
+        width = self.xu - self.xl + 1
+        start = np.concatenate([[0], np.cumsum(width)[:-1]])
+        onehot = np.zeros((len(X), int(width.sum())), dtype=np.float32)
+        rows, genes = np.nonzero(self.active_genes(X))
+        onehot[rows, start[genes] + X[rows, genes] - self.xl[genes]] = 1.0
+        return np.hstack([onehot, self.summary_features(X).astype(np.float32)])
+
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """Features beside the one-hot genes (``n x k``; default none): what a position-wise one-hot cannot say
+        compactly, such as how often each op occurs."""
+        return np.zeros((len(X), 0), dtype=np.float32)
+
     # genomes ---------------------------------------------------------------------------------------------------
     @abstractmethod
     def validate(self, genome: Genome) -> Genome:

@@ -71,6 +71,10 @@ class OpChoiceSpace(SearchSpace):
                 raise GenomeError(f"{self.field}[{i}]: unknown op {op!r} (space {self.name} has: {', '.join(self.ops)})")
         return Genome(self.name, {self.field: list(ops)}, genome.name)
 
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """The share of positions holding each op."""
+        return (X[:, :, None] == np.arange(len(self.ops))).mean(axis=1)
+
     def ops_of(self, genome: Genome) -> list[str]:
         return list(self.validate(genome).arch[self.field])
 
@@ -117,6 +121,11 @@ class OpChoiceSpace(SearchSpace):
         return walk_macs(self.spec_walk(genome, **size))
 
 
+#: the cell's paths from its input (node 0) to its output (node 3), as edge indices (edges in the benchmark's order:
+#: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2)
+NB201_PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
+
+
 @register_space_kind("nb201")
 class NB201Space(OpChoiceSpace):
     """NAS-Bench-201: six edges of a 4-node cell, five ops each (5^6 = 15,625 cells)."""
@@ -142,6 +151,17 @@ class NB201Space(OpChoiceSpace):
     def function_key(self, genome: Genome) -> str:
         """Isomorphic cells (:func:`~eeea.models.nb201.cell_function`) share a key."""
         return "nb201:" + cell_function(self.ops_of(genome))
+
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """The op shares, then for each of the cell's four input-to-output paths whether it carries anything (no
+        ``none`` on it) and, if so, the share of each other op along it: what flows where decides the accuracy."""
+        columns = [super().summary_features(X)]
+        for path in NB201_PATHS:
+            ops = X[:, path]
+            alive = (ops != 0).all(axis=1)
+            columns.append(alive[:, None] * np.column_stack([np.ones(len(X))] + [(ops == op).mean(axis=1)
+                                                                                for op in range(1, len(self.ops))]))
+        return np.hstack(columns)
 
     def _spec(self, genome: Genome, **size: Any):
         full = self.size(**size)

@@ -53,6 +53,12 @@ class CellSpace(SearchSpace):
         """Each (op, input) pair travels together."""
         return [[i, i + 1] for i in range(0, self.n_var, 2)]
 
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """Per cell, the share of its slots holding each op (a cell's blocks are interchangeable in position)."""
+        half = self.n_var // 2
+        ops = np.arange(len(self.ops))
+        return np.hstack([(X[:, o : o + half : 2, None] == ops).mean(axis=1) for o in (0, half)])
+
     def decode_genes(self, x: np.ndarray) -> Genome:
         half = self.n_var // 2
         arch = {

@@ -106,6 +106,26 @@ class MobileNetV3Space(SearchSpace):
         slots = [[2 * i, 2 * i + 1] for i in range(self._n_slots)]
         return slots + [[i] for i in range(2 * self._n_slots, self.n_var)]
 
+    def active_genes(self, X: np.ndarray) -> np.ndarray:
+        """A block slot's kernel and expansion count only within its stage's depth."""
+        X = np.atleast_2d(X)
+        slots = 2 * self._n_slots
+        depths = np.asarray(self.depths)[X[:, slots : slots + len(self.stages)]]  # n x stages
+        used = np.arange(self.max_depth) < depths[:, :, None]  # n x stages x max_depth
+        return np.hstack([np.repeat(used.reshape(len(X), -1), 2, axis=1), np.ones((len(X), self.n_var - slots), bool)])
+
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """Each stage's depth, and the mean kernel and expansion of its active blocks, as fractions of the largest."""
+        X = np.atleast_2d(X)
+        used = self.active_genes(X)[:, : 2 * self._n_slots : 2].reshape(len(X), len(self.stages), self.max_depth)
+        slots = 2 * self._n_slots
+        depth = np.asarray(self.depths)[X[:, slots : slots + len(self.stages)]] / max(self.depths)
+        columns = [depth]
+        for offset, choices in ((0, self.kernels), (1, self.expansions)):
+            values = np.asarray(choices)[X[:, offset:slots:2]].reshape(used.shape) / max(choices)
+            columns.append((values * used).sum(axis=2) / np.maximum(used.sum(axis=2), 1))
+        return np.hstack(columns)
+
     def decode_genes(self, x: np.ndarray) -> Genome:
         self.check_bounds(x)
         slots = 2 * self._n_slots

@@ -97,6 +97,21 @@ class Wav2SmallSpace(AudioInput, SearchSpace):
         """The four global genes alone; each block's (channels, kernel, pool) together."""
         return [[i] for i in range(4)] + [[i, i + 1, i + 2] for i in range(4, self.n_var, 3)]
 
+    def active_genes(self, X: np.ndarray) -> np.ndarray:
+        """The genes of blocks beyond the block count are ignored."""
+        X = np.atleast_2d(X)
+        block = (np.arange(self.n_var) - 4) // 3  # the block of each gene (negative: a global gene)
+        return block[None, :] < X[:, :1]
+
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """The block count, the number of pools and the mean width of the active blocks (fractions of the most)."""
+        X = np.atleast_2d(X)
+        used = np.arange(self.max_blocks) < X[:, :1]
+        blocks = X[:, 4:].reshape(len(X), self.max_blocks, 3)
+        width = (np.asarray(self.channels)[blocks[:, :, 0]] * used).sum(axis=1) / np.maximum(used.sum(axis=1), 1)
+        return np.column_stack([X[:, 0] / self.max_blocks, (blocks[:, :, 2] * used).sum(axis=1) / self.max_blocks,
+                                width / max(self.channels)])
+
     def decode_genes(self, x: np.ndarray) -> Genome:
         n = int(x[0])
         blocks = x[4 : 4 + 3 * n].reshape(n, 3)
