@@ -3,6 +3,9 @@ randomness from the run's seed so that resume by replay rebuilds the same run:
 
 * ``nsga2`` (default): pymoo's NSGA-II with EE-PI sampling, group crossover/mutation and the budget repair;
 * ``random``: every round ``population`` fresh EE-PI draws (random search within the budget);
+* ``predictive``: EE-PI extended from counted size to predicted quality: each round thousands of screened proposals,
+  a Gaussian process trained on every evaluation, and the batch by expected hypervolume improvement
+  (:mod:`eeea.search.predictive`);
 * ``regularized-evolution``: aging evolution (Real et al., AAAI 2019). The first round is ``population`` EE-PI draws;
   then each round breeds one child: a tournament of ``tournament_size`` members sampled (without replacement) from the
   current population, the fittest by the task objective is copied and one gene group mutated (to a different value);
@@ -159,11 +162,21 @@ def _regularized_evolution(problem: Problem, eepi: EEPI, duplicates: KeyDuplicat
     return algorithm, 1 + config["generations"] * config["population"]
 
 
+def _predictive(problem: Problem, eepi: EEPI, duplicates: KeyDuplicates, repair: Repair | None,
+                config: Mapping[str, Any]) -> tuple[Any, int]:
+    from .predictive import PredictiveSearch  # numpy/scipy only, loaded when chosen
+
+    algorithm = PredictiveSearch(eepi, duplicates, config["population"], config["seed"], config["objectives"])
+    algorithm.setup(problem)
+    return algorithm, config["generations"] + 1
+
+
 #: name -> factory(problem, eepi, duplicates, repair or None, config) -> (algorithm, rounds)
 ALGORITHMS: dict[str, Callable[..., tuple[Any, int]]] = {
     "nsga2": _nsga2,
     "random": _random,
     "regularized-evolution": _regularized_evolution,
+    "predictive": _predictive,
 }
 
 

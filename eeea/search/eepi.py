@@ -28,7 +28,7 @@ MAX_DRAWS_PER_GENOME = 20_000
 class EEPIStats:
     draws: int = 0
     rejections: int = 0
-    rejected_by: dict[str, int] = field(default_factory=dict)  # screen name (params, macs, latency) -> rejections
+    rejected_by: dict[str, int] = field(default_factory=dict)  # screen (params, macs, latency, prediction) -> count
 
     @property
     def accepted(self) -> int:
@@ -37,6 +37,11 @@ class EEPIStats:
     @property
     def acceptance_rate(self) -> float:
         return self.accepted / self.draws if self.draws else 1.0
+
+    def reject(self, screen: str, n: int = 1) -> None:
+        """Count ``n`` rejections by ``screen`` (params, macs, latency, or prediction in the predictive search)."""
+        self.rejections += n
+        self.rejected_by[screen] = self.rejected_by.get(screen, 0) + n
 
     def to_dict(self) -> dict[str, Any]:
         return {"draws": self.draws, "rejections": self.rejections, "acceptance_rate": round(self.acceptance_rate, 4),
@@ -100,8 +105,7 @@ class EEPI:
         self.stats.draws += 1
         reason = self.rejected_by(genome)
         if reason is not None:
-            self.stats.rejections += 1
-            self.stats.rejected_by[reason] = self.stats.rejected_by.get(reason, 0) + 1
+            self.stats.reject(reason)
         return reason is None
 
     # drawing -----------------------------------------------------------------------------------------------------

@@ -130,7 +130,9 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)
     repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else None
-    algorithm, generations = make_algorithm(config["algorithm"], problem, eepi, duplicates, repair, config)
+    algorithm, generations = make_algorithm(config["algorithm"], problem, eepi, duplicates, repair,
+                                            {**config, "objectives": objectives})
+    predicted = getattr(algorithm, "predicted", {})  # genome key -> predicted task objective (predictive search)
     limit = config["max_evaluations"]  # distinct evaluations; None: the rounds alone bound the run
 
     executor = None
@@ -180,6 +182,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                     record["objectives"] = {**record["objectives"], "params": record["params"], "macs": record["macs"]}
                     if table is not None:
                         record["latency"] = record["objectives"]["latency"] = round(eepi.latency(g), 3)
+                    if job.key in predicted:  # what the predictor expected, beside what was measured
+                        record["predicted"] = {objectives[0]: round(predicted[job.key], 6)}
                     if job.checkpoint and run.has_checkpoint(job.key):
                         record["checkpoint"] = run.relative(run.checkpoint_dir(job.key))
                     run.append(record)
@@ -209,8 +213,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             run.write_state(state)
             report.round(cache.values(), state, genomes)  # the archive so far: a reload of report.html shows it
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
+            note = algorithm.round_report() if hasattr(algorithm, "round_report") else ""
             log.info(f"generation {gen}: {len(jobs)} {done_word}, {len(genomes) - len(jobs)} from the archive, "
-                     f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s")
+                     f"best {objectives[0]} {format_number(best)}, {time.perf_counter() - start:.1f}s"
+                     + (f"; {note}" if note else ""))
             bar.update(len(genomes) if limit else 1)
             if done:
                 break
