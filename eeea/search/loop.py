@@ -133,6 +133,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     algorithm, generations = make_algorithm(config["algorithm"], problem, eepi, duplicates, repair,
                                             {**config, "objectives": objectives})
     predicted = getattr(algorithm, "predicted", {})  # genome key -> predicted task objective (predictive search)
+    if getattr(algorithm, "screens_proposals", False):
+        repair = None  # it screens every proposal itself (EE-PI's draws and rejections count them): no repair stats
     limit = config["max_evaluations"]  # distinct evaluations; None: the rounds alone bound the run
 
     executor = None

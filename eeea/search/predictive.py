@@ -69,6 +69,9 @@ class PredictiveSearch:
     """Predictor-guided search over ``eepi``'s space (see the module docstring). ``objectives``: the task's objective
     first (predicted), then the counted ones (``params``, ``macs``, ``latency``)."""
 
+    #: every genome it asks for passed EE-PI's screens here (the search loop needs no budget repair for it)
+    screens_proposals = True
+
     def __init__(self, eepi: EEPI, duplicates: KeyDuplicates, population: int, seed: int,
                  objectives: Sequence[str], settings: Settings = Settings()) -> None:
         self.eepi, self.space, self.duplicates = eepi, eepi.space, duplicates
