@@ -291,8 +291,8 @@ def test_the_predictive_search_has_better_fronts_than_nsga2_and_random(data, nb2
     true = true_front("nb201", data)
     hv = {"predictive": statistics.mean(true.fraction(r) for r, _ in nb201_predictive)}
     for algorithm in ("nsga2", "random"):  # on the same seeds
-        hv[algorithm] = statistics.mean(true.fraction(records_of("nb201", data, algorithm, s, 100, tmp_path / f"{algorithm}{s}"))
-                                        for s in range(20000, 20006))
+        runs = [records_of("nb201", data, algorithm, s, 100, tmp_path / f"{algorithm}{s}") for s in range(20000, 20006)]
+        hv[algorithm] = statistics.mean(true.fraction(r) for r in runs)
     assert hv["predictive"] > max(hv["nsga2"], hv["random"]) + 0.02, hv
 
 

@@ -41,6 +41,8 @@ from .variation import KeyDuplicates
 #: Gauss-Hermite nodes and weights for expectations over a normal prediction (of the log objective)
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(16)
 WEIGHTS = WEIGHTS / WEIGHTS.sum()
+#: the node nearest one standard deviation below the median (an optimistic "believer" value of a pick)
+OPTIMISTIC = int(np.abs(NODES + 1).argmin())
 #: Monte-Carlo points of the EHVI with more than two objectives
 MC_POINTS = 4096
 #: counted values kept per run before the cache starts over (memory stays bounded on huge spaces)
@@ -60,9 +62,9 @@ class Settings:
     exploit: int = 1  # picks per round by the task objective alone
     margin: float = 0.1  # the reference point lies this far (in units of the size range) beyond the largest size
     designs: int = 20  # balanced first-round designs tried
-    reference: str = "front"
-    per_level: bool = False
-    believer: str = "median"
+    reference: str = "front"  # the objective's far end: "front" (see _normalisation) or "smallest" (best known there)
+    per_level: bool = True  # after a pick, close the other candidates of its size until every size has one
+    believer: str = "median"  # a pick joins the front at its "median" prediction, or its "optimistic" (-1 sd) one
 
 
 class PredictiveSearch:
@@ -314,7 +316,8 @@ def select(F: np.ndarray, sizes: np.ndarray, samples: np.ndarray, median: np.nda
             open_ &= ~(size == size[i]).all(axis=1)
             if not open_.any():  # every size has a pick: another pass over the sizes
                 open_ = ~picked
-        point = np.concatenate([[objective[i, np.abs(NODES + 1).argmin()] if settings.believer == "optimistic" else believed[i]], size[i]])
+        optimistic = settings.believer == "optimistic"
+        point = np.concatenate([[objective[i, OPTIMISTIC] if optimistic else believed[i]], size[i]])
         best = min(best, float(believed[i]))
         front.append(point)
         if mc is not None:
