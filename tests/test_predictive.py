@@ -157,6 +157,7 @@ def _archive(run) -> list[dict]:
     return [json.loads(line) for line in (run / "archive.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow  # ~30 s: two rounds of training
 def test_a_cifar10_search_trains_the_predicted_round(tmp_path):
     from search_helpers import TINY_FLAGS
 
@@ -171,6 +172,7 @@ def test_a_cifar10_search_trains_the_predicted_round(tmp_path):
     assert "predictor Spearman" in (run / "log.txt").read_text() and (run / "pareto.csv").is_file()
 
 
+@pytest.mark.slow  # ~50 s: two rounds of training, with audio features
 def test_a_ser_search_trains_the_predicted_round(tmp_path):
     from eeea.cli import main
 

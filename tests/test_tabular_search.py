@@ -280,19 +280,19 @@ def test_nsga2_fronts_beat_random_search_on_nb201(data, nb201_runs):
 
 @pytest.fixture(scope="module")
 def nb201_predictive(data, tmp_path_factory) -> list[tuple[list[dict], str]]:
-    """6 fixed seeds x 100 distinct evaluations of NAS-Bench-201 CIFAR-10 by the predictive search, with each run's
-    log (~10 s)."""
+    """The first 6 seeds of ``nb201_runs`` x 100 distinct evaluations of NAS-Bench-201 CIFAR-10 by the predictive
+    search, with each run's log (~15 s)."""
     root = tmp_path_factory.mktemp("predictive")
     return [(records_of("nb201", data, "predictive", s, 100, root / str(s)), (root / str(s) / "log.txt").read_text())
-            for s in range(20000, 20006)]
+            for s in range(6)]
 
 
-def test_the_predictive_search_has_better_fronts_than_nsga2_and_random(data, nb201_predictive, tmp_path):
+def test_the_predictive_search_has_better_fronts_than_nsga2_and_random(data, nb201_runs, nb201_predictive):
+    """On the same 6 seeds at 100 evaluations, by more than 0.02 of HV fraction (the gap on tuning seeds was ~0.08)."""
     true = true_front("nb201", data)
     hv = {"predictive": statistics.mean(true.fraction(r) for r, _ in nb201_predictive)}
-    for algorithm in ("nsga2", "random"):  # on the same seeds
-        runs = [records_of("nb201", data, algorithm, s, 100, tmp_path / f"{algorithm}{s}") for s in range(20000, 20006)]
-        hv[algorithm] = statistics.mean(true.fraction(r) for r in runs)
+    hv.update({a: statistics.mean(true.fraction(r) for r in runs[: len(nb201_predictive)])
+               for a, runs in nb201_runs.items()})
     assert hv["predictive"] > max(hv["nsga2"], hv["random"]) + 0.02, hv
 
 
