@@ -490,8 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--population", type=int, help="population size (default: ser 10, image tasks 40)")
     p.add_argument("--generations", type=int, help="offspring generations (default: ser 3, image tasks 30)")
     p.add_argument("--algorithm", choices=["nsga2", "predictive", "random", "regularized-evolution"],
-                   help="the optimiser (default nsga2); predictive: a predictor trained on every evaluation picks "
-                   "each round's population from thousands of screened proposals; random: EE-PI draws only; "
+                   help="the optimiser (default predictive: a predictor trained on every evaluation picks each "
+                   "round's population from thousands of screened proposals; docs/algorithms.md); nsga2: the paper's "
+                   "NSGA-II; random: EE-PI draws only; "
                    "regularized-evolution: aging evolution (one child per round, generations x population children)")
     p.add_argument("--tournament-size", type=int, metavar="S",
                    help="regularized-evolution: members sampled per tournament (default 5)")

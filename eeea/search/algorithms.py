@@ -1,11 +1,11 @@
 """The optimisers behind the search loop, all asked and told the same way (pymoo's ask/tell), drawing all their
 randomness from the run's seed so that resume by replay rebuilds the same run:
 
-* ``nsga2`` (default): pymoo's NSGA-II with EE-PI sampling, group crossover/mutation and the budget repair;
+* ``nsga2``: pymoo's NSGA-II with EE-PI sampling, group crossover/mutation and the budget repair;
 * ``random``: every round ``population`` fresh EE-PI draws (random search within the budget);
-* ``predictive``: EE-PI extended from counted size to predicted quality: each round thousands of screened proposals,
-  a Gaussian process trained on every evaluation, and the batch by expected hypervolume improvement
-  (:mod:`eeea.search.predictive`);
+* ``predictive`` (default, measured: docs/algorithms.md): EE-PI extended from counted size to predicted quality: each
+  round thousands of screened proposals, a Gaussian process trained on every evaluation, and the batch by expected
+  hypervolume improvement (:mod:`eeea.search.predictive`);
 * ``regularized-evolution``: aging evolution (Real et al., AAAI 2019). The first round is ``population`` EE-PI draws;
   then each round breeds one child: a tournament of ``tournament_size`` members sampled (without replacement) from the
   current population, the fittest by the task objective is copied and one gene group mutated (to a different value);

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "ray_address": None,  # --executor ray: None starts a local Ray instance; auto or HOST:PORT joins a cluster
     "gpus_per_candidate": None,  # --executor ray: None: 1 when the cluster has GPUs (and device is not cpu), else 0
     "cpus_per_candidate": 1,  # --executor ray
-    "algorithm": "nsga2",  # nsga2 | predictive | random | regularized-evolution (see eeea.search.algorithms)
+    "algorithm": "predictive",  # predictive | nsga2 | random | regularized-evolution (see eeea.search.algorithms)
     "tournament_size": 5,  # regularized-evolution: members sampled per tournament
     "max_evaluations": None,  # budget in distinct evaluations (None: the generations alone bound the run)
     # speed levers of the proxy training (they change results, so a resume must keep them): auto = bf16 autocast on
