@@ -99,7 +99,9 @@ def test_search_writes_a_report_of_every_candidate(nb201_run):
     funnel = {row["label"]: row["count"] for row in data["funnel"]}
     eepi = SearchRun.read(nb201_run).read_state()["eepi"]
     assert funnel["drawn by EE-PI"] == eepi["draws"] and funnel["evaluated"] == funnel["ok"] == len(records) == 80
-    assert funnel["offspring screened"] == eepi["offspring_screened"]
+    assert funnel.get("offspring screened", 0) == eepi.get("offspring_screened", 0)  # nsga2's budget repair
+    by = eepi["rejected_by"]  # the default search's proposals that its predictor kept from training
+    assert funnel.get("rejected by the prediction screen") == by.get("prediction") and by.get("prediction", 0) > 0
     (session,) = data["facts"]["sessions"]
     assert session["kind"] == "start" and session["outcome"] == "finished"
     assert data["facts"]["machine"]["cores"] == os.cpu_count() and data["facts"]["versions"]["pymoo"]
