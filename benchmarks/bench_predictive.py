@@ -30,7 +30,7 @@ from eeea.spaces import get_space
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "tests"))
-from _results import record  # noqa: E402
+from _results import record_all  # noqa: E402
 from shared_data import shared_folder  # noqa: E402
 
 
@@ -98,18 +98,16 @@ def main() -> None:
              ("eeea", stand_in, "EEEA cells (stand-in errors)", {})]
     command = (f"python benchmarks/bench_predictive.py --evaluated {args.evaluated} --proposals {args.proposals} "
                f"--repeats {args.repeats}")
+    figures = []
     for space, error, label, size in cases:
         load = os.getloadavg()[0]
         times = measure(space, error, args.evaluated, args.proposals, args.repeats, size)
         for what, target in (("predictor", "<= 1 s CPU"), ("round", "small beside one training")):
             cpu, wall = times[what]
-            figure = (f"{label}: {'predictor (fit + predict)' if what == 'predictor' else 'whole ask'} per round, "
-                      f"{args.evaluated} evaluated, {args.proposals:,} proposed")
-            value = f"{cpu:.2f} s CPU ({wall:.2f} s wall at load {load:.1f})"
-            if args.no_record:
-                print(f"{figure}: {value} (target {target})")
-            else:
-                record("bench_predictive", figure, value, target, command)
+            figures.append((f"{label}: {'predictor (fit + predict)' if what == 'predictor' else 'whole ask'} per "
+                            f"round, {args.evaluated} evaluated, {args.proposals:,} proposed",
+                            f"{cpu:.2f} s CPU ({wall:.2f} s wall at load {load:.1f})", target))
+    record_all("bench_predictive", figures, command, args.no_record)
 
 
 if __name__ == "__main__":
