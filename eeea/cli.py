@@ -246,8 +246,12 @@ def print_front(result: Any, session: bool = True) -> None:
     e = result.eepi
     done = "looked up" if getattr(result, "looked_up", False) else "trained"
     now = f", {result.trained} {done} now" if session else ""
-    print(f"{result.evaluations} genomes evaluated{now}; EE-PI: {e['draws']} draws, "
-          f"{e['rejections']} rejected ({e['acceptance_rate']:.1%} accepted)")
+    # the predictive search's proposals within budget that its predictor kept from training: not budget rejections
+    predicted = (e.get("rejected_by") or {}).get("prediction", 0)
+    over = e["rejections"] - predicted
+    print(f"{result.evaluations} genomes evaluated{now}; EE-PI: {e['draws']} draws, {over} rejected "
+          f"({(e['draws'] - over) / max(e['draws'], 1):.1%} accepted)"
+          + (f", {predicted} of those accepted not trained by prediction" if predicted else ""))
     if getattr(result, "stop_note", ""):
         print(result.stop_note)
     print(f"run directory: {result.run_dir}")
