@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .version import __version__
+from .cli_types import (CPUS, GPUS, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POPULATION, POSITIVE, POSITIVE_FLOAT,
+                        PROBABILITY, SECONDS, SEED, WORKERS, count_flag, duration_flag, flag, holdout_flag)
 from .errors import RunStopped, UserError
 from .choices import AMP, EEPI_SCOPES as SCOPES, EXPORT_FORMATS, QUANTIZATIONS, TABLE_FORMATS
 from .interrupts import signal_of, stop_on_signals
-from .units import format_count, parse_count
+from .outputs import check_output_file
+from .units import format_count
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,25 +28,13 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message.replace("argument ", ""))
 
 
-def count_arg(flag: str) -> Callable[[str], int]:
-    """argparse type for human counts (``72k``, ``3.5M``) that names its flag in the error."""
-
-    def parse(text: str) -> int:
-        try:
-            return parse_count(text, flag)
-        except UserError as e:
-            raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
-
-    return parse
-
-
 def _size_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network size (defaults: the space's evaluation size)")
-    g.add_argument("--channels", type=int, help="initial channels C (cell spaces; 36 for the paper's CIFAR nets)")
-    g.add_argument("--layers", type=int, help="number of cells (20 for the paper's CIFAR nets)")
-    g.add_argument("--num-classes", type=int, help="classifier outputs")
+    g.add_argument("--channels", type=flag("--channels", POSITIVE), help="initial channels C (cell spaces; 36 for the paper's CIFAR nets)")
+    g.add_argument("--layers", type=flag("--layers", POSITIVE), help="number of cells (20 for the paper's CIFAR nets)")
+    g.add_argument("--num-classes", type=flag("--num-classes", POSITIVE), help="classifier outputs")
     g.add_argument("--network", choices=["cifar", "imagenet"], help="cell network layout")
-    g.add_argument("--input-size", type=int, help="input resolution in pixels (default: the space's, or the genome's)")
+    g.add_argument("--input-size", type=flag("--input-size", POSITIVE), help="input resolution in pixels (default: the space's, or the genome's)")
 
 
 def _speaker_list(text: str) -> list[str]:
@@ -68,7 +59,7 @@ def _ser_data_args(p: argparse.ArgumentParser, folds: bool) -> None:
     g.add_argument("--test-speakers", type=_speaker_list, metavar="A,B", help="speakers only the final report reads")
     g.add_argument("--valid-speakers", type=_speaker_list, metavar="A,B", help="speakers the search selects on")
     if folds:
-        g.add_argument("--folds", type=int, metavar="K", help="score each candidate by K-fold cross-validation by "
+        g.add_argument("--folds", type=flag("--folds", POSITIVE), metavar="K", help="score each candidate by K-fold cross-validation by "
                        "speaker over the training + validation speakers (mean is the objective; default 1: the "
                        "validation speakers only; K times the training time)")
 
@@ -120,6 +111,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     if args.key is None and is_directory(args.arch) and is_search_run(args.arch):
         return show_run(Path(args.arch))
+    if args.save:
+        check_output_file(args.save, args.force, "--save")
     found = locate(args.arch, args.key)
     genome, default = resolve(args.arch, args.key)
     space = get_space(genome.space)
@@ -127,7 +120,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     params, macs = count_params(genome, size), count_macs(genome, size)
     shown = ", ".join(f"{k}={v}" for k, v in size.items())
     if args.save:
-        _save_genome(genome, Path(args.save), args.force)
+        genome.save(args.save)
     print(f"name:   {genome.name or '-'}")
     print(f"space:  {space.name} ({space.description})" if space.description else f"space:  {space.name}")
     print(f"key:    {genome.key}")
@@ -157,14 +150,6 @@ def show_run(run_dir: Path) -> int:
         print()
         print_front(result, session=False)
     return 0
-
-
-def _save_genome(genome: Any, path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise UserError(f"{path} exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise UserError(f"{path.parent} is not a directory")
-    genome.save(path)
 
 
 def cmd_table(args: argparse.Namespace) -> int:
@@ -319,6 +304,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             flags[name] = True
     result = train_command(args.out, args.resume, args.config, flags, force=args.force, quiet=args.quiet or args.silent)
     if not args.silent:
+        if result.get("already_finished"):
+            print(f"{args.resume}: finished on {result.get('finished', '?')}; nothing to train, nothing written")
         if "test_acc" in result:
             print(f"test accuracy {result['test_acc']:.2%} (error {result['test_error']:.2%}) after "
                   f"{result['epochs']} epochs; {result['test_split']}")
@@ -336,6 +323,7 @@ def _rounded(v: float) -> float | int:
 def cmd_label(args: argparse.Namespace) -> int:
     from .teachers import label_audio, load_teacher
 
+    check_output_file(args.out, args.force, append=True)  # an existing CSV is continued, unless --force
     teacher = load_teacher(args.teacher)
     new, old, skipped = label_audio(teacher, args.audio, args.out, batch_size=args.batch_size, quiet=args.quiet,
                                     force=args.force, labels=args.labels)
@@ -347,8 +335,7 @@ def cmd_label(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export, load_exportable
 
-    if Path(args.out).exists() and not args.force:
-        raise UserError(f"{args.out} exists; pass --force to overwrite it")
+    check_output_file(args.out, args.force)  # before the work: a path eeea cannot write is one line now
     if args.quantization is not None and args.format != "onnx-int8":
         raise UserError(f"--quantization applies to --format onnx-int8, not {args.format}")
     item = load_exportable(args.arch, args.key)
@@ -392,15 +379,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def size_pair(text: str) -> tuple[str, Any]:
     """argparse type for ``--size KEY=VALUE`` (the value read as YAML: ``seconds=1.5``, ``network=imagenet``)."""
-    import yaml
+    from .files import parse_yaml
 
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE (e.g. seconds=1.5)")
     try:
-        return key.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise argparse.ArgumentTypeError(f"{text!r}: the value is not a number or word") from None
+        parsed = parse_yaml(value, "--size")
+    except UserError:
+        parsed = None
+    if isinstance(parsed, (list, dict)) or parsed is None and value.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: the value is not a number or word")
+    return key.strip(), parsed
 
 
 def cmd_latency_table(args: argparse.Namespace) -> int:
@@ -409,13 +399,11 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     from .units import format_duration
 
     out = Path(args.out)
-    if out.exists() and not args.force:
-        raise UserError(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        raise UserError(f"{out.parent} is not a directory")
-    if args.samples < 1 or args.shapes < 1 or args.passes < 1:
-        raise UserError("--samples, --shapes and --passes must be positive integers")
+    check_output_file(out, args.force)
     space = get_space(args.space)
+    import numpy as np
+
+    space.check_memory(space.random_genome(np.random.default_rng(0)), **space.size(**dict(args.size or [])))
     table = build_table(space, dict(args.size or []), args.runtime, args.threads, args.samples, args.shapes,
                         args.calibrate, quiet=args.quiet, passes=args.passes, optimization=args.optimization,
                         **({"quantile": args.quantile} if args.quantile is not None else {}))
@@ -475,12 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "table file")
     p.add_argument("--download", action="store_true", help="download the data set into --data if missing")
     _ser_data_args(p, folds=True)
-    p.add_argument("--max-params", type=count_arg("--max-params"), metavar="N",
+    p.add_argument("--max-params", type=count_flag("--max-params"), metavar="N",
                    help="EE-PI threshold on params at the evaluation size, e.g. 72k (default: the task's, ser 72k, "
                    "image tasks 5M; 0 = no early exit)")
-    p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N",
+    p.add_argument("--max-macs", type=count_flag("--max-macs"), metavar="N",
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
-    p.add_argument("--max-latency", metavar="TIME", help="EE-PI threshold on the latency predicted by "
+    p.add_argument("--max-latency", type=duration_flag("--max-latency"), metavar="TIME", help="EE-PI threshold on the latency predicted by "
                    "--latency-table, e.g. 2ms or 500us (0 = none)")
     p.add_argument("--latency-table", metavar="FILE", help="a latency table of the target device (eeea "
                    "latency-table): enables --max-latency and the latency objective")
@@ -491,32 +479,32 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default all)")
     p.add_argument("--objectives", help="comma list (default: the task objective and params: 1-ccc,params for "
                    "ser, error,params for images; add macs for three; latency (predicted, needs --latency-table))")
-    p.add_argument("--population", type=int, help="population size (default: ser 10, image tasks 40)")
-    p.add_argument("--generations", type=int, help="offspring generations (default: ser 3, image tasks 30)")
+    p.add_argument("--population", type=flag("--population", POPULATION), help="population size (default: ser 10, image tasks 40)")
+    p.add_argument("--generations", type=flag("--generations", NON_NEGATIVE), help="offspring generations (default: ser 3, image tasks 30)")
     p.add_argument("--algorithm", choices=["nsga2", "predictive", "random", "regularized-evolution"],
                    help="the optimiser (default predictive: a predictor trained on every evaluation picks each "
                    "round's population from thousands of screened proposals; docs/algorithms.md); nsga2: the paper's "
                    "NSGA-II; random: EE-PI draws only; "
                    "regularized-evolution: aging evolution (one child per round, generations x population children)")
-    p.add_argument("--tournament-size", type=int, metavar="S",
+    p.add_argument("--tournament-size", type=flag("--tournament-size", POSITIVE), metavar="S",
                    help="regularized-evolution: members sampled per tournament (default 5)")
-    p.add_argument("--max-evaluations", type=int, metavar="N",
+    p.add_argument("--max-evaluations", type=flag("--max-evaluations", POSITIVE), metavar="N",
                    help="stop after N distinct evaluations (the same budget unit for every algorithm); without "
                    "--generations, N alone bounds the run")
-    p.add_argument("--epochs", type=int, help="training epochs per candidate (default: ser 8, image tasks 1)")
-    p.add_argument("--batch-size", type=int, help="training batch size (default: ser 16, image tasks 128)")
-    p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (image tasks; quick looks)")
-    p.add_argument("--channels", type=int, help="initial channels of the trained candidates (search size)")
-    p.add_argument("--layers", type=int, help="cells of the trained candidates (search size)")
-    p.add_argument("--holdout", type=float, help="image tasks: held-out part of the training set, a fraction "
+    p.add_argument("--epochs", type=flag("--epochs", POSITIVE), help="training epochs per candidate (default: ser 8, image tasks 1)")
+    p.add_argument("--batch-size", type=flag("--batch-size", POSITIVE), help="training batch size (default: ser 16, image tasks 128)")
+    p.add_argument("--max-steps", type=flag("--max-steps", POSITIVE), help="cap on training steps per epoch (image tasks; quick looks)")
+    p.add_argument("--channels", type=flag("--channels", POSITIVE), help="initial channels of the trained candidates (search size)")
+    p.add_argument("--layers", type=flag("--layers", POSITIVE), help="cells of the trained candidates (search size)")
+    p.add_argument("--holdout", type=holdout_flag, help="image tasks: held-out part of the training set, a fraction "
                    "(default 0.1) or a count")
-    p.add_argument("--limit", type=int, help="image tasks: use only this many training images (quick looks)")
+    p.add_argument("--limit", type=flag("--limit", POSITIVE), help="image tasks: use only this many training images (quick looks)")
     p.add_argument("--dataset", choices=["cifar10", "cifar100", "imagenet16"],
                    help="task nb201: the benchmark's data set (default cifar10)")
-    p.add_argument("--seed", type=int, help="run seed (default 0)")
-    p.add_argument("--workers", type=int, help="evaluation processes (default: ser 2, image tasks 1 = in-process; "
+    p.add_argument("--seed", type=flag("--seed", SEED), help="run seed (default 0)")
+    p.add_argument("--workers", type=flag("--workers", WORKERS), help="evaluation processes (default: ser 2, image tasks 1 = in-process; "
                    "on CUDA 4 candidates at once per GPU)")
-    p.add_argument("--threads", type=int,
+    p.add_argument("--threads", type=flag("--threads", WORKERS),
                    help="torch CPU threads per candidate (default 1 in every executor, so results do not depend on "
                         "--workers; use --workers N to use N cores)")
     p.add_argument("--device", help="auto, cpu or cuda[:N] (default auto)")
@@ -525,9 +513,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "needs pip install 'eeea[ray]'); default local for 1 worker, pool for more")
     p.add_argument("--ray-address", metavar="ADDR", help="--executor ray: join the Ray cluster at ADDR (auto: the "
                    "one started on this machine with ray start; default: start a local Ray instance)")
-    p.add_argument("--gpus-per-candidate", type=float, metavar="F", help="--executor ray: GPUs per candidate; "
+    p.add_argument("--gpus-per-candidate", type=flag("--gpus-per-candidate", GPUS), metavar="F", help="--executor ray: GPUs per candidate; "
                    "0.25 puts four on each GPU (default 1 when the cluster has GPUs, else 0)")
-    p.add_argument("--cpus-per-candidate", type=float, metavar="N", help="--executor ray: CPUs reserved per "
+    p.add_argument("--cpus-per-candidate", type=flag("--cpus-per-candidate", CPUS), metavar="N", help="--executor ray: CPUs reserved per "
                    "candidate (default 1)")
     g = p.add_argument_group("speed levers of the candidates' training (default: bf16 + channels_last on CUDA, off on "
                              "the CPU; they change results, so a resumed run keeps them)")
@@ -567,32 +555,33 @@ def build_parser() -> argparse.ArgumentParser:
                    "with --labels, the folder or zip of clips the CSV's paths are relative to")
     p.add_argument("--test-data", metavar="DIR", help="image folder/zip holding the test split (when --data has none)")
     p.add_argument("--download", action="store_true", help="download CIFAR into --data if missing")
-    p.add_argument("--holdout", type=float, help="held-out fraction when no test split exists (default 0.1)")
+    p.add_argument("--holdout", type=holdout_flag, help="held-out fraction when no test split exists (default 0.1)")
     _ser_data_args(p, folds=False)
-    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--seed", type=flag("--seed", SEED), help="seed (default 0)")
     p.add_argument("--device", help="auto (default), cpu or cuda[:N]")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default 1, as eeea search uses per candidate: "
-                   "faster than torch's one per core on a small or busy CPU; more may pay on many idle cores)")
+    p.add_argument("--threads", type=flag("--threads", WORKERS), help="torch CPU threads (default 1, as eeea search "
+                   "uses per candidate: faster than torch's one per core on a small or busy CPU; more may pay on many "
+                   "idle cores)")
     g = p.add_argument_group("recipe overrides")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", type=float)
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--cutout", type=int, help="cutout square side in pixels (0 = off)")
-    g.add_argument("--drop-path", type=float, help="final drop-path probability (ramped linearly from 0)")
-    g.add_argument("--auxiliary-weight", type=float)
-    g.add_argument("--grad-clip", type=float)
-    g.add_argument("--max-steps", type=int, help="cap on steps per epoch (quick looks, tests)")
+    g.add_argument("--epochs", type=flag("--epochs", POSITIVE))
+    g.add_argument("--batch-size", type=flag("--batch-size", POSITIVE))
+    g.add_argument("--lr", type=flag("--lr", POSITIVE_FLOAT))
+    g.add_argument("--weight-decay", type=flag("--weight-decay", NON_NEGATIVE_FLOAT))
+    g.add_argument("--cutout", type=flag("--cutout", NON_NEGATIVE), help="cutout square side in pixels (0 = off)")
+    g.add_argument("--drop-path", type=flag("--drop-path", PROBABILITY), help="final drop-path probability (ramped linearly from 0)")
+    g.add_argument("--auxiliary-weight", type=flag("--auxiliary-weight", NON_NEGATIVE_FLOAT))
+    g.add_argument("--grad-clip", type=flag("--grad-clip", NON_NEGATIVE_FLOAT))
+    g.add_argument("--max-steps", type=flag("--max-steps", POSITIVE), help="cap on steps per epoch (quick looks, tests)")
     g.add_argument("--autoaugment", action="store_true", help="torchvision AutoAugment (CIFAR-10 policy) per image, on "
                    "the CPU (costs CPU time per batch; see docs/training.md)")
-    g.add_argument("--crop-seconds", type=float, help="ser: training crop length")
+    g.add_argument("--crop-seconds", type=flag("--crop-seconds", SECONDS), help="ser: training crop length")
     g.add_argument("--loss", help="ser: ccc+mean (default: 1 - CCC with the outputs' mean held at the targets'), "
                    "ccc alone (can stall at CCC 0) or ccc+mse")
     g = p.add_argument_group("network size")
-    g.add_argument("--channels", type=int, help="initial channels C (cell genomes; paper 36)")
-    g.add_argument("--layers", type=int, help="cells (cell genomes; paper 20)")
+    g.add_argument("--channels", type=flag("--channels", POSITIVE), help="initial channels C (cell genomes; paper 36)")
+    g.add_argument("--layers", type=flag("--layers", POSITIVE), help="cells (cell genomes; paper 20)")
     g.add_argument("--auxiliary", action=argparse.BooleanOptionalAction, default=None, help="auxiliary head (cells)")
-    g.add_argument("--input-size", type=int, help="input resolution (default: the genome's or the space's)")
+    g.add_argument("--input-size", type=flag("--input-size", POSITIVE), help="input resolution (default: the genome's or the space's)")
     g = p.add_argument_group("speed levers (defaults: bf16 + channels_last on CUDA, off on the CPU)")
     g.add_argument("--amp", choices=AMP, help="autocast dtype (auto: bf16 on CUDA)")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None)
@@ -608,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", metavar="CSV", help="label only the clips this labels CSV lists (paths relative to "
                    "--data), copying its speaker and split columns")
     p.add_argument("--out", required=True, metavar="CSV", help="labels CSV; an existing one is appended to")
-    p.add_argument("--batch-size", type=int, default=16, help="clips per batch (rows are flushed after each)")
+    p.add_argument("--batch-size", type=flag("--batch-size", POSITIVE), default=16, help="clips per batch (rows are flushed after each)")
     p.add_argument("--force", action="store_true", help="start --out afresh instead of resuming it")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_label)
@@ -635,20 +624,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "evaluation size; a search uses the table only at the size it was measured at)")
     p.add_argument("--runtime", choices=["onnxruntime", "torch"], default="onnxruntime",
                    help="what the device runs (default onnxruntime, CPU)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (default 1)")
-    p.add_argument("--samples", type=int, default=1000, help="random genomes walked to enumerate the modules "
+    p.add_argument("--threads", type=flag("--threads", WORKERS), default=1, help="intra-op threads (default 1)")
+    p.add_argument("--samples", type=flag("--samples", POSITIVE), default=1000, help="random genomes walked to enumerate the modules "
                    "(at least; drawing goes on until 500 draws in a row add no new module); default 1000")
-    p.add_argument("--shapes", type=int, default=2, help="input shapes measured per module (the most frequent, then "
+    p.add_argument("--shapes", type=flag("--shapes", POSITIVE), default=2, help="input shapes measured per module (the most frequent, then "
                    "the largest and the smallest; others are interpolated by input size); default 2")
-    p.add_argument("--passes", type=int, default=3, help="interleaved passes over all modules and calibration "
+    p.add_argument("--passes", type=flag("--passes", POSITIVE), default=3, help="interleaved passes over all modules and calibration "
                    "networks, each figure its fastest pass (default 3)")
     p.add_argument("--optimization", choices=["all", "extended", "basic", "disabled"], default="all",
                    help="onnxruntime's graph optimisation level, as the model will be run (default all, onnxruntime's "
                    "own; extended: no CPU-specific layout transforms, as in a model optimised offline)")
-    p.add_argument("--quantile", type=float, help="a timing's figure: this quantile of its timed runs (default "
+    p.add_argument("--quantile", type=flag("--quantile", PROBABILITY), help="a timing's figure: this quantile of its timed runs (default "
                    "0.1, eeea.latency.QUANTILE: steadier than the median on a machine shared with other work; 0.5 "
                    "is the median)")
-    p.add_argument("--calibrate", type=int, default=60, help="random whole networks timed end to end to fit the "
+    p.add_argument("--calibrate", type=flag("--calibrate", NON_NEGATIVE), default=60, help="random whole networks timed end to end to fit the "
                    "table's correction of the sum of modules (default 60; 0: none)")
     p.add_argument("--out", required=True, metavar="FILE", help="the table (JSON)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")

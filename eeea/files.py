@@ -4,12 +4,15 @@ the members of data zips all come through here, so a hostile or odd file gives o
 Limits: a file's size (read no more than the limit, whatever ``stat`` says), only regular files (a FIFO or
 ``/dev/zero`` would hang or fill memory), UTF-8 text (a binary file is one line, not a ``UnicodeDecodeError``), YAML
 whose aliases expand to at most :data:`MAX_YAML_NODES` nodes (a "billion laughs" bomb is refused after composing a
-few hundred nodes, in milliseconds), nesting within the interpreter's recursion limit, and zip members whose declared
-size and compression ratio are sane (a zip bomb is refused before a byte is inflated).
+few hundred nodes, in milliseconds), nesting at most :data:`MAX_DEPTH` levels deep (whatever parses deeper would
+overflow the stack of the code that walks it later), JSON numbers that are numbers (``NaN``, ``Infinity`` and ``1e999``
+refused where a reader asks for finite ones), and zip members whose declared size and compression ratio are sane (a zip
+bomb is refused before a byte is inflated).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import zipfile
@@ -28,6 +31,8 @@ MAX_TEXT_BYTES = 8 << 20
 MAX_TABLE_BYTES = 512 << 20
 #: a YAML document's nodes once every alias is expanded
 MAX_YAML_NODES = 200_000
+#: levels of nesting in a YAML or JSON document (eeea's own files nest a handful)
+MAX_DEPTH = 64
 #: one member of a data zip (an image, an audio clip) once inflated
 MAX_MEMBER_BYTES = 256 << 20
 #: inflated / compressed size above which a member (larger than 1 MiB) is taken for a zip bomb
@@ -138,7 +143,7 @@ def _expanded_size(node: yaml.Node) -> int:
 def parse_yaml(text: str, where: str) -> Any:
     """Safe YAML with the alias/expansion limits; errors are one line."""
     try:
-        return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader subclass
+        return check_depth(yaml.load(text, Loader=_LimitedLoader), where)  # noqa: S506 - a SafeLoader subclass
     except _TooBig as e:
         raise UserError(f"{where}: refused: {e}") from None
     except yaml.YAMLError as e:
@@ -147,14 +152,49 @@ def parse_yaml(text: str, where: str) -> Any:
         raise UserError(f"{where}: nested too deeply") from None
 
 
-def parse_json(text: str, where: str) -> Any:
-    """JSON; errors are one line."""
+def parse_json(text: str, where: str, finite: bool = False) -> Any:
+    """JSON within :data:`MAX_DEPTH` levels; with ``finite``, ``NaN``, ``Infinity`` and numbers beyond a float
+    (``1e999``) are refused. Errors are one line."""
     try:
-        return json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant if finite else None,
+                          parse_float=_finite_float if finite else None)
     except json.JSONDecodeError as e:
         raise UserError(f"{where}: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except RecursionError:
         raise UserError(f"{where}: nested too deeply") from None
+    except ValueError as e:  # a non-finite number, or an integer of more digits than Python converts
+        detail = "a number with too many digits" if "digits" in str(e) else str(e).splitlines()[0][:120]
+        raise UserError(f"{where}: {detail}; refused") from None
+    check_depth(data, where)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
+def check_depth(data: Any, where: str, limit: int = MAX_DEPTH) -> Any:
+    """``data`` when its lists and mappings nest at most ``limit`` levels; else one line (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            if depth > limit:
+                raise UserError(f"{where}: nested more than {limit} levels deep; refused")
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return data
+
+
+def read_json(path: str | Path, what: str = "", limit: int = MAX_TEXT_BYTES, finite: bool = False) -> Any:
+    """A JSON file within ``limit`` bytes (see :func:`parse_json`)."""
+    return parse_json(read_text(path, what, limit), _where(Path(path), what), finite)
 
 
 def read_data(path: str | Path, what: str = "", limit: int = MAX_TEXT_BYTES) -> Any:

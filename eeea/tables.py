@@ -5,7 +5,6 @@ import csv
 import io
 import statistics
 import textwrap
-import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -103,13 +102,9 @@ def measured_runs(runs: str | Path, dataset: str) -> MeasuredRuns:
     paper: dict[str, list[float]] = {}
     others: dict[tuple[str, str, str], list[float]] = {}
     for path in sorted(root.rglob("result.json")):
-        try:
-            result = read_data(path)
-            if not isinstance(result, dict):
-                raise UserError(f"{path}: expected a JSON object")
-        except UserError as e:
-            warnings.warn(f"{e}; skipped", stacklevel=2)
-            continue
+        result = read_data(path, "--runs")  # a damaged run is refused by name: a mean silently missing it would mislead
+        if not isinstance(result, dict):
+            raise UserError(f"--runs {path}: expected a JSON object (damaged?); fix it or move that run out of {runs}")
         name = keys.get(result.get("genome_key"))
         error = result.get("test_error")
         if not name or result.get("dataset") != RUN_DATASETS[dataset] or not isinstance(error, (int, float)) \

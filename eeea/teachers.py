@@ -20,7 +20,6 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from .errors import UserError
@@ -102,16 +101,19 @@ def onnx_dims(session: Any) -> tuple[str, ...]:
 
 class CheckpointTeacher(Teacher):
     def __init__(self, path: str | Path) -> None:
-        from .checkpoint import load_checkpoint
-
-        from .checkpoint import GENOME_FILE
-
-        _, _, self.model = load_checkpoint(path)
-        # the dimensions it was trained on: its final figures (test_ccc_arousal, ...) name them
+        from .checkpoint import GENOME_FILE, load_checkpoint
         from .export import output_dims
+        from .files import read_mapping
+        from .spaces import get_space
 
-        meta = (yaml.safe_load((Path(path) / GENOME_FILE).read_text()) or {}).get("meta") or {}
-        self.dims = output_dims(meta, None) or DIMENSIONS
+        genome, size, self.model = load_checkpoint(path)
+        space = get_space(genome.space)
+        if len(space.genome_input_shape(genome, **size)) != 1:
+            raise UserError(f"--teacher {path}: a network of space {space.name} takes images, not raw audio; a "
+                            f"teacher labels audio (an eeea audio checkpoint, an .onnx audio model or a labels CSV)")
+        # the dimensions it was trained on: its final figures (test_ccc_arousal, ...) name them
+        meta = read_mapping(Path(path) / GENOME_FILE, "checkpoint genome").get("meta") or {}
+        self.dims = output_dims(meta if isinstance(meta, dict) else {}, None) or DIMENSIONS
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
         return predict_clips(self.model, waves)[:, : len(self.dims)]

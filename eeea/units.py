@@ -24,12 +24,16 @@ def _parse(text: str | int | float, what: str, pattern: re.Pattern, scales: dict
     if isinstance(text, bool):
         raise UserError(f"{what}: {text!r} is not {like}")
     if isinstance(text, (int, float)):
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an integer beyond any float
+            value = float("inf")
     else:
         m = pattern.match(str(text).replace("_", ""))
         if not m:
             raise UserError(f"{what}: {text!r} is not {like}")
-        value = float(m.group(1)) * 10 ** int(m.group(2) or 0) * scales[m.group(3)]
+        # parsed as one float: an exponent like e999 gives inf (refused below), never a huge integer power
+        value = float(f"{m.group(1)}e{m.group(2) or 0}") * scales[m.group(3)]
     if value < 0 or value != value or value == float("inf"):
         raise UserError(f"{what}: {text!r} must be a finite {noun} >= 0")
     return value
@@ -81,17 +85,24 @@ def format_duration(us: float) -> str:
 def check_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
                  maximum: float | None = None, above: float | None = None) -> Any:
     """``value`` if it is a finite number (an integer when ``integer``) with ``minimum <= value <= maximum`` and
-    ``value > above``; otherwise one :class:`UserError` line naming ``name`` (a flag or a config key)."""
+    ``value > above``; otherwise one :class:`UserError` line naming ``name`` (a flag or a config key) and the bound
+    it breaks (all of them for a value that is no number at all)."""
+    kind = "an integer" if integer else "a number"
+    low = [f">= {_bound(minimum)}"] if minimum is not None else []
+    low += [f"> {_bound(above)}"] if above is not None else []
+    high = [f"<= {_bound(maximum)}"] if maximum is not None else []
     ok_type = (isinstance(value, int) if integer else isinstance(value, (int, float))) and not isinstance(value, bool)
-    bounds = []
-    if minimum is not None:
-        bounds.append(f">= {minimum:g}")
-    if above is not None:
-        bounds.append(f"> {above:g}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum:g}")
-    want = ("an integer" if integer else "a number") + (" " + " and ".join(bounds) if bounds else "")
-    if not ok_type or (isinstance(value, float) and not math.isfinite(value)) or (minimum is not None and value < minimum) \
-            or (maximum is not None and value > maximum) or (above is not None and value <= above):
-        raise UserError(f"{name}: must be {want}, got {value!r}")
-    return value
+    if not ok_type or (isinstance(value, float) and not math.isfinite(value)):
+        broken = low + high
+    elif (minimum is not None and value < minimum) or (above is not None and value <= above):
+        broken = low
+    elif maximum is not None and value > maximum:
+        broken = high
+    else:
+        return value
+    raise UserError(f"{name}: must be {kind}" + (" " + " and ".join(broken) if broken else "") + f", got {value!r}")
+
+
+def _bound(v: float) -> str:
+    """A bound as a person reads it: whole numbers in full with grouped digits (``4,294,967,295``)."""
+    return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e16 else f"{v:g}"

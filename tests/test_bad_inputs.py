@@ -200,8 +200,8 @@ CASES: list[tuple[str, Callable[[Path], list[str]]]] = [
 
 #: the flag or key each range case must name in its error line (the refusal is about it, not something else)
 EXPECT = {"search-holdout-1.5": "--holdout", "search-population-0": "--population", "search-threads-negative": "--threads",
-          "train-holdout-1.5": "--holdout", "train-cutout-negative": "cutout", "train-drop-path-7": "drop_path",
-          "train-grad-clip-negative": "grad_clip", "train-lr-nan": "lr", "train-threads-negative": "--threads",
+          "train-holdout-1.5": "--holdout", "train-cutout-negative": "cutout", "train-drop-path-7": "--drop-path",
+          "train-grad-clip-negative": "--grad-clip", "train-lr-nan": "lr", "train-threads-negative": "--threads",
           "train-epochs-0": "epochs", "label-batch-size-0": "--batch-size", "zoo-input-size-0": "--input-size",
           "unit-max-params": "--max-params", "unit-max-macs-negative": "--max-macs",
           "export-malicious-pickle": "refused", "label-teacher-malicious-pickle": "refused",

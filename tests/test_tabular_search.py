@@ -175,7 +175,7 @@ def test_bad_algorithm_options_are_refused(data, tmp_path, capsys):
                  "--tournament-size", "50", "--population", "10"]) == 2
     assert "--tournament-size: must be in 2..population (10)" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "b"), "--max-evaluations", "0"]) == 2
-    assert "--max-evaluations: must be a positive integer" in capsys.readouterr().err
+    assert "--max-evaluations: must be an integer >= 1, got 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

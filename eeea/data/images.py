@@ -117,15 +117,6 @@ def load_image_folder(path: str | Path, split: str = "train") -> ImageSet:
     raise UserError(f"{path}: expected an image folder or .zip of CLASS/IMAGE files")
 
 
-def check_holdout(holdout: Any) -> float | int:
-    """``holdout`` if it is a fraction in (0, 1) or a whole count >= 1; otherwise one line (``--holdout 1.5``)."""
-    ok = not isinstance(holdout, bool) and isinstance(holdout, (int, float)) and holdout == holdout and (
-        0 < holdout < 1 or (holdout >= 1 and float(holdout).is_integer() and holdout < 2**53))
-    if not ok:
-        raise UserError(f"--holdout: must be a fraction between 0 and 1 or a whole count of images, got {holdout!r}")
-    return int(holdout) if holdout >= 1 else holdout
-
-
 def holdout_split(labels: np.ndarray, holdout: float | int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(train, held-out) indices: a fixed random permutation (``seed``), the held-out part of size ``holdout``
     (a fraction < 1 or a count). The split depends on nothing but the data size and ``seed``."""

@@ -12,11 +12,12 @@ from typing import Any, Mapping
 
 import torch
 
+from ..cli_types import (CPUS, GPUS, POPULATION, PROBABILITY, SEED, WORKERS, Bound, check_count, check_duration,
+                         check_flag, check_mapping, check_path, check_text)
 from ..config import merge
 from ..errors import UserError
 from ..choices import AMP, EEPI_SCOPES as SCOPES
 from ..tasks.base import Task, task_class, task_defaults, task_options
-from ..units import parse_count, parse_duration
 
 DEFAULTS: dict[str, Any] = {
     "task": "ser",  # speech-emotion students on the embedded EmoDB subset; cifar10, cifar100, imagefolder
@@ -83,6 +84,11 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(layer) - known
         if unknown:
             raise UserError(f"unknown search option {sorted(unknown)[0]!r} (known: {', '.join(sorted(known))})")
+        for key in ("task", "space"):
+            check_text(key, layer.get(key))
+        for key in SECTIONS:
+            if layer.get(key) is not None:
+                check_mapping(key, layer[key])
     name = _task_name(layers)
     task = task_class(name)
     config = merge(merge(DEFAULTS, Task.search_defaults), task.search_defaults)
@@ -92,64 +98,93 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
         if layer.get("task") not in (None, name):  # a layer for another task: its task-specific keys do not apply
             layer = {k: v for k, v in layer.items() if k not in ("space", "train", "task_config")}
         config = merge(config, {k: v for k, v in layer.items() if not (k == "space" and v is None)})
+    if config["threads"] is None:
+        config["threads"] = DEFAULTS["threads"]
+    _check_types(config)
     for key, flag in (("max_params", "--max-params"), ("max_macs", "--max-macs")):
         if config[key] is not None:
-            config[key] = parse_count(config[key], flag) or None
+            config[key] = check_count(flag, config[key]) or None
     if config["max_latency"] is not None:
-        config["max_latency"] = parse_duration(config["max_latency"], "--max-latency") or None
+        config["max_latency"] = check_duration("--max-latency", config["max_latency"]) or None
     if config["latency_table"] is not None:
-        config["latency_table"] = str(Path(str(config["latency_table"])).expanduser().resolve())
+        config["latency_table"] = str(Path(config["latency_table"]).expanduser().resolve())
     # --max-latency without --latency-table uses eeea's reference table of the space (the search checks there is one)
     if config["measure_latency"] is not None:
         config["measure_latency"] = bool(config["measure_latency"])
     if config["eepi_scope"] not in SCOPES:
         raise UserError(f"--eepi-scope: {config['eepi_scope']!r} is not one of {', '.join(SCOPES)}")
-    if config["threads"] is None:
-        config["threads"] = DEFAULTS["threads"]
     if not any(layer.get("workers") is not None for layer in layers) and _on_cuda(str(config["device"])):
         config["workers"] = GPU_WORKERS
     if config["amp"] not in AMP:
         raise UserError(f"--amp: {config['amp']!r} is not one of {', '.join(AMP)}")
-    if config["channels_last"] not in (None, True, False):
-        raise UserError(f"channels_last: must be true, false or null (auto), got {config['channels_last']!r}")
-    if not isinstance(config["compile"], bool):
-        raise UserError(f"compile: must be true or false, got {config['compile']!r}")
-    for key in ("population", "generations", "workers", "threads"):
-        value = config[key]
-        minimum = {"generations": 0, "population": 2}.get(key, 1)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise UserError(f"--{key}: must be an integer >= {minimum}, got {value!r}")
     _check_executor(config)
     from .algorithms import ALGORITHMS
 
     if config["algorithm"] not in ALGORITHMS:
         raise UserError(f"--algorithm: {config['algorithm']!r} is not one of {', '.join(ALGORITHMS)}")
-    for key in ("tournament_size", "max_evaluations"):
-        value = config[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise UserError(f"--{key.replace('_', '-')}: must be a positive integer, got {value!r}")
     if config["max_evaluations"] is not None and not any(layer.get("generations") is not None for layer in layers):
         # the evaluation budget alone bounds the run: every algorithm asks >= 1 new genome per round, so this many
         # rounds always reach it (the task's default generations would stop it short, e.g. at 200 of 500)
         config["generations"] = config["max_evaluations"]
     if isinstance(config["objectives"], str):
         config["objectives"] = [o.strip() for o in config["objectives"].split(",") if o.strip()]
+    if config["objectives"] is not None and (not isinstance(config["objectives"], list)
+                                             or not all(isinstance(o, str) for o in config["objectives"])):
+        raise UserError(f"objectives: expected a list of names, got {config['objectives']!r}")
     if config["data"] is not None:
-        config["data"] = str(Path(str(config["data"])).expanduser().resolve())
+        config["data"] = str(Path(config["data"]).expanduser().resolve())
     if config["download"] and not task.downloadable:
         raise UserError(f"--download: task {name} cannot download its data; pass --data")
     if config["task_config"].get("labels") is not None:
-        config["task_config"]["labels"] = str(Path(str(config["task_config"]["labels"])).expanduser().resolve())
+        labels = check_text("--labels", config["task_config"]["labels"])
+        config["task_config"]["labels"] = str(Path(labels).expanduser().resolve())
     config["train"] = task.check_budget(config["train"])
     options = task_options(task)
     unknown = sorted(set(config["task_config"]) - options)
     if unknown:
         raise UserError(f"task {name} has no option {unknown[0]!r} (options: {', '.join(sorted(options))})")
     config["checkpoints"] = bool(config["checkpoints"])
-    for key in ("crossover_prob", "mutation_prob"):
-        if not 0 <= float(config[key]) <= 1:
-            raise UserError(f"{key}: must be a probability in [0, 1], got {config[key]!r}")
     return config
+
+
+#: numbers without a default meaning for None
+REQUIRED = ("seed", "population", "generations", "workers")
+#: config keys that hold a mapping of options
+SECTIONS = ("size", "eval_size", "train", "task_config")
+#: bounded numbers of a search config: key -> (flag, bound); None values mean "the default"
+NUMBERS: dict[str, tuple[str, Bound]] = {
+    "seed": ("--seed", SEED),
+    "population": ("--population", POPULATION),
+    "generations": ("--generations", Bound(integer=True, minimum=0, maximum=10**6)),
+    "workers": ("--workers", WORKERS),
+    "threads": ("--threads", WORKERS),
+    "tournament_size": ("--tournament-size", Bound(integer=True, minimum=1, maximum=10**6)),
+    "max_evaluations": ("--max-evaluations", Bound(integer=True, minimum=1, maximum=10**9)),
+    "cpus_per_candidate": ("--cpus-per-candidate", CPUS),
+    "gpus_per_candidate": ("--gpus-per-candidate", GPUS),
+    "crossover_prob": ("crossover_prob", PROBABILITY),
+    "mutation_prob": ("mutation_prob", PROBABILITY),
+}
+
+
+def _check_types(config: dict[str, Any]) -> None:
+    """Every key of a merged search config has the type and range its flag has: a ``--config`` file can hold
+    anything (``seed: abc``, ``train: 5``), and it is refused here, in one line, before any run directory exists."""
+    for key in SECTIONS:
+        check_mapping(key, config[key])
+    for key in ("task", "space", "device"):
+        check_text(key, config[key], optional=False)
+    for key in ("data", "latency_table"):
+        check_path(key, config[key])
+    for key in ("executor", "ray_address", "algorithm", "eepi_scope", "amp"):
+        check_text(key, config[key])
+    for key in ("download", "compile"):
+        check_flag(key, config[key])
+    for key in ("channels_last", "measure_latency"):
+        check_flag(key, config[key], optional=True)
+    for key, (flag, bound) in NUMBERS.items():
+        if config[key] is not None or key in REQUIRED:
+            bound.check(flag, config[key])
 
 
 def _check_executor(config: dict[str, Any]) -> None:
@@ -160,13 +195,6 @@ def _check_executor(config: dict[str, Any]) -> None:
         raise UserError(f"--executor: {config['executor']!r} is not one of {', '.join(EXECUTORS)}")
     if config["executor"] == "ray":
         import_ray()  # before the run directory is made: without Ray, one line naming the extra
-    for key, low in (("cpus_per_candidate", 0), ("gpus_per_candidate", None)):
-        value = config[key]
-        if value is None and key == "gpus_per_candidate":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value == low:
-            raise UserError(f"--{key.replace('_', '-')}: must be a number {'> 0' if low == 0 else '>= 0'}, "
-                            f"got {value!r}")
 
 
 def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], run: str) -> None:

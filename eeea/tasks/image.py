@@ -17,8 +17,8 @@ from torch import nn
 from ..data.cifar import CIFAR_MEAN, CIFAR_STD, check_cifar, load_cifar
 from ..data.device import DeviceImages
 from ..data.final import ImageData, autoaugment, cifar_data, folder_data
-from ..data.images import (ImageSet, check_holdout, check_image_folder, holdout_split, image_classes,
-                           load_image_folder)
+from ..cli_types import POSITIVE, check_holdout
+from ..data.images import ImageSet, check_image_folder, holdout_split, image_classes, load_image_folder
 from ..errors import UserError
 from .base import Task, Training, register_task
 from .training import TrainConfig, epoch_seed, evaluate_accuracy, make_optimizer, train_epoch
@@ -54,6 +54,8 @@ class ImageClassificationTask(Task):
         limit: int | None = None,
     ) -> None:
         self.data, self.download = data, download
+        # a limit of 0 would read as "no limit" below: refused, like a negative one
+        limit = None if limit is None else POSITIVE.check("--limit", limit)
         self.holdout, self.split_seed, self.limit = check_holdout(holdout), split_seed, limit
         self.autoaugment = False
         self.train_set: Any = None  # DeviceImages, or data.final.FolderImages in a final training

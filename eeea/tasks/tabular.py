@@ -15,8 +15,10 @@ builds no network. Each table is read once per process (cached by path and modif
 from __future__ import annotations
 
 import csv
-import json
+import io
+import math
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..files import MAX_TABLE_BYTES, parse_json, read_text
 from ..genome import Genome
 from ..spaces import OpChoiceSpace, get_space
 from ..spaces.benchmarks import NB201_DATA_SIZES
@@ -49,24 +52,46 @@ def _stamp(path: str | os.PathLike | None, task: str) -> tuple[str, int]:
     return str(p.resolve()), p.stat().st_mtime_ns
 
 
+#: an accuracy column of a NAS-Bench-201 CSV (``cifar10_valid_12ep``, ``cifar10_test_200ep``): top-1 %
+ACCURACY_COLUMN = re.compile(r"_[0-9]+ep$")
+
+
+def _accuracy(value: Any) -> bool:
+    """Whether ``value`` is a top-1 accuracy in % (a finite number in 0..100)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100
+
+
 @lru_cache(maxsize=8)
 def read_nb201_table(path: str, mtime_ns: int = 0) -> dict[str, dict[str, float]]:
-    """``{cell string: {column: value}}`` of a NAS-Bench-201 CSV (numeric columns only; read once per file version)."""
+    """``{cell string: {column: value}}`` of a NAS-Bench-201 CSV (numeric columns only; read once per file version).
+    Every value must be a finite number and every accuracy a % in 0..100: a bad row is refused in one line naming it,
+    never searched on (a NaN accuracy would score every candidate ``diverged``)."""
+    text = read_text(path, "--data", MAX_TABLE_BYTES)
     try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            columns = reader.fieldnames or []
-            if "arch" not in columns:
-                raise UserError(f"{path}: not a NAS-Bench-201 table (no 'arch' column; columns: "
-                                f"{', '.join(columns[:6]) or 'none'})")
-            numeric = [c for c in columns if c not in ("arch", "index")]
-            table = {}
-            for line, row in enumerate(reader, start=2):
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        columns = reader.fieldnames or []
+        if "arch" not in columns:
+            raise UserError(f"{path}: not a NAS-Bench-201 table (no 'arch' column; columns: "
+                            f"{', '.join(columns[:6]) or 'none'})")
+        numeric = [(c, bool(ACCURACY_COLUMN.search(c))) for c in columns if c not in ("arch", "index")]
+        table = {}
+        for line, row in enumerate(reader, start=2):
+            values = {}
+            for c, accuracy in numeric:
+                text_value = row.get(c)
+                if not text_value:
+                    continue
                 try:
-                    table[row["arch"]] = {c: float(row[c]) for c in numeric if row.get(c) not in (None, "")}
+                    value = float(text_value)
                 except ValueError:
-                    raise UserError(f"{path}:{line}: a value is not a number") from None
-    except (UnicodeDecodeError, csv.Error) as e:
+                    value = math.nan
+                if not (0 <= value <= 100 if accuracy else math.isfinite(value)):
+                    what = "an accuracy in % (0..100)" if accuracy else "a finite number"
+                    raise UserError(f"{path}:{line}: row {row.get('arch') or '?'}: {c} {text_value[:40]!r} is not "
+                                    f"{what}; fix or remove the row")
+                values[c] = value
+            table[row["arch"]] = values
+    except csv.Error as e:
         raise UserError(f"{path}: not a CSV table ({e})") from None
     if not table:
         raise UserError(f"{path}: the NAS-Bench-201 table has no rows")
@@ -75,17 +100,31 @@ def read_nb201_table(path: str, mtime_ns: int = 0) -> dict[str, dict[str, float]
 
 @lru_cache(maxsize=8)
 def read_macro_table(path: str, mtime_ns: int = 0) -> dict[str, dict[str, Any]]:
-    """``{8-digit key: record}`` of NAS-Bench-Macro's JSON file (read once per file version)."""
+    """``{8-digit key: record}`` of NAS-Bench-Macro's JSON file (read once per file version); every record's
+    accuracies are checked (a % in 0..100; params, flops and std finite and >= 0): a bad record is one line naming it."""
+    where = f"{path}: not NAS-Bench-Macro's JSON file"
+    text = read_text(path, "--data", MAX_TABLE_BYTES)
     try:
-        table = json.loads(Path(path).read_text())
-    except (UnicodeDecodeError, ValueError) as e:
-        raise UserError(f"{path}: not NAS-Bench-Macro's JSON file ({str(e).splitlines()[0]})") from None
+        table = parse_json(text, path, finite=True)
+    except UserError as e:
+        raise UserError(f"{where} ({str(e).split(': ', 1)[-1]})") from None
     if not isinstance(table, dict) or not table:
-        raise UserError(f"{path}: not NAS-Bench-Macro's JSON file (expected a mapping of 8-digit keys)")
-    key, record = next(iter(table.items()))
-    missing = [f for f in ("test_acc", "mean_acc") if not isinstance(record, dict) or f not in record]
-    if missing:
-        raise UserError(f"{path}: not NAS-Bench-Macro's JSON file (record {key!r} lacks {missing[0]!r})")
+        raise UserError(f"{where} (expected a mapping of 8-digit keys)")
+    for key, record in table.items():
+        if not isinstance(record, dict):
+            raise UserError(f"{path}: record {key!r} is not a mapping of figures; fix or remove it")
+        runs = record.get("test_acc")
+        checks = {"mean_acc": _accuracy(record.get("mean_acc")),
+                  "test_acc": isinstance(runs, list) and bool(runs) and all(_accuracy(a) for a in runs)}
+        for field in ("std", "params", "flops"):
+            value = record.get(field, 0)
+            checks[field] = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        bad = next((f for f, ok in checks.items() if not ok), None)
+        if bad:
+            what = {"mean_acc": "an accuracy in % (0..100)", "test_acc": "a list of accuracies in % (0..100)"}.get(
+                bad, "a number >= 0")
+            raise UserError(f"{path}: record {key!r}: {bad} {str(record.get(bad))[:40]!r} is not {what}; fix or "
+                            f"remove the record")
     return table
 
 
@@ -138,6 +177,22 @@ class TabularTask(Task):
             yield genome, self.lookup(genome)
 
 
+@lru_cache(maxsize=8)
+def nb201_rows(path: str, mtime_ns: int, dataset: str) -> dict[str, dict[str, float]]:
+    """The table of :func:`read_nb201_table` once every row is checked to hold ``dataset``'s accuracies."""
+    table = read_nb201_table(path, mtime_ns)
+    wanted = (f"{dataset}_valid_12ep", f"{dataset}_test_12ep")
+    row = next(iter(table.values()))
+    for column in wanted:
+        if column not in row:
+            raise UserError(f"{path}: no column {column!r} (dataset {dataset}; columns: {', '.join(row)})")
+    for arch, row in table.items():
+        missing = next((c for c in wanted if c not in row), None)
+        if missing:
+            raise UserError(f"{path}: row {arch}: no {missing} value; fix or remove the row")
+    return table
+
+
 @register_task("nb201")
 class NB201Task(TabularTask):
     """NAS-Bench-201: search on the 12-epoch validation error of ``dataset``; test accuracies reported."""
@@ -161,14 +216,7 @@ class NB201Task(TabularTask):
         return dict(NB201_DATA_SIZES[self.dataset])
 
     def table(self) -> dict[str, dict[str, float]]:
-        path, stamp = _stamp(self.data, "nb201")
-        table = read_nb201_table(path, stamp)
-        row = next(iter(table.values()))
-        for column in (f"{self.dataset}_valid_12ep", f"{self.dataset}_test_12ep"):
-            if column not in row:
-                raise UserError(f"{path}: no column {column!r} (dataset {self.dataset}; columns: "
-                                f"{', '.join(row)})")
-        return table
+        return nb201_rows(*_stamp(self.data, "nb201"), self.dataset)
 
     def scores(self, row: dict[str, Any]) -> dict[str, float]:
         valid = row[f"{self.dataset}_valid_12ep"] / 100

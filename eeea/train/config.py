@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 
+from ..cli_types import SEED, check_flag, check_holdout, check_mapping, check_path, check_text
 from ..config import load_config_file, merge
 from ..errors import UserError
 from ..files import package_dir
@@ -90,25 +91,23 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     _check_layer(file_layer, f"--config {config_file}")
     _check_layer(flags, "flags")
     head = merge(merge(DEFAULTS, file_layer), flags)  # which recipe and dataset are asked for
-    dataset = str(head["dataset"])
+    dataset = check_text("dataset", head["dataset"], optional=False)
     task = _trainable_task(dataset)
-    recipe_path = recipe_file(str(head["recipe"]), dataset)
+    recipe_path = recipe_file(check_text("recipe", head["recipe"], optional=False), dataset)
     recipe_layer = load_config_file(recipe_path, "recipe")
     _check_layer(recipe_layer, f"recipe {recipe_path.name}")
     config = merge(merge(merge(DEFAULTS, recipe_layer), file_layer), flags)
+    _check_types(config)
     if not config["arch"]:
         raise UserError("--arch is required (a zoo name, genome file or genome text)")
     for key in ("data", "test_data", "labels"):
         if config[key] is not None:
-            config[key] = str(Path(str(config[key])).expanduser().resolve())
+            config[key] = str(Path(config[key]).expanduser().resolve())
     if config["amp"] not in AMP:
         raise UserError(f"--amp: {config['amp']!r} is not one of {', '.join(AMP)}")
-    for key in ("size", "train", "task"):
-        if not isinstance(config[key], Mapping):
-            raise UserError(f"{key}: expected a mapping of options, got {config[key]!r}")
     options = task_options(task) | final_inputs(task)
     for key in TASK_INPUTS:
-        if config[key] not in (None, False) and key not in options:
+        if _given(config[key]) and key not in options:
             raise UserError(f"--{key.replace('_', '-')} does not apply to task {dataset}")
     unknown = sorted(set(config["task"]) - (task_options(task) - set(TASK_INPUTS)))
     if unknown:
@@ -123,18 +122,36 @@ def resolve_train_config(config_file: str | None, flags: Mapping[str, Any]) -> d
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
         raise UserError(f"--max-steps: must be a positive integer, got {max_steps!r}")
     config["train"] = {**task.check_budget(train), "max_steps": max_steps}
-    if config["threads"] is not None:
-        check_number("--threads", config["threads"], integer=True, minimum=1)
-    if not isinstance(config["seed"], int) or isinstance(config["seed"], bool):
-        raise UserError(f"--seed: must be an integer, got {config['seed']!r}")
     return config
+
+
+def _given(value: Any) -> bool:
+    """Whether a task input was set (``holdout: 0`` is set, and refused by its check, not dropped as false)."""
+    return value is not None and value is not False
+
+
+def _check_types(config: dict[str, Any]) -> None:
+    """Every key of a merged training config has the type its flag has (a ``--config`` file can hold anything)."""
+    check_text("device", config["device"], optional=False)
+    for key in ("arch", "data", "test_data", "labels"):
+        check_path(key, config[key])
+    for key in ("download", "autoaugment", "compile"):
+        check_flag(key, config[key])
+    check_flag("channels_last", config["channels_last"], optional=True)
+    for key in ("size", "train", "task"):
+        check_mapping(key, config[key])
+    SEED.check("--seed", config["seed"])
+    if config["threads"] is not None:
+        check_number("--threads", config["threads"], integer=True, minimum=1, maximum=4096)
+    if config["holdout"] is not None:
+        check_holdout(config["holdout"])
 
 
 def make_task(config: Mapping[str, Any]) -> tuple[Task, dict[str, Any]]:
     """The task a resolved training config trains on (with its data and options) and the inputs of its final
     training (keywords of ``prepare_final``)."""
     cls = task_class(str(config["dataset"]))
-    given = {k: config[k] for k in TASK_INPUTS if config[k] not in (None, False)}
+    given = {k: config[k] for k in TASK_INPUTS if _given(config[k])}
     options, final = task_options(cls), final_inputs(cls)
     data = {"data": config["data"]} if config["data"] is not None else {}
     task = get_task(str(config["dataset"]), **data, **{k: v for k, v in given.items() if k in options},
