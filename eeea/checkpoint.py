@@ -18,7 +18,7 @@ from torch import nn
 from .errors import UserError
 from .files import read_mapping
 from .genome import Genome
-from .rundir import atomic_write
+from .rundir import atomic_write, atomic_write_text
 
 GENOME_FILE = "genome.yaml"
 WEIGHTS_FILE = "weights.pt"
@@ -39,7 +39,7 @@ def save_checkpoint(path: str | Path, genome: Genome, model: nn.Module, size: Ma
     # weights first, each file atomically: a failure (a full disk) leaves no truncated weights.pt behind, and a
     # directory is a checkpoint only once its genome.yaml is there too
     atomic_write(path / WEIGHTS_FILE, lambda tmp: _save_state_dict(model, tmp))
-    atomic_write(path / GENOME_FILE, lambda tmp: genome.save(tmp, meta={**(meta or {}), "size": dict(size)}))
+    atomic_write_text(path / GENOME_FILE, genome.file_text(meta={**(meta or {}), "size": dict(size)}))
     return path
 
 
@@ -59,12 +59,16 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
         raise UserError(f"{path} is not a checkpoint (a directory with {GENOME_FILE} and {WEIGHTS_FILE})")
     genome = Genome.load(path / GENOME_FILE)
     meta = read_mapping(path / GENOME_FILE, "checkpoint genome").get("meta") or {}
+    if not isinstance(meta, dict):
+        raise UserError(f"{path / GENOME_FILE}: meta must be a mapping (size, task, figures)")
     size = meta.get("size") or {}
     if not isinstance(size, dict):
         raise UserError(f"{path / GENOME_FILE}: meta.size must be a mapping of size options")
     size = dict(size)
     space = get_space(genome.space)
-    model = space.build(space.validate(genome), **size)
+    genome = space.validate(genome)
+    space.check_memory(genome, **size)  # a size the file claims is checked before anything is allocated
+    model = space.build(genome, **size)
     try:
         with warnings.catch_warnings():  # torch's notes on a foreign pickle: the refusal below says it in one line
             warnings.simplefilter("ignore")
@@ -74,5 +78,6 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
         raise UserError(f"{path / WEIGHTS_FILE}: not a plain state dict of tensors; refused without running any of "
                         "it (a damaged file, or a pickle that could run code)") from None
     except (RuntimeError, OSError, ValueError, EOFError) as e:
-        raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome ({str(e).splitlines()[0]})") from None
+        detail = (str(e).splitlines() or [f"{type(e).__name__}: empty or cut short"])[0][:200]
+        raise UserError(f"{path / WEIGHTS_FILE}: weights do not fit the genome ({detail})") from None
     return genome, size, model.eval()

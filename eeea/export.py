@@ -47,6 +47,7 @@ from .choices import EXPORT_FORMATS as FORMATS, QUANTIZATIONS
 from .errors import UserError
 from .genome import Genome
 from .metrics import DIMENSIONS
+from .outputs import check_output_file
 
 OPSET = 17
 #: int8 audio models: least mean CCC between the int8 file's and torch's outputs on the held-out clips
@@ -310,6 +311,7 @@ def load_exportable(arch: str | Path, key: str | None = None, **size: Any) -> Ex
     genome, default = resolve(arch)
     space = get_space(genome.space)
     full = space.size(**{**default, **size})
+    space.check_memory(genome, **full)
     return Exportable(space.build(genome, **full).eval(), genome, full, False)
 
 
@@ -372,15 +374,29 @@ def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: s
     timings and why the method was kept). ``quantization`` (int8): ``auto`` keeps the fastest method that passes the
     check, ``static`` / ``dynamic`` that method (:func:`pick_int8`); ``timer`` times the files (anything with
     ``onnx_us(path, x)`` and ``describe()``; default :class:`~eeea.latency.Timer`, onnxruntime with one thread)."""
+    from .rundir import atomic_write
+
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if quantization not in QUANTIZATIONS:
         raise UserError(f"--quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}")
     out = Path(out)
-    if out.exists() and not force:
-        raise UserError(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        raise UserError(f"{out.parent} is not a directory")
+    check_output_file(out, force)
+    # written and checked in a folder of its own, then put in place in one step: a failed check or a kill never
+    # leaves a half-written file at ``out``, nor costs the file a --force would have replaced
+    with tempfile.TemporaryDirectory(prefix="eeea-export-") as staging:
+        report = _export_to(model, input_shape, Path(staging) / out.name, fmt, inputs, interface, metadata,
+                            quantization, timer)
+        check_output_file(out, force)  # still writable after the work (another process may have made the file)
+        atomic_write(out, lambda tmp: shutil.copyfile(report.path, tmp))
+    report.path = out
+    return report
+
+
+def _export_to(model: nn.Module, input_shape: Sequence[int], out: Path, fmt: str,
+               inputs: tuple[list[np.ndarray], list[np.ndarray]] | None, interface: Interface | None,
+               metadata: Mapping[str, str] | None, quantization: str, timer: Any) -> ExportReport:
+    """:func:`export` into ``out``, a path of a fresh folder."""
     model = model.eval().cpu()
     calibration, check = inputs or check_inputs(input_shape, mean=interface.mean if interface else CIFAR_MEAN,
                                                 std=interface.std if interface else CIFAR_STD)

@@ -104,16 +104,20 @@ class Genome:
             raise GenomeError(f"{source}: unknown field {sorted(unknown)[0]!r}")
         return cls(str(d["space"]), dict(d["arch"]), d.get("name"))
 
-    def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> Path:
-        """Write a YAML (or, for ``.json``, JSON) genome file."""
-        path = Path(path)
+    def file_text(self, meta: Mapping[str, Any] | None = None, as_json: bool = False) -> str:
+        """The genome file's text: YAML, or JSON with ``as_json``; ``meta`` holds facts about it (objectives)."""
         d = self.to_dict()
         if meta:
             d["meta"] = {k: _plain(v) for k, v in meta.items()}
-        if path.suffix == ".json":
-            path.write_text(json.dumps(d, indent=2) + "\n")
-        else:
-            path.write_text(_dump_yaml(d))
+        return json.dumps(d, indent=2) + "\n" if as_json else _dump_yaml(d)
+
+    def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> Path:
+        """Write a YAML (or, for ``.json``, JSON) genome file, atomically (a uniquely named temporary file beside it,
+        renamed over it once complete)."""
+        from .rundir import atomic_write_text
+
+        path = Path(path)
+        atomic_write_text(path, self.file_text(meta, as_json=path.suffix == ".json"))
         return path
 
     @classmethod

@@ -253,18 +253,17 @@ class LatencyTable:
                 "calibration": self.calibration, "entries": entries}
 
     def save(self, path: str | Path, force: bool = False) -> None:
+        """Write the table to ``path`` (JSON), atomically through a uniquely named temporary file beside it: an
+        existing file is replaced only with ``force``, and only once the new one is complete."""
+        from .rundir import atomic_write_text, check_output_file
+
         path = Path(path)
-        if path.exists() and not force:
-            raise UserError(f"{path} exists; pass --force to overwrite it")
-        if not path.parent.is_dir():
-            raise UserError(f"{path.parent} is not a directory")
-        tmp = path.with_name(path.name + ".tmp")
+        check_output_file(path, force, "--out")
         data = self.to_dict()
         entries = data.pop("entries")
         head = json.dumps(data, indent=1)[:-2]  # one entry per line: readable and diffable
         lines = ",\n  ".join(json.dumps(e, separators=(",", ":")) for e in entries)
-        tmp.write_text(f'{head},\n "entries": [\n  {lines}\n ]\n}}\n')
-        tmp.replace(path)
+        atomic_write_text(path, f'{head},\n "entries": [\n  {lines}\n ]\n}}\n')
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<table>") -> "LatencyTable":
@@ -291,8 +290,8 @@ class LatencyTable:
                          for k, d in (("scale", 1.0), ("offset_us", 0.0), ("per_module_us", 0.0),
                                       ("per_handoff_element_us", 0.0))},
                         list(data.get("calibration", [])), source, frozenset(blocked))
-        except (AttributeError, KeyError, TypeError, ValueError) as e:
-            detail = f"missing {e}" if isinstance(e, KeyError) else str(e)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as e:
+            detail = f"missing {e}" if isinstance(e, KeyError) else str(e)[:120]
             raise UserError(f"{source}: not a valid latency table ({detail})") from None
         if table.runtime not in RUNTIMES:
             raise UserError(f"{source}: unknown runtime {table.runtime!r} (known: {', '.join(RUNTIMES)})")
@@ -311,14 +310,12 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: str | Path) -> "LatencyTable":
+        from .files import read_json
+
         path = Path(path)
         if not path.is_file():
             raise UserError(f"latency table {path} does not exist")
-        try:
-            data = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise UserError(f"{path}: corrupt latency table (not JSON: {str(e).splitlines()[0]})") from None
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(read_json(path, "latency table", finite=True), str(path))
 
 
 # tables shipped with eeea -------------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ atomic writes, the resolved ``config.yaml``, ``state.json`` and ``log.txt``.
 Each verb subclasses :class:`RunDir` and names the files it writes (``files``) and those whose presence means the run
 has produced results (``progress``). Rules, shared by every verb:
 
-* ``.eeea-run`` (the manifest) marks a directory eeea made and holds the hash of the resolved config; ``--force``
-  removes only the verb's files, and only in a directory with a manifest (never a folder eeea did not create);
+* ``.eeea-run`` (the manifest) marks a directory eeea made and holds the hash of the resolved config;
+* ``.eeea-files`` (the ledger, :mod:`eeea.ledger`) records every file eeea wrote there: eeea deletes or overwrites only
+  those, unchanged since; ``--force`` removes exactly them, and refuses, naming them, when the verb's files or folders
+  hold anything else (a file the user added, an eeea file the user changed): nothing is moved or lost;
 * a directory eeea made whose run never produced results (a failed start) is reused without ``--force``;
 * ``.eeea-lock`` is locked (``flock``) by the process using the run: a second one is refused, naming the holder's pid;
 * ``config.yaml`` edited by hand since the run started (its hash differs from the manifest's) is refused on resume.
@@ -27,6 +29,8 @@ import yaml
 
 from .config import read_yaml_mapping
 from .errors import UserError
+from .ledger import LEDGER, Ledger
+from .outputs import check_output_dir, check_output_file, missing_folders, why_not_writable, writable
 
 CONFIG, STATE, LOG = "config.yaml", "state.json", "log.txt"
 MANIFEST, LOCK = ".eeea-run", ".eeea-lock"
@@ -146,6 +150,29 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def _listed(names: list[str], most: int = 3) -> str:
+    """``a, b and c`` / ``a, b, c and 4 more``: the files a refusal names."""
+    shown = names[:most]
+    more = len(names) - len(shown)
+    if more:
+        return ", ".join(shown) + f" and {more} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+class _RunLogHandler(logging.Handler):
+    """Appends a run's log lines to its log.txt through the ledger (so eeea knows the lines are its own)."""
+
+    def __init__(self, run: "RunDir") -> None:
+        super().__init__()
+        self.run = run
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.run.ledger.append(LOG, (self.format(record) + "\n").encode())
+        except Exception:  # a log line must never stop a run (a full disk stops it at the archive instead)
+            self.handleError(record)
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
     """SHA-256 of a config's canonical JSON form (key order and YAML formatting do not matter)."""
     return hashlib.sha256(json.dumps(dict(config), sort_keys=True, default=str).encode()).hexdigest()
@@ -159,18 +186,26 @@ class RunDir:
     files: ClassVar[tuple[str, ...]] = (CONFIG, STATE, LOG)
     #: files whose presence means the run has produced results (without them, a failed start: reusable)
     progress: ClassVar[tuple[str, ...]] = (STATE,)
+    #: files the verb only appends to (a resume adds lines, whoever wrote the ones before)
+    appended: ClassVar[tuple[str, ...]] = (LOG,)
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock_fd: int | None = None
+        self.ledger = Ledger(self.path)
+        #: folders :meth:`create` made (the run's and any missing parent): a failed start removes them again
+        self.created: list[Path] = []
 
     # creation / opening --------------------------------------------------------------------------------------------
     @classmethod
     def check_new(cls, path: str | Path, force: bool = False) -> None:
-        """Refuse, before anything is written, a ``path`` that :meth:`create` would refuse."""
+        """Refuse, before anything is written, a ``path`` that :meth:`create` would refuse: a file, a folder that
+        cannot be written, a non-empty folder eeea did not make, a started run without ``force``, or a run folder
+        whose files include some that are not eeea's (named)."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise UserError(f"{path} exists and is not a directory")
+        check_output_dir(path)
         if not path.is_dir() or not any(p.name != LOCK for p in path.iterdir()):
             return
         if not (path / MANIFEST).is_file():
@@ -180,31 +215,44 @@ class RunDir:
             raise UserError(f"{path} is not empty; pick an empty or new --out")
         if not force and any((path / name).exists() for name in cls.progress):
             raise UserError(f"{path} is not empty; pass --resume {path} to continue it or --force to start over")
+        cls(path).manifest()  # a damaged manifest is one line
+        foreign = Ledger(path).foreign(cls.files)
+        if foreign:
+            legacy = "" if (path / LEDGER).is_file() else " (this run predates eeea's record of its files)"
+            them = "it" if len(foreign) == 1 else "them"
+            raise UserError(f"{path}: {_listed(foreign)}: not written by eeea, or changed since{legacy}; eeea "
+                            f"removes only its own files: move {them} out of {path}, then run again")
 
     @classmethod
     def create(cls, path: str | Path, config: Mapping[str, Any], force: bool = False) -> "RunDir":
         """A fresh run directory, locked. A non-empty folder is refused unless eeea made it and either ``force`` or
-        its run never started; then only the verb's ``files`` are removed."""
+        its run never started; then exactly the files eeea recorded writing are removed (see :meth:`check_new`)."""
         cls.check_new(path, force)
         run = cls(path)
+        run.created = missing_folders(run.path)
         run.path.mkdir(parents=True, exist_ok=True)
         run.lock()
         cls.check_new(path, force)  # again under the lock: another process may have started it meanwhile
-        for name in cls.files:
-            target = run.path / name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
+        run.ledger.remove_owned()
         run.write_config(config)
         return run
 
     @classmethod
     def open(cls, path: str | Path) -> "RunDir":
-        """An existing run, locked (for ``--resume``)."""
+        """An existing run, locked (for ``--resume``): a folder eeea cannot write is refused before anything else."""
         run = cls.read(path)
+        if not writable(run.path):
+            raise UserError(f"--resume {run.path}: cannot write in it ({why_not_writable(run.path)}); a resumed run "
+                            f"writes its results there")
         run.lock()
+        if not run.ledger.exists() and (run.path / MANIFEST).is_file():
+            for name in run.legacy_files():  # a run of an eeea that kept no record: its own files are taken as such
+                run.ledger.record(name)
         return run
+
+    def legacy_files(self) -> list[str]:
+        """The files of a run made before eeea recorded its files that follow eeea's own names (adopted on resume)."""
+        return [name for name in self.files if (self.path / name).is_file() and not (self.path / name).is_symlink()]
 
     @classmethod
     def read(cls, path: str | Path) -> "RunDir":
@@ -223,7 +271,12 @@ class RunDir:
         _HELD_KIND[str(self.path.resolve())] = type(self)
 
     def unlock(self) -> None:
-        """Release the lock (closing the descriptor releases the flock)."""
+        """Release the lock (closing the descriptor releases the flock), after compacting the ledger."""
+        if str((self.path / LOCK).resolve()) in _HELD and self.ledger.exists():
+            try:
+                self.ledger.compact()
+            except OSError:
+                pass  # a full disk: the ledger keeps its (longer) form
         release_lock(self.path / LOCK)
         _HELD_KIND.pop(str(self.path.resolve()), None)
         self._lock_fd = None
@@ -234,7 +287,7 @@ class RunDir:
         manifest = {"format": "eeea-run", "kind": type(self).__name__, "files": list(self.files),
                     "config_sha256": config_hash(config)}
         atomic_write_text(self.path / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-        atomic_write_text(self.path / CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
+        self.write_text(CONFIG, yaml.safe_dump(dict(config), sort_keys=False))
 
     def config(self) -> dict[str, Any]:
         """The resolved config; refused when config.yaml was edited since eeea wrote it."""
@@ -254,12 +307,14 @@ class RunDir:
         if not path.is_file():
             return {}
         data = parse_json(read_text(path), str(path))
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict) or data.get("format") != "eeea-run":
+            raise UserError(f"{path}: not eeea's run manifest (damaged?); eeea will not trust this run directory")
+        return data
 
     # state ---------------------------------------------------------------------------------------------------------
     def write_state(self, state: Mapping[str, Any]) -> None:
         """Atomically replace state.json (write a temporary file, then rename)."""
-        atomic_write_text(self.path / STATE, json.dumps(dict(state), indent=2, sort_keys=True) + "\n")
+        self.write_text(STATE, json.dumps(dict(state), indent=2, sort_keys=True) + "\n")
 
     def read_state(self) -> dict[str, Any]:
         path = self.path / STATE
@@ -274,12 +329,12 @@ class RunDir:
 
     # log -----------------------------------------------------------------------------------------------------------
     def logger(self) -> logging.Logger:
-        """A logger writing to log.txt (appending on resume)."""
+        """A logger writing to log.txt (appending on resume; each line recorded in the ledger)."""
         log = logging.getLogger(f"eeea.run.{self.path.resolve()}")
         log.setLevel(logging.INFO)
         log.propagate = False
         if not log.handlers:
-            handler = logging.FileHandler(self.path / LOG, encoding="utf-8")
+            handler = _RunLogHandler(self)
             handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
             log.addHandler(handler)
         return log
@@ -295,10 +350,51 @@ class RunDir:
         import time
 
         try:
-            with open(self.path / LOG, "a", encoding="utf-8") as f:
-                f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+            self.ledger.append(LOG, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n".encode())
         except OSError:
             pass
+
+    # files ---------------------------------------------------------------------------------------------------------
+    def check_replaceable(self, *names: str) -> None:
+        """Refuse (one line naming them) to overwrite files under the run that exist but are not eeea's own."""
+        foreign = [n for n in names if (self.path / n).exists() and not self.ledger.owns(n)]
+        if foreign:
+            them = "it" if len(foreign) == 1 else "them"
+            raise UserError(f"{self.path}: {_listed(foreign)}: not written by eeea, or changed since; eeea does not "
+                            f"overwrite a file of yours: move {them} out of {self.path}, then run again")
+
+    def write_file(self, name: str, write: Callable[[Path], None]) -> Path:
+        """Write ``name`` (relative to the run) atomically with ``write`` (see :func:`atomic_write`) and record it;
+        a file of the user's in its place is refused, not overwritten."""
+        self.check_replaceable(name)
+        path = self.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, write)
+        self.ledger.record(name)
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        return self.write_file(name, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def check_resumable(self) -> None:
+        """Before a resume writes a byte: every file of the verb it will replace is eeea's own (appended files, the
+        log and an archive, take new lines whoever changed them)."""
+        self.check_replaceable(*(n for n in self.files if n not in self.appended and (self.path / n).is_file()))
+
+    def discard(self) -> None:
+        """Undo a start that failed before producing anything: remove the files eeea wrote, its manifest, ledger and
+        lock, and the folders :meth:`create` made if they are empty now."""
+        self.close_logger()
+        self.ledger.remove_owned()
+        for name in (MANIFEST, LEDGER):
+            (self.path / name).unlink(missing_ok=True)
+        _HELD_KIND.pop(str(self.path.resolve()), None)
+        release_lock(self.path / LOCK, remove=True)
+        for folder in self.created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def saved_summary(self) -> str:
         """What an interrupted run has kept, in words (a verb may say more)."""

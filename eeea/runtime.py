@@ -1,6 +1,7 @@
 """Where and how torch runs: the device (``auto``, ``cpu``, ``cuda[:N]``) and the number of CPU threads."""
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -106,3 +107,40 @@ def release_memory(device: torch.device | None = None) -> None:
     trim_heap()
     if device is not None and device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def available_memory() -> int:
+    """Bytes of memory this process may still take: the kernel's estimate of available memory (``MemAvailable``),
+    capped by the cgroup's limit (a container), or the free pages where neither is known."""
+    available = None
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return 1 << 62  # unknown: no refusal on that ground
+    try:
+        limit = open("/sys/fs/cgroup/memory.max", encoding="ascii").read().strip()
+        used = int(open("/sys/fs/cgroup/memory.current", encoding="ascii").read().strip())
+        if limit != "max":
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(available, 0)
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Refuse (one line) a request for ``nbytes`` of memory that this machine does not have, before allocating it:
+    a size like ``--channels 100000000`` is a line, not a minute of swapping and a traceback."""
+    available = available_memory()
+    if nbytes > available:
+        from .units import format_count
+
+        raise UserError(f"{what} needs at least {format_count(nbytes)}B of memory; {format_count(available)}B are "
+                        f"available here: pick a smaller size")

@@ -87,8 +87,8 @@ def test_force_refuses_a_directory_eeea_did_not_make(tmp_path):
 
 def test_force_removes_only_what_eeea_wrote(tmp_path):
     run = SearchRun.create(tmp_path / "run", {"seed": 0})
-    (run.path / "archive.jsonl").write_text('{"key": "a"}\n')
-    (run.path / "notes.txt").write_text("mine\n")
+    run.append({"key": "a", "status": "ok", "genome": "g", "objectives": {}})
+    (run.path / "notes.txt").write_text("mine\n")  # beside the run's files: neither removed nor in the way
     run.unlock()
     with pytest.raises(UserError, match="--resume"):
         SearchRun.create(run.path, {"seed": 1})
@@ -113,12 +113,16 @@ def test_failed_train_start_leaves_nothing(tmp_path, capsys):
 def test_a_config_edited_since_the_start_is_refused_on_resume(tmp_path, capsys):
     run = TrainRun.create(tmp_path / "run", {"arch": "eeea_c", "seed": 0})
     run.unlock()
-    config = yaml.safe_load((run.path / CONFIG).read_text())
+    original = (run.path / CONFIG).read_text()
+    config = yaml.safe_load(original)
     (run.path / CONFIG).write_text(yaml.safe_dump({**config, "seed": 7}))
     assert main(["train", "--resume", str(run.path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "changed since the run started" in err
-    # eeea's own rewrite (a resume changing a resume-free key) keeps the hash in step
+    # eeea's own rewrite (a resume changing a resume-free key) keeps the hash in step; it never overwrites the edit
+    with pytest.raises(UserError, match="not written by eeea, or changed since"):
+        run.write_config({**config, "seed": 0, "threads": 2})
+    (run.path / CONFIG).write_text(original)  # restored: eeea's own file again (same content)
     run.write_config({**config, "seed": 0, "threads": 2})
     assert run.config()["threads"] == 2
 

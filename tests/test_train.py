@@ -45,7 +45,8 @@ def test_run_directory_holds_every_output(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *NET]) == 0  # the embedded CIFAR-10 subset
     assert {p.name for p in run.iterdir()} == {"config.yaml", "checkpoint.pt", "metrics.csv", "metrics.jsonl",
-                                               "model", "result.json", "log.txt", ".eeea-run", ".eeea-lock"}
+                                               "model", "result.json", "log.txt", ".eeea-run", ".eeea-lock",
+                                               ".eeea-files"}
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["train"]["epochs"] == 3 and config["size"] == {"channels": 4, "layers": 3, "auxiliary": True}
     assert config["train"]["lr"] == 0.05 and config["recipe"] == "fast"  # the fast recipe under the flags

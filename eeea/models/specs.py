@@ -14,6 +14,7 @@ or runs a forward pass. A kind registered without a formula falls back to buildi
 """
 from __future__ import annotations
 
+import math
 import warnings
 from functools import lru_cache
 from typing import Any, Callable, Iterable
@@ -98,8 +99,14 @@ def profile_macs(model: nn.Module, example: torch.Tensor) -> int:
 
 @lru_cache(maxsize=None)
 def spec_params(spec: tuple) -> int:
-    """Parameters of the module a spec describes (built once per distinct spec)."""
-    return sum(p.numel() for p in build_module(spec).parameters())
+    """Parameters of the module a spec describes (built once per distinct spec, on the meta device: counting never
+    allocates weights, so the count of a network too large to build is still exact)."""
+    try:
+        with torch.device("meta"):
+            module = build_module(spec)
+    except (RuntimeError, NotImplementedError):  # a module computing constants as it is built (a mel filterbank)
+        module = build_module(spec)
+    return sum(p.numel() for p in module.parameters())
 
 
 @lru_cache(maxsize=None)
@@ -115,6 +122,9 @@ def spec_macs(spec: tuple, in_shape: Shape) -> tuple[int, Shape]:
 
 def profiled_spec_macs(spec: tuple, in_shape: Shape) -> tuple[int, Shape]:
     """:func:`spec_macs` measured by building the module and profiling it with thop (the reference of the formulas)."""
+    from ..runtime import check_memory
+
+    check_memory(4 * (spec_params(spec) + math.prod(in_shape)) * 3, f"profiling module {spec[0]} on {in_shape}")
     module = build_module(spec).eval()
     x = torch.zeros(1, *in_shape)
     macs = profile_macs(module, x)

@@ -25,8 +25,10 @@ from ..report import SearchReport
 from ..spaces import get_space
 from ..tasks import get_task
 from ..units import format_fields, format_number
+from ..outputs import missing_folders
 from ..rundir import check_code_task
-from .archive import SearchRun
+from ..runtime import resolve_device
+from .archive import ARCHIVE, SearchRun
 from .config import check_resume, resolve_config
 from .algorithms import make_algorithm
 from .eepi import EEPI, BudgetRepair
@@ -103,6 +105,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         kind = "raw audio" if task.input_rank == 1 else "images"
         raise UserError(f"space {space.name} does not take {kind}, the input of task {config['task']}; pick another "
                         f"--space (or leave it out for the task's default)")
+    space.check_memory(space.random_genome(np.random.default_rng(0)), **train_size)  # --channels 100000000: a line
     table, table_notes = latency_table(config, space, eval_size)
     objectives = _objectives(config, task.objective, table)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
@@ -112,9 +115,27 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     notes = task.check_data()  # unusable data stops the run here, before any training
     say(f"data: checked in {time.perf_counter() - checking:.1f}s", quiet)
 
-    run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
+    problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
+    duplicates = KeyDuplicates(space)
+    repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else None
+    algorithm, generations = make_algorithm(config["algorithm"], problem, eepi, duplicates, repair,
+                                            {**config, "objectives": objectives})
+    predicted = getattr(algorithm, "predicted", {})  # genome key -> predicted task objective (predictive search)
+    if getattr(algorithm, "screens_proposals", False):
+        repair = None  # it screens every proposal itself (EE-PI's draws and rejections count them): no repair stats
+    limit = config["max_evaluations"]  # distinct evaluations; None: the rounds alone bound the run
+    resolve_device(str(config["device"]))  # --device tpu is one line before the run directory exists
+
+    if resume:  # the whole run is checked before a byte of it is written
+        run = SearchRun.open(out)
+        run.read_state()
+        cache = {r["key"]: r for r in run.read_archive(space, objectives, checkpoints=True)}
+        run.check_resumable()
+        if run.config() != dict(config):  # only resume-free keys changed (workers, device, generations)
+            run.write_config(config)
+    else:
+        run, cache = SearchRun.create(out, config, force), {}
     log = run.logger()
-    cache = {r["key"]: r for r in run.read_archive()}
     first = (f"{'resume' if resume else 'start'}: {config['task']} on space {space.name}, seed {config['seed']}, "
              f"{len(cache)} archived evaluations, budget {eepi.describe_budget()}")
     log.info(first)
@@ -126,16 +147,6 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             tqdm.write(line)
     report = SearchReport(run, config, log, resumed=resume, evaluations=len(cache), notes=[*notes, *table_notes],
                           latency_table=table)
-
-    problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
-    duplicates = KeyDuplicates(space)
-    repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else None
-    algorithm, generations = make_algorithm(config["algorithm"], problem, eepi, duplicates, repair,
-                                            {**config, "objectives": objectives})
-    predicted = getattr(algorithm, "predicted", {})  # genome key -> predicted task objective (predictive search)
-    if getattr(algorithm, "screens_proposals", False):
-        repair = None  # it screens every proposal itself (EE-PI's draws and rejections count them): no repair stats
-    limit = config["max_evaluations"]  # distinct evaluations; None: the rounds alone bound the run
 
     executor = None
     trained, order = 0, []  # order: the run's genomes in replay order
@@ -188,6 +199,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                         record["predicted"] = {objectives[0]: round(predicted[job.key], 6)}
                     if job.checkpoint and run.has_checkpoint(job.key):
                         record["checkpoint"] = run.relative(run.checkpoint_dir(job.key))
+                        run.record_checkpoint(job.key)
                     run.append(record)
                     cache[record["key"]] = record
                     trained += 1
@@ -315,14 +327,19 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         check_code_task(stored.get("task"), overrides.get("task", file_layer.get("task")), resume, "--task")
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)
-        run.read_state(), run.read_archive()  # a damaged run is one line now, before any expensive step
-        if asked != stored:  # only resume-free keys changed (workers, device, generations)
-            run.write_config(asked)
         return search(asked, resume, resume=True, quiet=quiet)
     config = resolve_config(file_layer, overrides)
-    if out:
-        SearchRun.check_new(out, force)  # refused before any expensive step; nothing written yet
-    return search(config, out or default_run_dir(config["task"]), force=force, quiet=quiet)
+    out = out or default_run_dir(config["task"])
+    SearchRun.check_new(out, force)  # refused before any expensive step; nothing written yet
+    made = missing_folders(Path(out))
+    try:
+        return search(config, out, force=force, quiet=quiet)
+    except UserError:
+        run = SearchRun(out)
+        if run.path.is_dir() and not (run.path / ARCHIVE).exists():  # a start that failed before any result
+            run.created = made
+            run.discard()
+        raise
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:

@@ -6,6 +6,7 @@ Users add spaces without code by writing such a file and passing its path (or pu
 """
 from __future__ import annotations
 
+import math
 import os
 from abc import ABC, abstractmethod
 from functools import lru_cache
@@ -15,6 +16,7 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 from torch import nn
 
+from ..cli_types import SECONDS
 from ..config import read_yaml_mapping
 from ..errors import GenomeError, UserError
 from ..files import package_dir
@@ -160,6 +162,8 @@ class SearchSpace(ABC):
         for key in ("channels", "layers", "num_classes", "input_size"):
             if key in size:
                 check_number(f"--{key.replace('_', '-')}", size[key], integer=True, minimum=1)
+        if "seconds" in size:  # a clip length: finite and positive (a NaN would reach int() of a sample count)
+            SECONDS.check("seconds", size["seconds"])
         return size
 
     @abstractmethod
@@ -186,6 +190,17 @@ class SearchSpace(ABC):
     def genome_input_shape(self, genome: Genome, **size: Any) -> tuple[int, ...]:
         """Shape of one input sample for ``genome`` (spaces whose genomes choose their resolution override this)."""
         return self.input_shape(**size)
+
+    def check_memory(self, genome: Genome, batch: int = 1, **size: Any) -> None:
+        """Refuse, before anything is built, a network whose weights and ``batch`` inputs alone need more memory than
+        this machine has (``--channels 100000000``, a checkpoint claiming ``seconds: 1e8``): one line, no
+        allocation."""
+        from ..runtime import check_memory
+
+        shape = self.genome_input_shape(genome, **size)
+        elements = self.count_params(genome, **size) + batch * math.prod(shape)
+        check_memory(4 * elements, f"a {self.name} network at {', '.join(f'{k}={v}' for k, v in size.items())} "
+                                   f"(input {'x'.join(map(str, shape))})")
 
     def input_text(self, genome: Genome, **size: Any) -> str:
         """The input a MAC count of ``genome`` is for, in words: ``"32x32 image"`` (channels named when not 3)."""

@@ -29,12 +29,13 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..checkpoint import save_checkpoint
+from ..checkpoint import GENOME_FILE, WEIGHTS_FILE, save_checkpoint
 from ..counting import count_macs, count_params
 from ..data.final import split_kind
 from ..errors import UserError
 from ..progress import hide_progress
-from ..rundir import CONFIG, LOG, RunDir, atomic_write, atomic_write_text, check_code_task
+from ..files import read_json
+from ..rundir import CONFIG, LOG, RunDir, check_code_task
 from ..runtime import candidate_threads, resolve_device, resolve_levers
 from ..spaces import get_space
 from ..tasks import Training
@@ -58,6 +59,23 @@ class TrainRun(RunDir):
 
     files = (CONFIG, CHECKPOINT, RESULT, LOG, MODEL, METRICS_CSV, METRICS_JSONL)
     progress = (CHECKPOINT, RESULT)
+    #: the final network's files, as eeea writes them into MODEL
+    model_files = (f"{MODEL}/{WEIGHTS_FILE}", f"{MODEL}/{GENOME_FILE}")
+
+    def legacy_files(self) -> list[str]:
+        return super().legacy_files() + [n for n in self.model_files
+                                         if (self.path / n).is_file() and not (self.path / n).is_symlink()]
+
+    def finished(self) -> dict[str, Any] | None:
+        """The result of a run that trained to its end (its result.json), else None."""
+        path = self.path / RESULT
+        if not path.is_file():
+            return None
+        result = read_json(path, "the run's result")
+        if not isinstance(result, dict):
+            raise UserError(f"{path}: expected a JSON object (damaged?); move it away to train the run's last "
+                            f"steps again")
+        return result
 
 
 def train_command(out: str | None, resume: str | None, config_file: str | None, flags: Mapping[str, Any], *,
@@ -72,12 +90,18 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
             raise UserError("--out and --resume name different directories; --resume RUN_DIR alone continues a run")
         if config_file:
             raise UserError("--config cannot change a resumed run; --resume RUN_DIR uses the run's config.yaml")
-        stored = TrainRun.open(run).config()  # locked until this process ends
+        held = TrainRun.open(run)  # locked until this process ends
+        stored = held.config()
         check_code_task(stored.get("dataset"), flags.get("dataset"), run, "--task")
         check_resume(stored, flags, str(run))
+        done = held.finished()
+        if done is not None:  # nothing left to train: the run is reported as it is, and nothing is written
+            held.unlock()
+            return {**done, "already_finished": True}
+        held.check_resumable()
         config = {**stored, **{k: v for k, v in flags.items() if k in RESUME_FREE}}
         result = Trainer(run, config, quiet).run(stop_after)
-        TrainRun(run).unlock()  # on an error or Ctrl-C the CLI reports the held run, then releases it
+        held.unlock()  # on an error or Ctrl-C the CLI reports the held run, then releases it
         return result
     if not out:
         raise UserError("--out RUN_DIR is required (or --resume RUN_DIR)")
@@ -98,6 +122,7 @@ class Trainer:
 
     def __init__(self, run: Path, config: Mapping[str, Any], quiet: bool = False) -> None:
         self.run_dir, self.config, self.quiet = run, dict(config), quiet
+        self.files = TrainRun(run)  # where the run's files are written and recorded (nothing is, until run())
         self.device = resolve_device(str(config["device"]))
         # the search's rule (one thread unless --threads): on a small shared CPU torch's default of one thread per
         # core trained 3x slower (docs/decisions.md), and a final training then runs as its search's candidates did
@@ -110,7 +135,7 @@ class Trainer:
         self.amp = self.levers.amp
 
     def log(self, message: str) -> None:
-        TrainRun(self.run_dir).log_line(message)
+        self.files.log_line(message)
         if not self.quiet:
             from tqdm import tqdm
 
@@ -135,7 +160,9 @@ class Trainer:
         """Load the data and check that the network runs on it (no file of the run is written)."""
         if getattr(self, "test_split", None) is not None:
             return
-        shape = self.space.genome_input_shape(self.genome, **self.model_size(self.task.final_size))
+        size = self.model_size(self.task.final_size)
+        self.space.check_memory(self.genome, batch=2, **size)  # before the data loads: an impossible size is a line
+        shape = self.space.genome_input_shape(self.genome, **size)
         self.test_split = self.task.prepare_final(self.device, shape, **self.final_inputs)
         self.data_notes = self.task.check_data()
         self.size = self.model_size({**self.task.final_size, **self.task.size_overrides()})
@@ -223,7 +250,7 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
             "metrics": rows,
         }
-        atomic_write(self.run_dir / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        self.files.write_file(CHECKPOINT, lambda tmp: torch.save(state, tmp))
 
     def _write_metrics(self, rows: list[dict[str, Any]]) -> None:
         columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -231,8 +258,8 @@ class Trainer:
         writer = csv.DictWriter(buf, columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_text(self.run_dir / METRICS_CSV, buf.getvalue())
-        atomic_write_text(self.run_dir / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
+        self.files.write_text(METRICS_CSV, buf.getvalue())
+        self.files.write_text(METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
 
     def _finish(self, job: Training, test_split: str, rows: list[dict[str, Any]], elapsed: float) -> dict[str, Any]:
         final = {k: v for k, v in rows[-1].items() if k not in ("epoch", "lr", *TIMING)} if rows else {}
@@ -267,8 +294,11 @@ class Trainer:
             meta["classes"] = self.task.classes
         if getattr(self.task, "dims", None):  # the emotion dimensions the outputs hold (an exported file names them)
             meta["dims"] = list(self.task.dims)
+        self.files.check_replaceable(*TrainRun.model_files, RESULT)
         save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
-        atomic_write_text(self.run_dir / RESULT, json.dumps(result, indent=2) + "\n")
+        for name in TrainRun.model_files:
+            self.files.ledger.record(name)
+        self.files.write_text(RESULT, json.dumps(result, indent=2) + "\n")
         self.log("finished: " + format_fields(final, LOG_DECIMALS, sep=", "))
         return result
 

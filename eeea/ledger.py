@@ -1,0 +1,220 @@
+"""What eeea wrote in a run directory, and nothing else: the ledger ``.eeea-files``.
+
+One JSON line per write, appended right after the write completes: the file's path (relative to the run directory),
+size, modification time and SHA-256. The last line of a path wins; ``{"path": P, "removed": true}`` forgets it. A file
+is eeea's own only while it is exactly as recorded (same size and time, or, after a copy that changed the times, the
+same hash). Everything else in the folder (a file the user added, an eeea file the user changed) is the user's, and
+eeea never deletes or overwrites it.
+
+Losing ledger lines only ever makes eeea more careful: the ledger is not fsynced, and a torn or unreadable line is
+ignored, so a file whose record was lost is treated as the user's, never the other way round.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any, Iterable
+
+LEDGER = ".eeea-files"
+#: what a run directory holds besides the verb's files: the manifest, the lock and this ledger (never the user's)
+META_FILES = (".eeea-run", ".eeea-lock", LEDGER)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Ledger:
+    """The record of the files eeea wrote under ``root`` (see the module docstring)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self._entries: dict[str, dict[str, Any]] | None = None
+        #: appended files: relative path -> (running SHA-256, size) while eeea owns the file, None once it does not
+        self._appending: dict[str, tuple[Any, int] | None] = {}
+
+    @property
+    def path(self) -> Path:
+        return self.root / LEDGER
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def full(self, path: str | Path) -> Path:
+        """A path of the run: absolute as given, or a name relative to the root."""
+        return Path(path) if Path(path).is_absolute() else self.root.resolve() / path
+
+    def rel(self, path: str | Path) -> str:
+        """``path`` (see :meth:`full`) relative to the root, in posix form (the key of its record)."""
+        path = self.full(path)
+        try:
+            return (path.parent.resolve() / path.name).relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise ValueError(f"{path} is outside the run directory {self.root}") from None
+
+    # reading -------------------------------------------------------------------------------------------------------
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """The current record of every file eeea wrote and has not removed."""
+        if self._entries is None:
+            self._entries = {}
+            try:
+                data = self.path.read_bytes()
+            except OSError:
+                data = b""
+            for line in data.splitlines():
+                try:
+                    entry = json.loads(line)
+                    rel = entry["path"]
+                    if not isinstance(rel, str):
+                        continue
+                    if entry.get("removed"):
+                        self._entries.pop(rel, None)
+                    elif isinstance(entry.get("size"), int) and isinstance(entry.get("sha256"), str):
+                        self._entries[rel] = entry
+                except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+                    continue  # a torn or damaged line: that file is simply not known to be eeea's
+        return self._entries
+
+    def owns(self, path: str | Path) -> bool:
+        """Whether ``path`` (see :meth:`full`) is a regular file exactly as eeea recorded writing it."""
+        path = self.full(path)
+        entry = self.entries().get(self.rel(path))
+        if entry is None:
+            return False
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != entry["size"]:
+            return False
+        return st.st_mtime_ns == entry.get("mtime_ns") or file_sha256(path) == entry["sha256"]
+
+    def foreign(self, names: Iterable[str]) -> list[str]:
+        """The files under ``names`` (files or folders of the root) that are not eeea's: added by someone else or
+        changed since eeea wrote them. Links count as foreign and are never followed."""
+        found = []
+        for name in names:
+            top = self.root.resolve() / name
+            if top.is_symlink() or (top.exists() and not top.is_dir()):
+                if not self.owns(top):
+                    found.append(name)
+                continue
+            for folder, dirs, files in os.walk(top):
+                for entry in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(folder, d))):
+                    path = Path(folder) / entry
+                    if path.is_symlink() or not self.owns(path):
+                        found.append(self.rel(path))
+                dirs.sort()
+        return found
+
+    # writing -------------------------------------------------------------------------------------------------------
+    def _log(self, entry: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def record(self, path: str | Path) -> None:
+        """Record ``path`` (just written by eeea) as it is now."""
+        path = self.full(path)
+        st = os.stat(path)
+        self._set(self.rel(path), st, file_sha256(path))
+
+    def _set(self, rel: str, st: os.stat_result, sha: str) -> None:
+        entry = {"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+        self._log(entry)
+        self.entries()[rel] = entry
+
+    def refresh(self, path: str | Path) -> None:
+        """``path`` was cut back by eeea (a torn last line): recorded anew when it is what eeea recorded before."""
+        self._appending.pop(self.rel(path), None)
+        if self.owns(path):
+            self.record(path)
+
+    def forget(self, path: str | Path) -> None:
+        rel = self.rel(path)
+        if rel in self.entries():
+            self._log({"path": rel, "removed": True})
+            self.entries().pop(rel)
+        self._appending.pop(rel, None)
+
+    def append(self, path: str | Path, data: bytes, fsync: bool = False) -> None:
+        """Append ``data`` to ``path`` (created if missing) and record the result, when the file was eeea's before
+        (a file the user changed takes the lines too, but stays the user's). A failed write (a full disk) cuts the
+        partial data off again and raises the OSError."""
+        path = self.full(path)
+        rel = self.rel(path)
+        if rel not in self._appending:
+            if not path.exists():
+                self._appending[rel] = (hashlib.sha256(), 0)
+            elif self.owns(path):
+                content = path.read_bytes()
+                self._appending[rel] = (hashlib.sha256(content), len(content))
+            else:
+                self._appending[rel] = None
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                if fsync:
+                    os.fsync(fd)
+            except OSError:
+                try:
+                    os.ftruncate(fd, end)
+                except OSError:
+                    pass
+                raise
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        state = self._appending[rel]
+        if state is None:
+            return
+        digest, size = state
+        if end != size:  # someone else wrote to it meanwhile: no longer exactly eeea's
+            self._appending[rel] = None
+            return
+        digest.update(data)
+        self._appending[rel] = (digest, st.st_size)
+        self._set(rel, st, digest.hexdigest())
+
+    def remove_owned(self) -> list[str]:
+        """Delete every file eeea owns (as recorded, unchanged), then the folders that held them if now empty; the
+        ledger starts afresh. Returns what was removed."""
+        removed = []
+        for rel in sorted(self.entries()):
+            if self.owns(rel):
+                self.full(rel).unlink()
+                removed.append(rel)
+        for folder in sorted({Path(rel).parent for rel in removed if Path(rel).parent != Path(".")},
+                             key=lambda p: -len(p.parts)):
+            for parent in (folder, *folder.parents):
+                if parent == Path("."):
+                    break
+                try:
+                    (self.root / parent).rmdir()  # only an empty folder goes
+                except OSError:
+                    break
+        self.reset()
+        return removed
+
+    def reset(self) -> None:
+        """An empty ledger (a new run in the folder)."""
+        self.path.write_bytes(b"")
+        self._entries, self._appending = {}, {}
+
+    def compact(self) -> None:
+        """Rewrite the ledger with one line per file (a long run appends one per log line)."""
+        from .rundir import atomic_write_text
+
+        self._entries = None  # from the file: another object of the same run may have recorded files since
+        entries = self.entries()
+        atomic_write_text(self.path, "".join(json.dumps(e, sort_keys=True) + "\n" for _, e in sorted(entries.items())))
