@@ -37,3 +37,25 @@ def _decode_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ.setdefault("EEEA_CACHE", str(tmp_path_factory.mktemp("eeea-cache")))
+
+
+@pytest.fixture(scope="session")
+def fuzz_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Valid inputs the refusal tests start from (test_fuzz.py, test_reliability.py): a NAS-Bench-Macro table, a
+    finished search on it, an audio and an image checkpoint, a folder of clips. No real data needed."""
+    import contextlib
+    import os
+
+    from fuzz_helpers import audio_dir, checkpoint, macro_table
+
+    from eeea.cli import main
+
+    root = tmp_path_factory.mktemp("fuzz-world")
+    table = macro_table(root / "macro.json")
+    run = root / "run"
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        assert main(["search", "--task", "nas_bench_macro", "--data", str(table), "--out", str(run),
+                     "--population", "4", "--generations", "1", "--quiet"]) == 0
+    return {"table": table, "run": run, "audio_ck": checkpoint(root / "audio_ck", "wav2small_17k"),
+            "image_ck": checkpoint(root / "image_ck", "eeea_c", channels=4, layers=3),
+            "audio": audio_dir(root / "audio")}
