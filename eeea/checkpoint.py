@@ -19,6 +19,7 @@ from .errors import UserError
 from .files import read_mapping
 from .genome import Genome
 from .rundir import atomic_write, atomic_write_text
+from .runtime import check_memory
 
 GENOME_FILE = "genome.yaml"
 WEIGHTS_FILE = "weights.pt"
@@ -69,6 +70,7 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
     genome = space.validate(genome)
     space.check_memory(genome, **size)  # a size the file claims is checked before anything is allocated
     model = space.build(genome, **size)
+    check_memory((path / WEIGHTS_FILE).stat().st_size, f"reading {path / WEIGHTS_FILE}")
     try:
         with warnings.catch_warnings():  # torch's notes on a foreign pickle: the refusal below says it in one line
             warnings.simplefilter("ignore")

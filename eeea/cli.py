@@ -9,7 +9,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from .version import __version__
 from .cli_types import (CPUS, GPUS, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POPULATION, POSITIVE, POSITIVE_FLOAT,

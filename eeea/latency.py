@@ -255,7 +255,8 @@ class LatencyTable:
     def save(self, path: str | Path, force: bool = False) -> None:
         """Write the table to ``path`` (JSON), atomically through a uniquely named temporary file beside it: an
         existing file is replaced only with ``force``, and only once the new one is complete."""
-        from .rundir import atomic_write_text, check_output_file
+        from .outputs import check_output_file
+        from .rundir import atomic_write_text
 
         path = Path(path)
         check_output_file(path, force, "--out")

@@ -20,7 +20,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
@@ -30,7 +29,7 @@ import yaml
 from .config import read_yaml_mapping
 from .errors import UserError
 from .ledger import LEDGER, Ledger
-from .outputs import check_output_dir, check_output_file, missing_folders, why_not_writable, writable
+from .outputs import check_output_dir, missing_folders, why_not_writable, writable
 
 CONFIG, STATE, LOG = "config.yaml", "state.json", "log.txt"
 MANIFEST, LOCK = ".eeea-run", ".eeea-lock"
@@ -245,13 +244,11 @@ class RunDir:
             raise UserError(f"--resume {run.path}: cannot write in it ({why_not_writable(run.path)}); a resumed run "
                             f"writes its results there")
         run.lock()
-        if not run.ledger.exists() and (run.path / MANIFEST).is_file():
-            for name in run.legacy_files():  # a run of an eeea that kept no record: its own files are taken as such
-                run.ledger.record(name)
         return run
 
     def legacy_files(self) -> list[str]:
-        """The files of a run made before eeea recorded its files that follow eeea's own names (adopted on resume)."""
+        """The files of a run made before eeea recorded its files that follow eeea's own names (adopted by
+        :meth:`check_resumable`)."""
         return [name for name in self.files if (self.path / name).is_file() and not (self.path / name).is_symlink()]
 
     @classmethod
@@ -378,12 +375,18 @@ class RunDir:
 
     def check_resumable(self) -> None:
         """Before a resume writes a byte: every file of the verb it will replace is eeea's own (appended files, the
-        log and an archive, take new lines whoever changed them)."""
+        log and an archive, take new lines whoever changed them). A run of an eeea that kept no record of its files
+        has those that follow eeea's names taken as eeea's first."""
+        if not self.ledger.exists() and (self.path / MANIFEST).is_file():
+            for name in self.legacy_files():
+                self.ledger.record(name)
         self.check_replaceable(*(n for n in self.files if n not in self.appended and (self.path / n).is_file()))
 
     def discard(self) -> None:
         """Undo a start that failed before producing anything: remove the files eeea wrote, its manifest, ledger and
-        lock, and the folders :meth:`create` made if they are empty now."""
+        lock, and the folders :meth:`create` made if they are empty now. Only a run this process holds."""
+        if str((self.path / LOCK).resolve()) not in _HELD:
+            return
         self.close_logger()
         self.ledger.remove_owned()
         for name in (MANIFEST, LEDGER):

@@ -13,6 +13,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import time
 from pathlib import Path
 
@@ -31,17 +32,29 @@ def snapshot(root: Path) -> dict[str, str]:
     """Every file and folder under ``root``: a SHA-256 per file, "dir" per folder. eeea's lock files are left out
     (a refused resume takes the run's lock, writing its pid, and gives it back)."""
     out = {}
-    for p in sorted(root.rglob("*")):
+    for p in sorted(_walk(root)):
         if p.name == ".eeea-lock":
             continue
         rel = p.relative_to(root).as_posix()
         if p.is_symlink():
             out[rel] = "link"
         elif p.is_file():
-            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            try:
+                out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+            except PermissionError:  # a file a test made unreadable: its size and time stand for its content
+                st = p.stat()
+                out[rel] = f"unreadable {st.st_size} {st.st_mtime_ns}"
         else:
             out[rel] = "dir"
     return out
+
+
+def _walk(root: Path) -> list[Path]:
+    """Everything under ``root``, unreadable folders included (listed, not entered)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        found += [Path(folder) / name for name in dirs + files]
+    return found
 
 
 def refused(argv: list[str], root: Path, expect: str = "") -> str:

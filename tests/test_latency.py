@@ -372,7 +372,7 @@ def _search(tmp_path, table: Path, *extra: str) -> list[str]:
 
 
 @pytest.mark.parametrize("case, message", [
-    ("corrupt", "corrupt latency table (not JSON"),
+    ("corrupt", "not valid JSON"),
     ("not a table", "not a valid latency table"),
     ("other space", "latency table of space eeea, not tiny_wav2small"),
     ("missing spec", "no entry for module"),

@@ -46,12 +46,9 @@ def images(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def unwritable(*folders: Path):
-    """``folders`` cannot be written by this process: their write bits are cleared, and as root (whom modes do not
-    stop) the effective user is ``nobody`` meanwhile. The folders' ancestors must be open to everyone."""
-    modes = [f.stat().st_mode for f in folders]
-    for f in folders:
-        f.chmod(0o555)
+def as_another_user():
+    """As root, whom file modes do not stop, act as ``nobody`` meanwhile (the paths used must be open to everyone);
+    as anyone else, stay oneself."""
     root = os.geteuid() == 0
     try:
         if root:
@@ -62,6 +59,18 @@ def unwritable(*folders: Path):
         if root:
             os.seteuid(0)
             os.setegid(0)
+
+
+@contextlib.contextmanager
+def unwritable(*folders: Path):
+    """``folders`` cannot be written by this process meanwhile (their write bits cleared)."""
+    modes = [f.stat().st_mode for f in folders]
+    for f in folders:
+        f.chmod(0o555)
+    try:
+        with as_another_user():
+            yield
+    finally:
         for f, mode in zip(folders, modes):
             f.chmod(mode)
 
@@ -105,6 +114,19 @@ def test_force_refuses_to_delete_files_eeea_did_not_write(fuzz_world, macro_run)
         shutil.move(macro_run / name, root / Path(name).name)  # the user moves them out, as told
     run_ok(argv, root)
     assert (macro_run / "archive.jsonl").is_file() and not (macro_run / "checkpoints").exists()
+
+
+def test_a_run_made_before_the_ledger_resumes_and_force_asks_first(fuzz_world, macro_run):
+    """A run of an eeea that kept no record of its files: a resume takes the files of eeea's names as eeea's;
+    --force, which nothing can prove safe, refuses and lists them."""
+    (macro_run / ".eeea-files").unlink()
+    (macro_run / "genomes" / "my_favourite.yaml").write_text("mine\n")
+    argv = ["search", "--task", "nas_bench_macro", "--data", fuzz_world["table"], "--out", "run", "--population", "4",
+            "--generations", "1", "--quiet", "--force"]
+    refused(argv, macro_run.parent, expect="predates")
+    run_ok(["search", "--resume", "run", "--generations", "2", "--quiet"], macro_run.parent)
+    assert (macro_run / "genomes" / "my_favourite.yaml").read_text() == "mine\n"
+    refused(argv, macro_run.parent, expect="genomes/my_favourite.yaml: not written by eeea")
 
 
 def test_train_force_keeps_a_file_the_user_put_in_model(tmp_path, images):
@@ -224,6 +246,27 @@ def test_an_unwritable_output_is_refused_before_any_work(fuzz_world, open_dir, v
         refused(argv, open_dir, expect="cannot write")
 
 
+@pytest.mark.parametrize("what", ["table", "latency-table", "config", "image-folder", "labels"])
+def test_an_unreadable_input_is_one_line(fuzz_world, open_dir, what):
+    shutil.copy(fuzz_world["table"], open_dir / "t.json")
+    (open_dir / "lt.json").write_text("{}")
+    (open_dir / "c.yaml").write_text("seed: 1\n")
+    (open_dir / "l.csv").write_text("path,arousal,dominance,valence\nclip0.wav,0.1,0.2,0.3\n")
+    write_image_folder(open_dir / "imgs", classes=2, per_class=2, test=1)
+    search = ["search", "--task", "nas_bench_macro", "--data", "t.json", "--out", "o"]
+    argv, locked = {"table": (search, "t.json"), "latency-table": ([*search, "--latency-table", "lt.json"], "lt.json"),
+                    "config": ([*search, "--config", "c.yaml"], "c.yaml"),
+                    "image-folder": (["train", "--arch", "eeea_c", "--data", "imgs", "--out", "o"], "imgs/train"),
+                    "labels": (["train", "--arch", "wav2small_17k", "--dataset", "ser", "--labels", "l.csv",
+                                "--out", "o"], "l.csv")}[what]
+    (open_dir / locked).chmod(0)
+    try:
+        with as_another_user():
+            refused(argv, open_dir)
+    finally:
+        (open_dir / locked).chmod(0o755)
+
+
 def test_resuming_a_run_in_a_read_only_folder_is_one_line(macro_run, open_dir):
     run = open_dir / "run"
     shutil.copytree(macro_run, run)
@@ -317,3 +360,14 @@ def test_the_console_script_exits_2_with_one_line(fuzz_world, macro_run, case):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("eeea: error: "), proc.stderr
     assert snapshot(macro_run.parent) == before
+
+
+def test_every_test_docs_reliability_names_exists():
+    """docs/reliability.md cites a test for each promise: each one it names is a test of that file."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    cited = re.findall(r"`(test_\w+\.py)::(test_\w+)", (root / "docs" / "reliability.md").read_text())
+    assert len(cited) >= 40
+    missing = [f"{f}::{t}" for f, t in cited if f"def {t}(" not in (root / "tests" / f).read_text()]
+    assert not missing

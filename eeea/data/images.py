@@ -6,10 +6,11 @@ device-resident batcher (:mod:`eeea.data.device`) uploads once.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -81,8 +82,18 @@ def image_members(path: Path) -> list[str]:
         with open_zip(path) as z:
             return sorted(n for n in z.namelist() if n.lower().endswith(IMAGE_SUFFIXES))
     if path.is_dir():
-        return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p.relative_to(path).as_posix() for p in _files(path) if p.suffix.lower() in IMAGE_SUFFIXES)
     return []
+
+
+def _files(root: Path) -> Iterator[Path]:
+    """Every file under ``root``; a folder that cannot be read is one line, not a class silently missing."""
+    def refuse(e: OSError) -> None:
+        raise UserError(f"{e.filename}: cannot read ({e.strerror or e})")
+
+    for folder, dirs, files in os.walk(root, onerror=refuse):
+        dirs.sort()
+        yield from (Path(folder) / name for name in files)
 
 
 def image_classes(path: str | Path, split: str = "train") -> list[str]:

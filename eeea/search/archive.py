@@ -72,7 +72,7 @@ def check_record(record: Any, where: str, space: Any = None, objectives: Sequenc
             genome = Genome.from_text(record["genome"])
             if genome.space != space.name:
                 raise UserError(f"a genome of space {genome.space}, not the run's {space.name}")
-            key = space.decode(space.encode(genome)).key
+            key = space.validate(genome).key
         except UserError as e:
             raise UserError(f"{where}: record {record['key']}: {e}; fix or remove the line") from None
         if key != record["key"]:

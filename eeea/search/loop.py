@@ -26,7 +26,7 @@ from ..spaces import get_space
 from ..tasks import get_task
 from ..units import format_fields, format_number
 from ..outputs import missing_folders
-from ..rundir import check_code_task
+from ..rundir import check_code_task, config_hash
 from ..runtime import resolve_device
 from .archive import ARCHIVE, SearchRun
 from .config import check_resume, resolve_config
@@ -335,11 +335,20 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
     try:
         return search(config, out, force=force, quiet=quiet)
     except UserError:
-        run = SearchRun(out)
-        if run.path.is_dir() and not (run.path / ARCHIVE).exists():  # a start that failed before any result
-            run.created = made
-            run.discard()
+        _discard_failed_start(SearchRun(out), config, made)
         raise
+
+
+def _discard_failed_start(run: SearchRun, config: Mapping[str, Any], made: list[Path]) -> None:
+    """A start refused before its first result leaves no run folder: remove what it wrote, when it is this start's
+    run (its config, held by this process) and nothing was archived."""
+    try:
+        ours = run.manifest().get("config_sha256") == config_hash(config)
+    except UserError:
+        return
+    if ours and not (run.path / ARCHIVE).exists():
+        run.created = made
+        run.discard()
 
 
 def default_run_dir(task: str, root: str | Path = "runs") -> Path:

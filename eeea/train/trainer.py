@@ -35,6 +35,7 @@ from ..data.final import split_kind
 from ..errors import UserError
 from ..progress import hide_progress
 from ..files import read_json
+from ..outputs import missing_folders
 from ..rundir import CONFIG, LOG, RunDir, check_code_task
 from ..runtime import candidate_threads, resolve_device, resolve_levers
 from ..spaces import get_space
@@ -110,8 +111,15 @@ def train_command(out: str | None, resume: str | None, config_file: str | None, 
     TrainRun.check_new(out, force)
     trainer = Trainer(Path(out), config, quiet)
     trainer.prepare()
+    made = missing_folders(Path(out))
     run = TrainRun.create(out, config, force)
-    result = trainer.run(stop_after)
+    try:
+        result = trainer.run(stop_after)
+    except UserError:
+        if not (run.path / CHECKPOINT).exists():  # refused before its first epoch ended: no run folder stays
+            run.created = made
+            run.discard()
+        raise
     run.unlock()
     return result
 
@@ -201,8 +209,8 @@ class Trainer:
             with cpu_amp_guard(self.device, self.amp):
                 stopped = self._epochs(training, first, rows, stop_after)
         except Diverged as e:
-            raise UserError(f"training diverged in epoch {len(rows) + 1} ({e}); try a lower --lr; "
-                            f"--resume {self.run_dir} restarts from the last good epoch") from None
+            again = f"; --resume {self.run_dir} restarts from the last good epoch" if rows else ""
+            raise UserError(f"training diverged in epoch {len(rows) + 1} ({e}); try a lower --lr{again}") from None
         return None if stopped else self._finish(training, test_split, rows, sum(r["seconds"] for r in rows))
 
     def _epochs(self, job: Training, first: int, rows: list[dict[str, Any]], stop_after: int | None) -> bool:
