@@ -31,6 +31,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _matches(path: Path, entry: dict[str, Any] | None) -> bool:
+    """Whether the file at ``path`` is the one ``entry`` records (same size and time, or the same content)."""
+    if entry is None:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_size != entry["size"]:
+        return False
+    return st.st_mtime_ns == entry.get("mtime_ns") or file_sha256(path) == entry["sha256"]
+
+
 class Ledger:
     """The record of the files eeea wrote under ``root`` (see the module docstring)."""
 
@@ -83,18 +96,15 @@ class Ledger:
         return self._entries
 
     def owns(self, path: str | Path) -> bool:
-        """Whether ``path`` (see :meth:`full`) is a regular file exactly as eeea recorded writing it."""
+        """Whether ``path`` (see :meth:`full`) is a regular file exactly as eeea recorded writing it (the record
+        read again from the file when it does not match: another eeea process, ``eeea report``, may have written
+        the file and recorded it since)."""
         path = self.full(path)
-        entry = self.entries().get(self.rel(path))
-        if entry is None:
-            return False
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return False
-        if not stat.S_ISREG(st.st_mode) or st.st_size != entry["size"]:
-            return False
-        return st.st_mtime_ns == entry.get("mtime_ns") or file_sha256(path) == entry["sha256"]
+        rel = self.rel(path)
+        if _matches(path, self.entries().get(rel)):
+            return True
+        self._entries = None
+        return _matches(path, self.entries().get(rel))
 
     def foreign(self, names: Iterable[str]) -> list[str]:
         """The files under ``names`` (files or folders of the root) that are not eeea's: added by someone else or

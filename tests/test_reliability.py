@@ -101,6 +101,8 @@ def test_force_refuses_to_delete_files_eeea_did_not_write(fuzz_world, macro_run)
     """search --force used to remove the user's genomes/my_favourite.yaml, checkpoints/mine/weights.pt and the lines
     they added to log.txt."""
     root = macro_run.parent
+    run_ok(["report", "run", "--quiet"], root)  # eeea's other writers record their files too
+    assert {"report.html", "sessions.json"} <= {p.name for p in macro_run.iterdir()}
     (macro_run / "genomes" / "my_favourite.yaml").write_text("mine\n")
     (macro_run / "checkpoints" / "mine").mkdir(parents=True)
     (macro_run / "checkpoints" / "mine" / "weights.pt").write_bytes(b"precious")
@@ -112,7 +114,7 @@ def test_force_refuses_to_delete_files_eeea_did_not_write(fuzz_world, macro_run)
     assert "checkpoints/mine/weights.pt" in line and "log.txt" in line
     for name in ("genomes/my_favourite.yaml", "checkpoints", "log.txt"):
         shutil.move(macro_run / name, root / Path(name).name)  # the user moves them out, as told
-    run_ok(argv, root)
+    run_ok(argv, root)  # everything left is eeea's: --force starts over
     assert (macro_run / "archive.jsonl").is_file() and not (macro_run / "checkpoints").exists()
 
 

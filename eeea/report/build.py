@@ -2,6 +2,7 @@
 rewritten at the end of its rounds (:class:`SearchReport`)."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
@@ -66,7 +67,14 @@ def render(run: SearchRun, out: Path, data: ReportData, records: Sequence[Mappin
     facts = {**facts, "status": status, "run": str(run.path.resolve()), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     payload = data.payload(records, state, status=status, true_front=ceiling, measured=measured, facts=facts,
                            notes=notes)
-    return write_page(out, payload)
+    in_run = out.parent.resolve() == run.path.resolve()  # the run's own report: eeea's file, recorded as such
+    if in_run and out.exists() and not run.ledger.owns(out.name) and not is_report(out):
+        raise UserError(f"{out} is not a report eeea wrote; eeea does not overwrite it: move it out of {run.path}")
+    size = write_page(out, payload)
+    if in_run:
+        with contextlib.suppress(OSError):
+            run.ledger.record(out.name)
+    return size
 
 
 def check_out(out: Path, default: bool, force: bool) -> None:

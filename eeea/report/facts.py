@@ -7,6 +7,7 @@ what its config and state say.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -18,6 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import UserError
 from ..files import parse_json, read_text
+from ..ledger import Ledger
 from ..rundir import CONFIG, LOCK, atomic_write
 from ..search.archive import SESSIONS
 
@@ -84,6 +86,8 @@ def write_sessions(run_path: Path, sessions: Sequence[Mapping[str, Any]]) -> Non
     within the report's share of a search's time."""
     text = json.dumps({"sessions": list(sessions)}, indent=1, default=str) + "\n"
     atomic_write(run_path / SESSIONS, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable=False)
+    with contextlib.suppress(OSError):
+        Ledger(run_path).record(SESSIONS)  # eeea's file: --force may remove it
 
 
 def start_session(run_path: Path, resumed: bool, evaluations: int, notes: Sequence[str],
