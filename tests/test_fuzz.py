@@ -313,6 +313,31 @@ def test_a_damaged_archive_is_refused_before_the_resume_writes_a_byte(world, cas
     refused(["search", "--resume", "run", "--quiet"], root, expect=f"archive.jsonl:{i + 1}")
 
 
+@cases(15)
+@given(st.sampled_from(["no-objectives", "text-objective", "nan-objective", "objectives-list", "no-key",
+                        "not-a-record", "deep", "garbage-line"]), st.data())
+def test_a_report_of_a_damaged_archive_is_refused(world, case_dir, how, data):
+    root = case_dir()
+    shutil.copytree(world["run"], root / "run")
+    lines = (root / "run" / "archive.jsonl").read_text().splitlines()
+    i = data.draw(st.integers(0, len(lines) - 2), label="line")
+    lines[i] = ('{"key": "abc", "stat' if how == "garbage-line" else
+                json.dumps(_corrupt(json.loads(lines[i]), how, "")))
+    (root / "run" / "archive.jsonl").write_text("\n".join(lines) + "\n")
+    refused(["report", "run", "--out", "r.html"], root, expect="archive.jsonl")
+
+
+# paper tables --------------------------------------------------------------------------------------------------
+@cases(15)
+@given(st.sampled_from(["{not json", "[1, 2]", "", "NaN", "\x00\x01\xff", "[" * 200 + "]" * 200, "1e999",
+                        '{"test_error": ' + "1" * 5000 + "}"]), st.sampled_from(["a", "deep/er/run"]))
+def test_a_damaged_result_under_table_runs_is_refused_by_name(case_dir, text, where):
+    root = case_dir()
+    (root / "runs" / where).mkdir(parents=True)
+    (root / "runs" / where / "result.json").write_text(text)
+    refused(["table", "cifar10", "--runs", "runs"], root, expect="result.json")
+
+
 # checkpoints ---------------------------------------------------------------------------------------------------
 def _weights(how: str, root: Path) -> bytes:
     if how == "empty":
