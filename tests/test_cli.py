@@ -111,9 +111,9 @@ def test_table_notes_where_counts_differ_from_the_paper(capsys):
         (["show", "nope"], "'nope' is not a zoo name"),
         (["show", "eeea:normal=bogus_op@0,"], "normal: expected 10"),
         (["table", "mnist"], "no table for 'mnist'"),
-        (["zoo", "--channels", "x"], "--channels: invalid int value: 'x'"),
+        (["zoo", "--channels", "x"], "--channels: 'x' is not an integer"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
-        (["show", "eeea_a", "--save", "/nonexistent/dir/g.yaml"], "/nonexistent/dir is not a directory"),
+        (["show", "eeea_a", "--save", "/nonexistent/dir/g.yaml"], "/nonexistent/dir does not exist"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
