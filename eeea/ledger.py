@@ -49,6 +49,8 @@ class Ledger:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self._resolved: Path | None = None
+        self._file: Any = None
         self._entries: dict[str, dict[str, Any]] | None = None
         #: appended files: relative path -> (running SHA-256, size) while eeea owns the file, None once it does not
         self._appending: dict[str, tuple[Any, int] | None] = {}
@@ -60,17 +62,31 @@ class Ledger:
     def exists(self) -> bool:
         return self.path.is_file()
 
+    def _abs_root(self) -> Path:
+        """The root, absolute with links resolved (once: the paths eeea hands in are built from it)."""
+        if self._resolved is None:
+            self._resolved = Path(os.path.realpath(self.root))
+        return self._resolved
+
     def full(self, path: str | Path) -> Path:
         """A path of the run: absolute as given, or a name relative to the root."""
-        return Path(path) if Path(path).is_absolute() else self.root.resolve() / path
+        path = Path(path)
+        return path if path.is_absolute() else self._abs_root() / path
 
     def rel(self, path: str | Path) -> str:
         """``path`` (see :meth:`full`) relative to the root, in posix form (the key of its record)."""
-        path = self.full(path)
+        if isinstance(path, str) and not path.startswith("/"):
+            return path  # a name eeea gives (``archive.jsonl``): already the key
+        path = Path(path)
+        if not path.is_absolute():
+            return path.as_posix()
         try:
-            return (path.parent.resolve() / path.name).relative_to(self.root.resolve()).as_posix()
-        except ValueError:
-            raise ValueError(f"{path} is outside the run directory {self.root}") from None
+            return path.relative_to(self._abs_root()).as_posix()
+        except ValueError:  # reached through a link: compare resolved folders
+            try:
+                return (Path(os.path.realpath(path.parent)) / path.name).relative_to(self._abs_root()).as_posix()
+            except ValueError:
+                raise ValueError(f"{path} is outside the run directory {self.root}") from None
 
     # reading -------------------------------------------------------------------------------------------------------
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -111,7 +127,7 @@ class Ledger:
         changed since eeea wrote them. Links count as foreign and are never followed."""
         found = []
         for name in names:
-            top = self.root.resolve() / name
+            top = self._abs_root() / name
             if top.is_symlink() or (top.exists() and not top.is_dir()):
                 if not self.owns(top):
                     found.append(name)
@@ -126,8 +142,15 @@ class Ledger:
 
     # writing -------------------------------------------------------------------------------------------------------
     def _log(self, entry: dict[str, Any]) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry, sort_keys=True) + "\n")
+        if self._file is None:  # kept open: a search appends a line per evaluation and per log line
+            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed by close() or with the object
+        self._file.write((json.dumps(entry, sort_keys=True) + "\n").encode())
+
+    def close(self) -> None:
+        """Close the ledger file (it is opened again on the next record)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def record(self, path: str | Path) -> None:
         """Record ``path`` (just written by eeea) as it is now."""
@@ -218,6 +241,7 @@ class Ledger:
 
     def reset(self) -> None:
         """An empty ledger (a new run in the folder)."""
+        self.close()
         self.path.write_bytes(b"")
         self._entries, self._appending = {}, {}
 
@@ -225,6 +249,7 @@ class Ledger:
         """Rewrite the ledger with one line per file (a long run appends one per log line)."""
         from .rundir import atomic_write_text
 
+        self.close()  # the file is replaced below: a kept descriptor would write to the old one
         self._entries = None  # from the file: another object of the same run may have recorded files since
         entries = self.entries()
         atomic_write_text(self.path, "".join(json.dumps(e, sort_keys=True) + "\n" for _, e in sorted(entries.items())))

@@ -274,6 +274,7 @@ class RunDir:
                 self.ledger.compact()
             except OSError:
                 pass  # a full disk: the ledger keeps its (longer) form
+        self.ledger.close()
         release_lock(self.path / LOCK)
         _HELD_KIND.pop(str(self.path.resolve()), None)
         self._lock_fd = None
@@ -389,6 +390,7 @@ class RunDir:
             return
         self.close_logger()
         self.ledger.remove_owned()
+        self.ledger.close()
         for name in (MANIFEST, LEDGER):
             (self.path / name).unlink(missing_ok=True)
         _HELD_KIND.pop(str(self.path.resolve()), None)
