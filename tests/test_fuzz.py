@@ -3,7 +3,7 @@ line, no traceback, nothing pre-existing changed, no run folder left, <= 5 CPU s
 
 Hypothesis draws bad flags (text, NaN, infinities, overflow, negatives and zeros where meaningless), bad YAML/JSON/CSV
 (deep nesting, huge numbers, NaN, wrong types), torn and corrupted archives, bad checkpoints and unwritable outputs.
-The default run draws a fixed set (``derandomize``) of a little over 300 cases in-process; ``-m slow`` draws thousands
+The default run draws a fixed set (``derandomize``) of about 400 cases in-process; ``-m slow`` draws thousands
 afresh. A few cases run as real processes (test_reliability.py) for the exit code and traceback of the console script.
 """
 from __future__ import annotations
@@ -32,11 +32,6 @@ def cases(n: int):
     """Hypothesis settings for ``n`` cases in the default run (fixed draws), ``20 n`` fresh ones when slow."""
     return settings(max_examples=20 * n if SLOW else n, deadline=None, derandomize=not SLOW, database=None,
                     suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(scope="module")
-def world(fuzz_world):
-    return fuzz_world
 
 
 @pytest.fixture
@@ -180,10 +175,10 @@ def bad_configs(draw, keys):
 
 @cases(45)
 @given(bad_configs(SEARCH_KEYS))
-def test_a_bad_search_config_is_refused_without_a_run_folder(world, case_dir, item):
+def test_a_bad_search_config_is_refused_without_a_run_folder(fuzz_world, case_dir, item):
     root = case_dir()
     key, value = item
-    base = {"task": "nas_bench_macro", "data": str(world["table"]), "population": 4, "generations": 1}
+    base = {"task": "nas_bench_macro", "data": str(fuzz_world["table"]), "population": 4, "generations": 1}
     (root / "c.yaml").write_text(_yaml({**base, key: value}))
     # no --out: the refused search must not leave runs/TASK-DATE behind either
     refused(["search", "--config", "c.yaml", "--quiet"], root)
@@ -253,10 +248,10 @@ LATENCY_TABLES = st.one_of(
 
 @cases(20)
 @given(LATENCY_TABLES)
-def test_a_bad_latency_table_is_refused(world, case_dir, text):
+def test_a_bad_latency_table_is_refused(fuzz_world, case_dir, text):
     root = case_dir()
     (root / "lt.json").write_text(text)
-    refused(["search", "--task", "nas_bench_macro", "--data", world["table"], "--latency-table", "lt.json",
+    refused(["search", "--task", "nas_bench_macro", "--data", fuzz_world["table"], "--latency-table", "lt.json",
              "--out", "o", "--quiet"], root)
 
 
@@ -299,10 +294,10 @@ ARCHIVE_DAMAGE = ["no-objectives", "text-objective", "nan-objective", "inf-objec
 
 @cases(45)
 @given(st.sampled_from(ARCHIVE_DAMAGE), st.data())
-def test_a_damaged_archive_is_refused_before_the_resume_writes_a_byte(world, case_dir, how, data):
+def test_a_damaged_archive_is_refused_before_the_resume_writes_a_byte(fuzz_world, case_dir, how, data):
     root = case_dir()
     run = root / "run"
-    shutil.copytree(world["run"], run)
+    shutil.copytree(fuzz_world["run"], run)
     lines = (run / "archive.jsonl").read_text().splitlines()
     # a line that does not parse is a torn write only when it is the last one: put it anywhere else
     i = data.draw(st.integers(0, len(lines) - (2 if how == "garbage-line" else 1)), label="line")
@@ -316,9 +311,9 @@ def test_a_damaged_archive_is_refused_before_the_resume_writes_a_byte(world, cas
 @cases(15)
 @given(st.sampled_from(["no-objectives", "text-objective", "nan-objective", "objectives-list", "no-key",
                         "not-a-record", "deep", "garbage-line"]), st.data())
-def test_a_report_of_a_damaged_archive_is_refused(world, case_dir, how, data):
+def test_a_report_of_a_damaged_archive_is_refused(fuzz_world, case_dir, how, data):
     root = case_dir()
-    shutil.copytree(world["run"], root / "run")
+    shutil.copytree(fuzz_world["run"], root / "run")
     lines = (root / "run" / "archive.jsonl").read_text().splitlines()
     i = data.draw(st.integers(0, len(lines) - 2), label="line")
     lines[i] = ('{"key": "abc", "stat' if how == "garbage-line" else
@@ -366,28 +361,28 @@ GENOME_META = st.sampled_from([
 @cases(35)
 @given(st.sampled_from(["empty", "text", "pickle", "truncated", "other-shapes", None]), GENOME_META,
        st.sampled_from(["export", "label"]))
-def test_a_bad_checkpoint_is_refused(world, case_dir, weights, meta, verb):
+def test_a_bad_checkpoint_is_refused(fuzz_world, case_dir, weights, meta, verb):
     if weights is None and meta is None:
         meta = {"size": {"seconds": 1e8}}  # the valid checkpoint itself would be accepted: damage its size
     root = case_dir()
     ck = root / "ck"
-    shutil.copytree(world["audio_ck"], ck)
+    shutil.copytree(fuzz_world["audio_ck"], ck)
     if weights is not None:
         (ck / "weights.pt").write_bytes(_weights(weights, root))
     if meta is not None:
         genome = yaml.safe_load((ck / "genome.yaml").read_text())
         genome["meta"] = meta
         (ck / "genome.yaml").write_text(yaml.safe_dump(genome))
-    shutil.copytree(world["audio"], root / "audio")
+    shutil.copytree(fuzz_world["audio"], root / "audio")
     argv = (["export", "ck", "--out", "m.onnx"] if verb == "export" else
             ["label", "--teacher", "ck", "--audio", "audio", "--out", "l.csv", "--quiet"])
     refused(argv, root)
 
 
-def test_an_image_checkpoint_is_no_audio_teacher(world, case_dir):
+def test_an_image_checkpoint_is_no_audio_teacher(fuzz_world, case_dir):
     root = case_dir()
-    shutil.copytree(world["audio"], root / "audio")
-    refused(["label", "--teacher", world["image_ck"], "--audio", "audio", "--out", "l.csv"], root,
+    shutil.copytree(fuzz_world["audio"], root / "audio")
+    refused(["label", "--teacher", fuzz_world["image_ck"], "--audio", "audio", "--out", "l.csv"], root,
             expect="not raw audio")
 
 
@@ -404,7 +399,7 @@ OUTPUTS = {  # verb -> argv with OUT where the output goes
 
 @cases(30)
 @given(st.sampled_from(sorted(OUTPUTS)), st.sampled_from(["under-a-file", "missing-folder", "a-folder", "exists"]))
-def test_an_unusable_output_is_refused_before_any_work(world, case_dir, verb, where):
+def test_an_unusable_output_is_refused_before_any_work(fuzz_world, case_dir, verb, where):
     root = case_dir()
     (root / "file").write_text("mine\n")
     (root / "folder").mkdir()
@@ -415,8 +410,8 @@ def test_an_unusable_output_is_refused_before_any_work(world, case_dir, verb, wh
         out = "file/deeper/still"  # a run folder's missing parents are made: only a file in the way is refused
     if verb == "label" and where == "exists":
         out = "folder/mine.txt"  # label continues an existing CSV: one that is not its CSV is refused
-    argv = [{"OUT": out, "TABLE": str(world["table"]), "AUDIO_CK": str(world["audio_ck"]),
-             "AUDIO": str(world["audio"])}.get(a, a) for a in OUTPUTS[verb]]
+    argv = [{"OUT": out, "TABLE": str(fuzz_world["table"]), "AUDIO_CK": str(fuzz_world["audio_ck"]),
+             "AUDIO": str(fuzz_world["audio"])}.get(a, a) for a in OUTPUTS[verb]]
     refused(argv, root)
 
 
