@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 LEDGER = ".eeea-files"
-#: what a run directory holds besides the verb's files: the manifest, the lock and this ledger (never the user's)
-META_FILES = (".eeea-run", ".eeea-lock", LEDGER)
 
 
 def file_sha256(path: Path) -> str:
