@@ -184,6 +184,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                                          gpus_per_candidate=config["gpus_per_candidate"],
                                          cpus_per_candidate=config["cpus_per_candidate"],
                                          levers={k: config[k] for k in LEVER_KEYS})
+                _TRAINING.add(str(run.path.resolve()))  # from here on, a failure leaves a run to --resume
             start = time.perf_counter()
             with tqdm(total=len(jobs), desc=f"gen {gen} candidates", unit="net", leave=False,
                       disable=hide_progress(quiet) or not jobs) as inner:
@@ -339,9 +340,15 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         raise
 
 
+#: run folders whose candidates started training in this process: a failure after that is not a refused start
+_TRAINING: set[str] = set()
+
+
 def _discard_failed_start(run: SearchRun, config: Mapping[str, Any], made: list[Path]) -> None:
-    """A start refused before its first result leaves no run folder: remove what it wrote, when it is this start's
-    run (its config, held by this process) and nothing was archived."""
+    """A start refused before its candidates began training leaves no run folder: remove what it wrote, when it is
+    this start's run (its config, held by this process) and nothing was archived."""
+    if str(run.path.resolve()) in _TRAINING:  # candidates were training: a fault then (a full disk) is resumed
+        return
     try:
         ours = run.manifest().get("config_sha256") == config_hash(config)
     except UserError:
