@@ -10,7 +10,7 @@ import errno
 import pickle
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -18,7 +18,7 @@ from torch import nn
 from .errors import UserError
 from .files import read_mapping
 from .genome import Genome
-from .rundir import atomic_write, atomic_write_text
+from .rundir import atomic_write
 from .runtime import check_memory
 
 GENOME_FILE = "genome.yaml"
@@ -31,16 +31,20 @@ def is_checkpoint(path: str | Path) -> bool:
 
 
 def save_checkpoint(path: str | Path, genome: Genome, model: nn.Module, size: Mapping[str, Any],
-                    meta: Mapping[str, Any] | None = None, force: bool = False) -> Path:
-    """Write ``genome.yaml`` and ``weights.pt`` into directory ``path`` (refusing to replace a checkpoint unless force)."""
+                    meta: Mapping[str, Any] | None = None, force: bool = False,
+                    record: Callable[[str, Path], None] | None = None) -> Path:
+    """Write ``genome.yaml`` and ``weights.pt`` into directory ``path`` (refusing to replace a checkpoint unless force).
+    ``record(name, tmp)`` sees each file complete just before it takes its place (a run's ledger records it ahead)."""
     path = Path(path)
     if is_checkpoint(path) and not force:
         raise UserError(f"{path} already holds a checkpoint; pass --force to overwrite it")
     path.mkdir(parents=True, exist_ok=True)
     # weights first, each file atomically: a failure (a full disk) leaves no truncated weights.pt behind, and a
     # directory is a checkpoint only once its genome.yaml is there too
-    atomic_write(path / WEIGHTS_FILE, lambda tmp: _save_state_dict(model, tmp))
-    atomic_write_text(path / GENOME_FILE, genome.file_text(meta={**(meta or {}), "size": dict(size)}))
+    text = genome.file_text(meta={**(meta or {}), "size": dict(size)})
+    for name, fill in ((WEIGHTS_FILE, lambda tmp: _save_state_dict(model, tmp)),
+                       (GENOME_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))):
+        atomic_write(path / name, fill, before_replace=(lambda tmp, name=name: record(name, tmp)) if record else None)
     return path
 
 

@@ -1,13 +1,15 @@
 """What eeea wrote in a run directory, and nothing else: the ledger ``.eeea-files``.
 
-One JSON line per write, appended right after the write completes: the file's path (relative to the run directory),
-size, modification time and SHA-256. The last line of a path wins; ``{"path": P, "removed": true}`` forgets it. A file
-is eeea's own only while it is exactly as recorded (same size and time, or, after a copy that changed the times, the
-same hash). Everything else in the folder (a file the user added, an eeea file the user changed) is the user's, and
-eeea never deletes or overwrites it.
+One JSON line per write: the file's path (relative to the run directory), size, modification time and SHA-256. A
+file is eeea's own while it is exactly as one of its last two records says (same size and time, or, after a copy that
+changed the times, the same hash); ``{"path": P, "removed": true}`` forgets it. Everything else in the folder (a file
+the user added, an eeea file the user changed) is the user's, and eeea never deletes or overwrites it.
 
-Losing ledger lines only ever makes eeea more careful: the ledger is not fsynced, and a torn or unreadable line is
-ignored, so a file whose record was lost is treated as the user's, never the other way round.
+Records are written ahead: a file replaced by renaming is recorded from its temporary file just before the rename, an
+appended one with its size and hash after the append just before it, so a kill at any moment leaves the file as the
+last record or the one before says: a ``kill -9`` never turns eeea's own file into a stranger. Losing ledger lines
+only ever makes eeea more careful: the ledger is not fsynced, and a torn or unreadable line is ignored, so a file
+whose record was lost is treated as the user's, never the other way round.
 """
 from __future__ import annotations
 
@@ -42,6 +44,15 @@ def _matches(path: Path, entry: dict[str, Any] | None) -> bool:
     return st.st_mtime_ns == entry.get("mtime_ns") or file_sha256(path) == entry["sha256"]
 
 
+def record_ahead(ledger: "Ledger", name: str, tmp: Path) -> None:
+    """Record ``name`` as ``tmp`` is, for a by-product written beside a run (a report): a ledger that cannot be
+    written (a read-only run read by ``eeea report --out`` elsewhere) is no reason to fail the write."""
+    try:
+        ledger.record(name, tmp)
+    except OSError:
+        pass
+
+
 class Ledger:
     """The record of the files eeea wrote under ``root`` (see the module docstring)."""
 
@@ -50,6 +61,8 @@ class Ledger:
         self._resolved: Path | None = None
         self._file: Any = None
         self._entries: dict[str, dict[str, Any]] | None = None
+        #: the record before the latest of each file (a kill between a write-ahead record and its write)
+        self._previous: dict[str, dict[str, Any]] = {}
         #: appended files: relative path -> (running SHA-256, size) while eeea owns the file, None once it does not
         self._appending: dict[str, tuple[Any, int] | None] = {}
 
@@ -88,9 +101,9 @@ class Ledger:
 
     # reading -------------------------------------------------------------------------------------------------------
     def entries(self) -> dict[str, dict[str, Any]]:
-        """The current record of every file eeea wrote and has not removed."""
+        """The latest record of every file eeea wrote and has not removed."""
         if self._entries is None:
-            self._entries = {}
+            self._entries, self._previous = {}, {}
             try:
                 data = self.path.read_bytes()
             except OSError:
@@ -103,8 +116,9 @@ class Ledger:
                         continue
                     if entry.get("removed"):
                         self._entries.pop(rel, None)
+                        self._previous.pop(rel, None)
                     elif isinstance(entry.get("size"), int) and isinstance(entry.get("sha256"), str):
-                        self._entries[rel] = entry
+                        self._remember(rel, entry)
                 except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
                     continue  # a torn or damaged line: that file is simply not known to be eeea's
         return self._entries
@@ -115,10 +129,18 @@ class Ledger:
         the file and recorded it since)."""
         path = self.full(path)
         rel = self.rel(path)
-        if _matches(path, self.entries().get(rel)):
-            return True
-        self._entries = None
-        return _matches(path, self.entries().get(rel))
+        for attempt in range(2):
+            if attempt:
+                self._entries = None
+            if _matches(path, self.entries().get(rel)) or _matches(path, self._previous.get(rel)):
+                return True
+        return False
+
+    def _remember(self, rel: str, entry: dict[str, Any]) -> None:
+        entries = self.entries()
+        if rel in entries:
+            self._previous[rel] = entries[rel]
+        entries[rel] = entry
 
     def foreign(self, names: Iterable[str]) -> list[str]:
         """The files under ``names`` (files or folders of the root) that are not eeea's: added by someone else or
@@ -150,16 +172,17 @@ class Ledger:
             self._file.close()
             self._file = None
 
-    def record(self, path: str | Path) -> None:
-        """Record ``path`` (just written by eeea) as it is now."""
+    def record(self, path: str | Path, source: str | Path | None = None) -> None:
+        """Record ``path`` (just written by eeea) as it is now; or, written ahead, as ``source`` is (its temporary
+        file, about to be renamed over it: a rename keeps the size, time and content)."""
         path = self.full(path)
-        st = os.stat(path)
-        self._set(self.rel(path), st, file_sha256(path))
+        source = path if source is None else Path(source)
+        self._set(self.rel(path), os.stat(source).st_size, file_sha256(source), os.stat(source).st_mtime_ns)
 
-    def _set(self, rel: str, st: os.stat_result, sha: str) -> None:
-        entry = {"path": rel, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+    def _set(self, rel: str, size: int, sha: str, mtime_ns: int | None) -> None:
+        entry = {"path": rel, "size": size, "mtime_ns": mtime_ns, "sha256": sha}
         self._log(entry)
-        self.entries()[rel] = entry
+        self._remember(rel, entry)
 
     def refresh(self, path: str | Path) -> None:
         """``path`` was cut back by eeea (a torn last line): recorded anew when it is what eeea recorded before."""
@@ -172,12 +195,13 @@ class Ledger:
         if rel in self.entries():
             self._log({"path": rel, "removed": True})
             self.entries().pop(rel)
+            self._previous.pop(rel, None)
         self._appending.pop(rel, None)
 
     def append(self, path: str | Path, data: bytes, fsync: bool = False) -> None:
-        """Append ``data`` to ``path`` (created if missing) and record the result, when the file was eeea's before
-        (a file the user changed takes the lines too, but stays the user's). A failed write (a full disk) cuts the
-        partial data off again and raises the OSError."""
+        """Append ``data`` to ``path`` (created if missing), recorded ahead when the file was eeea's before (a file the
+        user changed takes the lines too, but stays the user's). A failed write (a full disk) cuts the partial data
+        off again and raises the OSError: the file is then as the record before says."""
         path = self.full(path)
         rel = self.rel(path)
         if rel not in self._appending:
@@ -191,6 +215,15 @@ class Ledger:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             end = os.lseek(fd, 0, os.SEEK_END)
+            state = self._appending[rel]
+            if state is not None and end != state[1]:  # someone else wrote to it meanwhile: no longer eeea's alone
+                state = self._appending[rel] = None
+            if state is not None:
+                digest = state[0].copy()
+                digest.update(data)
+                self._appending[rel] = (digest, end + len(data))
+                # its time is known only after the write: the record's hash stands for it
+                self._set(rel, end + len(data), digest.hexdigest(), None)
             try:
                 view = memoryview(data)
                 while view:
@@ -202,20 +235,12 @@ class Ledger:
                     os.ftruncate(fd, end)
                 except OSError:
                     pass
+                if state is not None:  # the file is as before this append: so are the hash and the record
+                    self._appending[rel] = state
+                    self._set(rel, state[1], state[0].hexdigest(), None)
                 raise
-            st = os.fstat(fd)
         finally:
             os.close(fd)
-        state = self._appending[rel]
-        if state is None:
-            return
-        digest, size = state
-        if end != size:  # someone else wrote to it meanwhile: no longer exactly eeea's
-            self._appending[rel] = None
-            return
-        digest.update(data)
-        self._appending[rel] = (digest, st.st_size)
-        self._set(rel, st, digest.hexdigest())
 
     def remove_owned(self) -> list[str]:
         """Delete every file eeea owns (as recorded, unchanged), then the folders that held them if now empty; the
@@ -241,7 +266,7 @@ class Ledger:
         """An empty ledger (a new run in the folder)."""
         self.close()
         self.path.write_bytes(b"")
-        self._entries, self._appending = {}, {}
+        self._entries, self._previous, self._appending = {}, {}, {}
 
     def compact(self) -> None:
         """Rewrite the ledger with one line per file (a long run appends one per log line)."""

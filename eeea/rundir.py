@@ -115,12 +115,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[Path], None], durable: bool = True) -> None:
+def atomic_write(path: Path, write: Callable[[Path], None], durable: bool = True,
+                 before_replace: Callable[[Path], None] | None = None) -> None:
     """Replace ``path`` atomically: ``write`` fills a uniquely named temporary sibling (two writers never share one),
     which is fsynced and renamed over ``path``, and the directory fsynced: a kill or a power cut leaves the old file or
     the new one, never half of one. A failed write (a full disk) removes the temporary file and raises.
     ``durable`` False skips the fsyncs, for a file derived from others and rewritten often (a report): a kill still
-    leaves a whole file; only a power cut may leave it empty."""
+    leaves a whole file; only a power cut may leave it empty. ``before_replace`` sees the complete temporary file
+    just before it is renamed (a run records the write ahead: see :mod:`eeea.ledger`)."""
     path = Path(path)
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -131,6 +133,8 @@ def atomic_write(path: Path, write: Callable[[Path], None], durable: bool = True
         if durable:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
+        if before_replace is not None:
+            before_replace(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -367,8 +371,7 @@ class RunDir:
         self.check_replaceable(name)
         path = self.path / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, write)
-        self.ledger.record(name)
+        atomic_write(path, write, before_replace=lambda tmp: self.ledger.record(name, tmp))
         return path
 
     def write_text(self, name: str, text: str) -> Path:

@@ -2,7 +2,6 @@
 rewritten at the end of its rounds (:class:`SearchReport`)."""
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import logging
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..errors import UserError
+from ..ledger import record_ahead
 from ..rundir import CONFIG
 from ..search.archive import ARCHIVE, PARETO_CSV, REPORT, SearchRun
 from ..search.quality import TrueFront
@@ -70,11 +70,7 @@ def render(run: SearchRun, out: Path, data: ReportData, records: Sequence[Mappin
     in_run = out.parent.resolve() == run.path.resolve()  # the run's own report: eeea's file, recorded as such
     if in_run and out.exists() and not run.ledger.owns(out.name) and not is_report(out):
         raise UserError(f"{out} is not a report eeea wrote; eeea does not overwrite it: move it out of {run.path}")
-    size = write_page(out, payload)
-    if in_run:
-        with contextlib.suppress(OSError):
-            run.ledger.record(out.name)
-    return size
+    return write_page(out, payload, (lambda tmp: record_ahead(run.ledger, out.name, tmp)) if in_run else None)
 
 
 def check_out(out: Path, default: bool, force: bool) -> None:

@@ -7,7 +7,6 @@ what its config and state say.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -19,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import UserError
 from ..files import parse_json, read_text
-from ..ledger import Ledger
+from ..ledger import Ledger, record_ahead
 from ..rundir import CONFIG, LOCK, atomic_write
 from ..search.archive import SESSIONS
 
@@ -85,9 +84,8 @@ def write_sessions(run_path: Path, sessions: Sequence[Mapping[str, Any]]) -> Non
     """sessions.json, atomically but without fsync: it only feeds the report, and is written twice per session
     within the report's share of a search's time."""
     text = json.dumps({"sessions": list(sessions)}, indent=1, default=str) + "\n"
-    atomic_write(run_path / SESSIONS, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable=False)
-    with contextlib.suppress(OSError):
-        Ledger(run_path).record(SESSIONS)  # eeea's file: --force may remove it
+    atomic_write(run_path / SESSIONS, lambda tmp: tmp.write_text(text, encoding="utf-8"), durable=False,
+                 before_replace=lambda tmp: record_ahead(Ledger(run_path), SESSIONS, tmp))  # eeea's: --force removes it
 
 
 def start_session(run_path: Path, resumed: bool, evaluations: int, notes: Sequence[str],

@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib.resources import files
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Callable
 
 from ..errors import UserError
 from ..rundir import atomic_write
@@ -61,8 +62,9 @@ def embed(data_json: str) -> str:
     return data_json.replace("<", "\\u003c")
 
 
-def write_page(path: Path, data_json: str) -> int:
-    """Write the report to ``path`` atomically (a reader never sees half a page); returns its size in bytes."""
+def write_page(path: Path, data_json: str, before_replace: Callable[[Path], None] | None = None) -> int:
+    """Write the report to ``path`` atomically (a reader never sees half a page); returns its size in bytes.
+    ``before_replace`` sees the complete page just before it takes its place (see :func:`eeea.rundir.atomic_write`)."""
     before, after = page_parts()
     data = embed(data_json).encode()
 
@@ -72,7 +74,7 @@ def write_page(path: Path, data_json: str) -> int:
             f.write(data)
             f.write(after)
 
-    atomic_write(path, write, durable=False)  # derived from the run's files: `eeea report` rebuilds it
+    atomic_write(path, write, durable=False, before_replace=before_replace)  # derived: `eeea report` rebuilds it
     return path.stat().st_size
 
 

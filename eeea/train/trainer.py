@@ -303,9 +303,8 @@ class Trainer:
         if getattr(self.task, "dims", None):  # the emotion dimensions the outputs hold (an exported file names them)
             meta["dims"] = list(self.task.dims)
         self.files.check_replaceable(*TrainRun.model_files, RESULT)
-        save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True)
-        for name in TrainRun.model_files:
-            self.files.ledger.record(name)
+        save_checkpoint(self.run_dir / MODEL, self.genome, job.model.eval(), size, meta, force=True,
+                        record=lambda name, tmp: self.files.ledger.record(f"{MODEL}/{name}", tmp))
         self.files.write_text(RESULT, json.dumps(result, indent=2) + "\n")
         self.log("finished: " + format_fields(final, LOG_DECIMALS, sep=", "))
         return result
