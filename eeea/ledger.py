@@ -201,7 +201,7 @@ class Ledger:
     def append(self, path: str | Path, data: bytes, fsync: bool = False) -> None:
         """Append ``data`` to ``path`` (created if missing), recorded ahead when the file was eeea's before (a file the
         user changed takes the lines too, but stays the user's). A failed write (a full disk) cuts the partial data
-        off again and raises the OSError: the file is then as the record before says."""
+        off again and raises: the file is then as the record before says."""
         path = self.full(path)
         rel = self.rel(path)
         if rel not in self._appending:
@@ -230,12 +230,12 @@ class Ledger:
                     view = view[os.write(fd, view):]
                 if fsync:
                     os.fsync(fd)
-            except OSError:
+            except BaseException:  # a full disk, or Ctrl-C mid-write: the file goes back to before this append
                 try:
                     os.ftruncate(fd, end)
                 except OSError:
                     pass
-                if state is not None:  # the file is as before this append: so are the hash and the record
+                if state is not None:  # and so do the running hash and the record
                     self._appending[rel] = state
                     self._set(rel, state[1], state[0].hexdigest(), None)
                 raise

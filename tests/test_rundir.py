@@ -180,3 +180,41 @@ def test_a_code_task_in_a_run_config_is_imported_only_when_named_again(tmp_path,
         assert "code outside eeea" in capsys.readouterr().err and not marker.exists()
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_a_kill_between_a_write_and_its_rename_or_its_append_leaves_the_file_eeeas(tmp_path, monkeypatch):
+    """Records are written ahead and the one before kept: whichever side of the write a kill lands on, the file is
+    as one of its last two records says (a fresh ledger, as the next process reads it, still owns it)."""
+    from eeea.ledger import Ledger
+    from eeea.rundir import LOG, STATE, atomic_write
+
+    run = SearchRun.create(tmp_path / "run", {"seed": 0})
+    run.write_state({"generation": 0})
+    run.log_line("one")
+
+    def killed_before_the_rename(tmp):
+        run.ledger.record(STATE, tmp)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(run.path / STATE, lambda tmp: tmp.write_text("{}"), before_replace=killed_before_the_rename)
+    assert Ledger(run.path).owns(STATE) and run.read_state() == {"generation": 0}
+
+    ledger_at_the_kill = {}
+
+    def killed_before_the_write(fd, data):  # what the disk holds when a kill lands here
+        ledger_at_the_kill["text"] = (run.path / ".eeea-files").read_bytes()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("eeea.ledger.os.write", killed_before_the_write)
+    with pytest.raises(KeyboardInterrupt):
+        run.ledger.append(LOG, b"two\n")
+    monkeypatch.undo()
+    kept = (run.path / ".eeea-files").read_bytes()
+    (run.path / ".eeea-files").write_bytes(ledger_at_the_kill["text"])  # the record ahead, the write never made
+    assert Ledger(run.path).owns(LOG)
+    (run.path / ".eeea-files").write_bytes(kept)  # Ctrl-C, not a kill: the record was taken back
+    assert Ledger(run.path).owns(LOG)
+    run.log_line("three")  # and the next line is recorded as usual
+    assert Ledger(run.path).owns(LOG) and (run.path / LOG).read_text().count("\n") == 2
+    run.unlock()
