@@ -373,3 +373,18 @@ def test_every_test_docs_reliability_names_exists():
     assert len(cited) >= 40
     missing = [f"{f}::{t}" for f, t in cited if f"def {t}(" not in (root / "tests" / f).read_text()]
     assert not missing
+
+
+def test_the_flag_parsers_load_without_torch_or_numpy():
+    """The command line's typed parsers and output checks are light: with the package's own __init__ left out (it
+    loads the library), importing them loads neither torch nor numpy, so --help and argument errors need neither."""
+    root = Path(__file__).resolve().parents[1] / "eeea"
+    code = ("import sys, types\n"
+            f"pkg = types.ModuleType('eeea'); pkg.__path__ = [{str(root)!r}]; sys.modules['eeea'] = pkg\n"
+            "import eeea.cli_types, eeea.outputs, eeea.units, eeea.errors\n"
+            "from eeea.cli_types import POSITIVE, flag\n"
+            "assert flag('--epochs', POSITIVE)('3') == 3\n"
+            "print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
