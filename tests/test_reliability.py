@@ -346,7 +346,8 @@ def test_a_refused_start_leaves_no_run_folder(fuzz_world, tmp_path, flags):
 
 
 # real processes: the console script's exit code and stderr ---------------------------------------------------------
-@pytest.mark.parametrize("case", ["overflow", "nan-archive"])
+# the overflow case is also checked in-process (test_overflow_and_negative_seeds_are_one_line): as a process, slow only
+@pytest.mark.parametrize("case", [pytest.param("overflow", marks=pytest.mark.slow), "nan-archive"])
 def test_the_console_script_exits_2_with_one_line(fuzz_world, macro_run, case):
     if case == "overflow":
         argv = ["search", "--out", "o", "--max-params", "1e999"]
