@@ -168,7 +168,7 @@ def test_ser_72k_config_resolves():
 @pytest.mark.parametrize("argv, message", [
     (["--holdout", "0.2"], "task ser has no option 'holdout'"),
     (["--max-steps", "2"], "ser task: unknown budget key 'max_steps'"),
-    (["--epochs", "0"], "ser task: epochs must be a positive integer"),
+    (["--epochs", "0"], "--epochs: must be an integer >= 1"),  # the flag's own bound, before the task
     (["--download"], "--download: task ser cannot download its data"),
     (["--channels", "4"], "unknown size option 'channels'"),
     (["--max-params", "200"], "--max-params 200 cannot be met by space mobilenet_audio at seconds=5.0"),
