@@ -55,6 +55,17 @@ def _save_state_dict(model: nn.Module, path: Path) -> None:
         raise OSError(errno.EIO, f"writing {path.name} failed ({str(e).strip().splitlines()[-1][:120]})") from None
 
 
+def checkpoint_size(path: Path) -> dict[str, Any]:
+    """The size a checkpoint's weights were built at (``meta.size`` of its genome file), checked for shape only."""
+    meta = read_mapping(path / GENOME_FILE, "checkpoint genome").get("meta") or {}
+    if not isinstance(meta, dict):
+        raise UserError(f"{path / GENOME_FILE}: meta must be a mapping (size, task, figures)")
+    size = meta.get("size") or {}
+    if not isinstance(size, dict):
+        raise UserError(f"{path / GENOME_FILE}: meta.size must be a mapping of size options")
+    return dict(size)
+
+
 def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module]:
     """``(genome, size, model)`` with the weights loaded, in eval mode."""
     from .spaces import get_space
@@ -63,13 +74,7 @@ def load_checkpoint(path: str | Path) -> tuple[Genome, dict[str, Any], nn.Module
     if not is_checkpoint(path):
         raise UserError(f"{path} is not a checkpoint (a directory with {GENOME_FILE} and {WEIGHTS_FILE})")
     genome = Genome.load(path / GENOME_FILE)
-    meta = read_mapping(path / GENOME_FILE, "checkpoint genome").get("meta") or {}
-    if not isinstance(meta, dict):
-        raise UserError(f"{path / GENOME_FILE}: meta must be a mapping (size, task, figures)")
-    size = meta.get("size") or {}
-    if not isinstance(size, dict):
-        raise UserError(f"{path / GENOME_FILE}: meta.size must be a mapping of size options")
-    size = dict(size)
+    size = checkpoint_size(path)
     space = get_space(genome.space)
     genome = space.validate(genome)
     space.check_memory(genome, **size)  # a size the file claims is checked before anything is allocated

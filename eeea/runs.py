@@ -85,14 +85,10 @@ def locate(arch: Any, key: str | None = None) -> Located | None:
 
 def checkpoint_genome(path: Path) -> tuple[Genome, dict[str, Any]]:
     """The genome of a checkpoint and the size its weights were trained at (without loading the weights)."""
-    from .checkpoint import GENOME_FILE
-    from .files import read_mapping
+    from .checkpoint import GENOME_FILE, checkpoint_size
 
-    meta = read_mapping(path / GENOME_FILE, "checkpoint genome").get("meta") or {}
-    size = meta.get("size") or {}
-    if not isinstance(size, dict):
-        raise UserError(f"{path / GENOME_FILE}: meta.size must be a mapping of size options")
-    return Genome.load(path / GENOME_FILE), dict(size)
+    size = checkpoint_size(path)  # the one check of a checkpoint's meta (a list there is one line, not a traceback)
+    return Genome.load(path / GENOME_FILE), size
 
 
 #: the key that names a search run's best member: the first finished row of its front
