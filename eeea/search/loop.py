@@ -110,16 +110,6 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     objectives = _objectives(config, task.objective, table)
     eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
     eepi.check_feasible()
-    if resume:  # the whole run is checked before a byte of it is written, and before the data (a quick refusal)
-        run = SearchRun.open(out)
-        run.read_state()
-        cache = {r["key"]: r for r in run.read_archive(space, objectives, checkpoints=True)}
-        run.check_resumable()
-    checking = time.perf_counter()
-    say(f"data: checking the {config['task']} task's data", quiet)
-    notes = task.check_data()  # unusable data stops the run here, before any training
-    say(f"data: checked in {time.perf_counter() - checking:.1f}s", quiet)
-
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)
     repair = BudgetRepair(eepi) if config["eepi_scope"] == "all" else None
@@ -130,6 +120,16 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
         repair = None  # it screens every proposal itself (EE-PI's draws and rejections count them): no repair stats
     limit = config["max_evaluations"]  # distinct evaluations; None: the rounds alone bound the run
     resolve_device(str(config["device"]))  # --device tpu is one line before the run directory exists
+
+    if resume:  # the whole run is checked before a byte of it is written, and before the data (a quick refusal)
+        run = SearchRun.open(out)
+        run.read_state()
+        cache = {r["key"]: r for r in run.read_archive(space, objectives, checkpoints=True)}
+        run.check_resumable()
+    checking = time.perf_counter()
+    say(f"data: checking the {config['task']} task's data", quiet)
+    notes = task.check_data()  # unusable data stops the run here, before any training
+    say(f"data: checked in {time.perf_counter() - checking:.1f}s", quiet)
 
     if resume:
         if run.config() != dict(config):  # only resume-free keys changed (workers, device, generations)
