@@ -57,8 +57,9 @@ def _speaker_list(text: str) -> list[str]:
 LABELS_HELP = ("labels CSV for any corpus (speech emotion): columns path (relative to --data, or absolute), any of "
                "arousal,dominance,valence (the dimensions present are trained and scored), optional speaker, optional "
                "split (train/valid/test). Default: EmoDB's categories mapped to A/D/V")
-SPLIT_HELP = ("Splits: the split column if present; else held-out speakers (--test-speakers, --valid-speakers; default "
-              "EmoDB's 03,08,16 / 11,13, or a seeded fifth of the speakers each); else a seeded clip split")
+SPLIT_HELP = ("Splits: the split column if present; else held-out speakers (--test-speakers, --valid-speakers; "
+              "default EmoDB's 03,08,16 / 11,13 on EmoDB, on other corpora whole speakers drawn until each part "
+              "holds ~15% of the clips); else a seeded clip split (15% each, not speaker-independent)")
 
 
 def _ser_data_args(p: argparse.ArgumentParser, folds: bool) -> None:

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..data.audio import SAMPLE_RATE, ClipSet, random_crops
 from ..data.corpus import Corpus, label_dims, load_corpus
-from ..data.emodb import TEST_SPEAKERS, VALID_SPEAKERS, embedded_path, emodb_corpus, parse_name
+from ..data.emodb import TEST_SPEAKERS, VALID_SPEAKERS, embedded_path, emodb_corpus, is_emodb, parse_name
 from ..data.splits import Split, folds, three_way
 from ..errors import UserError
 from ..metrics import DIMENSIONS, ccc_loss, ccc_mean_loss, ccc_mse_loss, ccc_report
@@ -86,8 +86,8 @@ class SERTask(Task):
                  test_speakers: Sequence[str] | None = None, valid_speakers: Sequence[str] | None = None,
                  folds: int = 1, split_seed: int = 0, crop_seconds: float = 1.0, loss: str = "ccc+mean") -> None:
         """``data``: EmoDB zip/folder, or with ``labels`` (a labels CSV) the root its paths are relative to;
-        ``test_speakers`` / ``valid_speakers``: held-out speakers (default: EmoDB's fixed ones on EmoDB, a seeded
-        fifth each otherwise); ``folds``: k > 1 scores a search candidate by k-fold cross-validation over the
+        ``test_speakers`` / ``valid_speakers``: held-out speakers (default: EmoDB's fixed ones on EmoDB, else
+        whole speakers drawn until each part holds ~15 % of the clips, :mod:`eeea.data.splits`); ``folds``: k > 1 scores a search candidate by k-fold cross-validation over the
         training and validation speakers; ``split_seed``: seed of drawn splits and folds; ``loss``: ``ccc+mean``
         (default: 1 - CCC held at the targets' mean, :func:`~eeea.metrics.ccc_mean_loss`), ``ccc`` alone (can stall a
         student at CCC 0) or ``ccc+mse``."""
@@ -123,15 +123,20 @@ class SERTask(Task):
                 self.corpus = load_corpus(root, self.labels, speaker_of=lambda m: (parse_name(m) or (None,))[0])
             else:
                 self.corpus = emodb_corpus(self.data)
-            self.split = three_way(self.corpus.clips, self.test_speakers, self.valid_speakers, self.split_seed,
-                                   defaults=(TEST_SPEAKERS, VALID_SPEAKERS))
+            # EmoDB's fixed speakers only for EmoDB: another corpus's speakers 03, 08, 16 are other people
+            fixed = (TEST_SPEAKERS, VALID_SPEAKERS) if is_emodb(self.corpus.clips) else None
+            self.split = three_way(self.corpus.clips, self.test_speakers, self.valid_speakers, self.split_seed, fixed)
         return self.corpus
 
     def check_data(self) -> list[str]:
+        """The corpus's notes (clips skipped), then the split: how it was made, each part's share of the clips and
+        speakers, and a warning per part too small to score on (or for a split that mixes speakers)."""
         corpus = self.load()
         assert self.split is not None
-        how = f"; search score: mean of {self.folds} folds by speaker over train + valid" if self.folds > 1 else ""
-        return corpus.notes() + [f"split: {self.split.how}{how}"]
+        lines = self.split.report()
+        if self.folds > 1:
+            lines[0] += f"; search score: mean of {self.folds} folds by speaker over train + valid"
+        return corpus.notes() + lines
 
     def prepare(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
