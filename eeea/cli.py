@@ -15,7 +15,7 @@ from .version import __version__
 from .errors import RunStopped, UserError
 from .choices import AMP, EEPI_SCOPES as SCOPES, EXPORT_FORMATS, QUANTIZATIONS, TABLE_FORMATS
 from .interrupts import signal_of, stop_on_signals
-from .units import format_count, parse_count
+from .units import format_count, parse_bytes, parse_count
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,18 @@ def count_arg(flag: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             return parse_count(text, flag)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
+
+    return parse
+
+
+def bytes_arg(flag: str) -> Callable[[str], int]:
+    """argparse type for human file sizes (``80k``, ``80KB``, ``64KiB``) that names its flag in the error."""
+
+    def parse(text: str) -> int:
+        try:
+            return parse_bytes(text, flag)
         except UserError as e:
             raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
 
@@ -179,7 +191,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .search.loop import search_command
 
     overrides: dict[str, Any] = {}
-    for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
+    for key in ("task", "space", "max_params", "max_macs", "max_model_bytes", "initial_genomes", "eepi_scope", "objectives", "population", "generations",
                 "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
                 "cpus_per_candidate", "algorithm",
                 "tournament_size", "max_evaluations", "amp", "channels_last", "max_latency",
@@ -192,7 +204,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         overrides["download"] = True
     if args.compile:
         overrides["compile"] = True
-    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
+    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps", "clips_per_epoch")
+             if getattr(args, k) is not None}
     size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
     task = {k: getattr(args, k) for k in ("holdout", "limit", "dataset", "labels", "test_speakers", "valid_speakers",
                                          "folds") if getattr(args, k) is not None}
@@ -469,7 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="what candidates are scored on: ser (default: speech-emotion students on EmoDB), "
                    "cifar10, cifar100, imagefolder; tabular benchmarks (a lookup, no training; need --data FILE): "
                    "nb201, nas_bench_macro")
-    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> mobilenet_audio, "
+    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> audio_union, "
                    "image tasks -> eeea)")
     p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); with "
                    "--labels, the folder or zip of clips the CSV's paths are relative to; tabular tasks: the benchmark's "
@@ -481,6 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "image tasks 5M; 0 = no early exit)")
     p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N",
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
+    p.add_argument("--max-model-bytes", type=bytes_arg("--max-model-bytes"), metavar="SIZE",
+                   help="EE-PI threshold on the int8 ONNX file, e.g. 80k or 80KB, counted from the genome without "
+                   "exporting (an upper bound whichever int8 method export keeps; default: ser 80 KB, else none; "
+                   "0 = none)")
+    p.add_argument("--initial-genomes", metavar="A,B", help="known-good genomes (zoo names or genome texts) the first "
+                   "population includes when they are in the space and budget (default: ser wav2small_17k; none = "
+                   "none)")
     p.add_argument("--max-latency", metavar="TIME", help="EE-PI threshold on the latency predicted by "
                    "--latency-table, e.g. 2ms or 500us (0 = none)")
     p.add_argument("--latency-table", metavar="FILE", help="a latency table of the target device (eeea "
@@ -507,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="training epochs per candidate (default: ser 8, image tasks 1)")
     p.add_argument("--batch-size", type=int, help="training batch size (default: ser 16, image tasks 128)")
     p.add_argument("--max-steps", type=int, help="cap on training steps per epoch (image tasks; quick looks)")
+    p.add_argument("--clips-per-epoch", type=count_arg("--clips-per-epoch"), metavar="N",
+                   help="ser: train each candidate on at most N clips per epoch, drawn afresh each epoch, so a "
+                   "large corpus costs no more than N clips (default 512; 0 = every training clip)")
     p.add_argument("--channels", type=int, help="initial channels of the trained candidates (search size)")
     p.add_argument("--layers", type=int, help="cells of the trained candidates (search size)")
     p.add_argument("--holdout", type=float, help="image tasks: held-out part of the training set, a fraction "

@@ -16,7 +16,7 @@ from ..config import merge
 from ..errors import UserError
 from ..choices import AMP, EEPI_SCOPES as SCOPES
 from ..tasks.base import Task, task_class, task_defaults, task_options
-from ..units import parse_count, parse_duration
+from ..units import parse_bytes, parse_count, parse_duration
 
 DEFAULTS: dict[str, Any] = {
     "task": "ser",  # speech-emotion students on the embedded EmoDB subset; cifar10, cifar100, imagefolder
@@ -58,8 +58,8 @@ GPU_WORKERS = 4
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
 #: train (the task's training budget), checkpoints (save trained weights), and may set workers / threads (its
 #: candidates' best use of a CPU); task_config (the task's options) defaults to its constructor's defaults
-TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "train", "task_config", "checkpoints",
-             "workers", "threads")
+TASK_KEYS = ("space", "max_params", "max_macs", "max_model_bytes", "population", "generations", "train",
+             "task_config", "checkpoints", "workers", "threads", "initial_genomes")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
 RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations", "executor", "ray_address",
                "gpus_per_candidate", "cpus_per_candidate", "measure_latency"}
@@ -95,6 +95,9 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
     for key, flag in (("max_params", "--max-params"), ("max_macs", "--max-macs")):
         if config[key] is not None:
             config[key] = parse_count(config[key], flag) or None
+    if config["max_model_bytes"] is not None:
+        config["max_model_bytes"] = parse_bytes(config["max_model_bytes"], "--max-model-bytes") or None
+    config["initial_genomes"] = _initial_genomes(config["initial_genomes"])
     if config["max_latency"] is not None:
         config["max_latency"] = parse_duration(config["max_latency"], "--max-latency") or None
     if config["latency_table"] is not None:
@@ -152,6 +155,39 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _initial_genomes(value: Any) -> list[str]:
+    """``initial_genomes`` as a list of genome names or texts, each one checked ('none' or '' for none)."""
+    from ..zoo import resolve_genome
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return []
+    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
+        raise UserError(f"--initial-genomes: expected genome names or texts, got {value!r}")
+    for item in items:
+        try:
+            resolve_genome(item)
+        except UserError as e:
+            raise UserError(f"--initial-genomes: {e}") from None
+    return [v.strip() for v in items]
+
+
+def with_legacy(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored run's config with the options it was written without set as that run did without them
+    (``Task.search_legacy``), so that resuming it replays the same search."""
+    out = dict(stored)
+    try:
+        legacy = task_class(str(out.get("task") or DEFAULTS["task"])).search_legacy
+    except UserError:
+        return out  # an unknown task is refused later, in one line
+    for key, value in legacy.items():
+        if key == "train" and isinstance(out.get("train"), Mapping):
+            out["train"] = {**value, **out["train"]}
+        elif key not in out:
+            out[key] = value
+    return out
+
+
 def _check_executor(config: dict[str, Any]) -> None:
     from .executor_choice import EXECUTORS  # the executors' modules (and Ray) load only when a search runs
     from .ray_executor import import_ray
@@ -171,7 +207,7 @@ def _check_executor(config: dict[str, Any]) -> None:
 
 def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], run: str) -> None:
     """Refuse to resume ``run`` with a different search (one line naming the first differing option)."""
-    stored = resolve_config(stored)  # a run written by an older version lacks newer keys: compare resolved forms
+    stored = resolve_config(with_legacy(stored))  # a run of an older version lacks newer keys: compare resolved forms
     for key in sorted(set(stored) | set(asked)):
         if key in RESUME_FREE:
             continue

@@ -7,6 +7,7 @@ uninterrupted run's.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..tasks import get_task
 from ..units import format_fields, format_number
 from ..rundir import check_code_task
 from .archive import SearchRun
-from .config import check_resume, resolve_config
+from .config import check_resume, resolve_config, with_legacy
 from .algorithms import make_algorithm
 from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
@@ -105,7 +106,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
                         f"--space (or leave it out for the task's default)")
     table, table_notes = latency_table(config, space, eval_size)
     objectives = _objectives(config, task.objective, table)
-    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
+    from ..zoo import resolve_genome
+
+    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table,
+                config["max_model_bytes"], [resolve_genome(g) for g in config["initial_genomes"]])
     eepi.check_feasible()
     checking = time.perf_counter()
     say(f"data: checking the {config['task']} task's data", quiet)
@@ -120,9 +124,11 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     log.info(first)
     if not quiet:  # the first line comes before any expensive step: the run directory exists and can be resumed
         tqdm.write(f"{run.path}: {first}")
-    for line in [*notes, *table_notes]:  # what the data check found (clips skipped, the split); the latency table
+    for line in [*notes, *table_notes, *eepi.notes]:  # the data check (clips skipped, the split), latency table, seeds
         log.info(line)
-        if not quiet:
+        if line.startswith("warning:"):  # a data problem is shown even with --quiet
+            tqdm.write(line, file=sys.stderr)
+        elif not quiet:
             tqdm.write(line)
     report = SearchReport(run, config, log, resumed=resume, evaluations=len(cache), notes=[*notes, *table_notes],
                           latency_table=table)
@@ -311,7 +317,7 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         if out and Path(out).resolve() != Path(resume).resolve():
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
         run = SearchRun.open(resume)
-        stored = run.config()
+        stored = with_legacy(run.config())
         check_code_task(stored.get("task"), overrides.get("task", file_layer.get("task")), resume, "--task")
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)

@@ -1,0 +1,154 @@
+"""The default speech-emotion search, timed: wall time, CPU time, load average and peak memory of the process tree.
+
+Runs ``eeea search --max-params 72k`` (the defaults; ``--extra`` adds flags) as a child process on each corpus asked
+for and samples the process tree every second: the peak of the summed resident set (RSS, shared pages counted once
+per process), of the summed proportional set (PSS, shared pages split between the processes that map them: the
+memory the tree really holds) and of the largest single process. CPU time is the children's user + system time; the
+load average is sampled with the memory, because on a shared machine the wall time depends on it (the target, 15 min,
+is for 2 idle cores: CPU time / 2 is what the wall time would be with nothing else running, if both cores stay busy).
+
+Corpora: ``emodb`` (the whole EmoDB zip of the shared data folder), ``generated`` (a 2,000-clip corpus of 60
+speakers, six of them holding 74 % of the clips, 0.8-5.1 s clips, arousal in three levels: written once by
+:func:`eeea.data.synthetic.write_corpus` into ``--corpus-dir``), or a folder with ``labels.csv`` inside.
+
+    python benchmarks/bench_ser_search.py                       # both corpora, to the terminal and --out-dir
+    python benchmarks/bench_ser_search.py --record              # ... and into benchmarks/RESULTS.md
+    python benchmarks/bench_ser_search.py generated --extra "--space mobilenet_audio"
+
+Each run directory stays under ``--out-dir`` (default ``runs/bench_ser_search``) for ``bench_ser.py --run DIR``.
+Figures go to the terminal, to ``--out FILE`` when given, and into RESULTS.md only with ``--record``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import Recorder  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from shared_data import shared_folder  # noqa: E402
+
+CORPORA = ("emodb", "generated")
+
+
+def tree(root: int) -> list[int]:
+    """``root`` and its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of one process in kB, (0, 0) once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            fields = {line.split(":")[0]: int(line.split()[1]) for line in f if line.split()[-1] == "kB"}
+        return fields.get("Rss", 0), fields.get("Pss", 0)
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+
+
+def timed_search(args: list[str], log: Path) -> dict[str, float]:
+    """Run ``eeea search ARGS``, sampling memory and load every second; the figures of the run."""
+    before = os.times()
+    start = time.perf_counter()
+    peak = {"rss": 0, "pss": 0, "process": 0}
+    loads: list[float] = []
+    with open(log, "w") as out:
+        child = subprocess.Popen([sys.executable, "-m", "eeea.cli", "search", *args], stdout=out,
+                                 stderr=subprocess.STDOUT)
+        while child.poll() is None:
+            sizes = [memory_kb(p) for p in tree(child.pid)]
+            peak["rss"] = max(peak["rss"], sum(r for r, _ in sizes))
+            peak["pss"] = max(peak["pss"], sum(p for _, p in sizes))
+            peak["process"] = max(peak["process"], max((r for r, _ in sizes), default=0))
+            loads.append(os.getloadavg()[0])
+            time.sleep(1.0)
+    wall = time.perf_counter() - start
+    after = os.times()
+    if child.returncode:
+        sys.exit(f"bench_ser_search: eeea search {' '.join(args)} failed (exit {child.returncode}); see {log}")
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"wall": wall, "cpu": cpu, "rss": peak["rss"] / 2**20, "pss": peak["pss"] / 2**20,
+            "process": peak["process"] / 2**20, "load_mean": sum(loads) / max(1, len(loads)),
+            "load_max": max(loads, default=0.0)}
+
+
+def corpus_args(name: str, corpus_dir: Path) -> list[str]:
+    """The data flags of a corpus (writing the generated one first when it is missing)."""
+    if name == "emodb":
+        return ["--data", str(shared_folder() / "data" / "emodb.zip")]
+    if name == "generated":
+        labels = corpus_dir / "labels.csv"
+        if not labels.is_file():
+            from eeea.data.synthetic import write_corpus
+
+            print(f"writing the generated corpus into {corpus_dir} ...", flush=True)
+            write_corpus(corpus_dir)
+        return ["--data", str(corpus_dir), "--labels", str(labels)]
+    folder = Path(name)
+    return ["--data", str(folder), "--labels", str(folder / "labels.csv")]
+
+
+def minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(round(seconds % 60)):02d} s"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpora", nargs="*", default=list(CORPORA),
+                    help=f"{', '.join(CORPORA)} or a folder holding labels.csv (default: both)")
+    ap.add_argument("--extra", default="", help="more flags for eeea search, e.g. \"--space mobilenet_audio\"")
+    ap.add_argument("--out-dir", default="runs/bench_ser_search", help="where the run directories go")
+    ap.add_argument("--corpus-dir", default="runs/generated_ser_corpus", help="where the generated corpus is kept")
+    ap.add_argument("--record", action="store_true", help="also write the figures into benchmarks/RESULTS.md")
+    ap.add_argument("--out", metavar="FILE", help="also write the figures into FILE (the form of RESULTS.md)")
+    args = ap.parse_args()
+    record = Recorder(args.record, args.out)
+    command = "python benchmarks/bench_ser_search.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = shlex.split(args.extra)
+    for name in args.corpora:
+        run = out_dir / Path(name).name
+        flags = [*corpus_args(name, Path(args.corpus_dir)), "--max-params", "72k", *extra, "--out", str(run),
+                 "--force", "--quiet"]
+        print(f"{name}: eeea search {' '.join(flags)}", flush=True)
+        got = timed_search(flags, out_dir / f"{Path(name).name}.log")
+        best = (out_dir / f"{Path(name).name}.log").read_text().strip().splitlines()
+        best_line = next((line for line in best if line.startswith("best:")), "")
+        figures = [
+            (f"default search on {name}{' (' + args.extra + ')' if extra else ''}: wall time (load average "
+             f"{got['load_mean']:.1f} mean, {got['load_max']:.1f} max, on {os.cpu_count()} cores)",
+             minutes(got["wall"]), "<= 15 min on 2 idle cores"),
+            (f"... CPU time of the process tree (/ 2 cores: {minutes(got['cpu'] / 2)})", minutes(got["cpu"]),
+             "<= 30 min (15 min on 2 cores)"),
+            ("... peak memory of the process tree: PSS (shared pages split) / RSS summed / largest process",
+             f"{got['pss']:.2f} / {got['rss']:.2f} / {got['process']:.2f} GB", "worker <= 1.2 GB"),
+            ("... chosen student (best validation score)", best_line.removeprefix("best: ") or "-", "-"),
+        ]
+        for figure, value, target in figures:
+            record("search_ser", figure, value, target, command)
+        print(f"run directory: {run}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
