@@ -2,9 +2,10 @@
 of varied length, and arousal in three levels that shows in the sound.
 
 Each clip is a voiced "utterance": a harmonic tone with a moving pitch contour, syllable-like loudness bursts and
-background noise. A speaker has a base pitch (lower or higher voices), a channel tilt, a noise level and a recording
-gain; arousal raises the pitch, brightens the spectrum (slower harmonic roll-off) and quickens the syllables, each
-blurred per clip, so the signal is learnable but not exact. Loudness depends mostly on the speaker and the take, and
+background noise. A speaker has a base pitch (lower or higher voices), a channel tilt, a noise level, a recording
+gain and an expressiveness; arousal raises the pitch, brightens the spectrum (slower harmonic roll-off) and quickens
+the syllables, scaled by the speaker's expressiveness and blurred per clip, so the signal is learnable but far from
+exact, and unseen speakers are harder than seen ones. Loudness depends mostly on the speaker and the take, and
 only a little on arousal (a student's per-clip normalisation hides it anyway). :func:`spectral_centroid` is the
 measurable property: it grows with arousal, most clearly within a speaker.
 
@@ -52,10 +53,12 @@ def clip_counts(clips: int, speakers: int, heavy: int, heavy_share: float, rng: 
 
 def synthesize(arousal: float, seconds: float, rate: int, voice: dict[str, float], rng: np.random.Generator) -> np.ndarray:
     """One clip (float32 in [-1, 1]) of ``seconds`` at ``rate`` Hz for an ``arousal`` in [0, 1] and a speaker's
-    ``voice`` (``pitch`` Hz, ``tilt`` of the channel, ``noise`` relative to the voice, ``gain``)."""
+    ``voice`` (``pitch`` Hz, ``tilt`` of the channel, ``noise`` relative to the voice, ``gain``, and how
+    ``expressive`` the speaker is: the share of the arousal that shows in the sound)."""
     n = int(round(seconds * rate))
     t = np.arange(n) / rate
-    excite = arousal + rng.normal(0, 0.2)  # how aroused this take sounds: the label, blurred per clip
+    # how aroused this take sounds: the label scaled by how expressive the speaker is, blurred per clip
+    excite = voice["expressive"] * arousal + rng.normal(0, 0.3)
     f0 = voice["pitch"] * (1 + 0.45 * excite) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 1.2) * t
                                                                     + rng.uniform(0, 2 * np.pi)))
     phase = 2 * np.pi * np.cumsum(f0) / rate
@@ -100,8 +103,8 @@ def write_corpus(root: str | Path, clips: int = 2000, speakers: int = 60, heavy:
     number = 0
     for s, name in enumerate(ids):
         voice = {"pitch": float(rng.choice([115.0, 210.0]) * rng.uniform(0.85, 1.15)),
-                 "tilt": float(rng.normal(0, 0.25)), "noise": float(rng.uniform(0.01, 0.05)),
-                 "gain": float(rng.uniform(0.2, 0.6))}
+                 "tilt": float(rng.normal(0, 0.3)), "noise": float(rng.uniform(0.01, 0.05)),
+                 "gain": float(rng.uniform(0.2, 0.6)), "expressive": float(rng.uniform(0.4, 1.2))}
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for _ in range(per_speaker[s]):
