@@ -191,7 +191,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .search.loop import search_command
 
     overrides: dict[str, Any] = {}
-    for key in ("task", "space", "max_params", "max_macs", "max_model_bytes", "initial_genomes", "eepi_scope", "objectives", "population", "generations",
+    for key in ("task", "space", "max_params", "max_macs", "max_model_bytes", "initial_genomes", "eepi_scope",
+                "objectives", "population", "generations",
                 "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
                 "cpus_per_candidate", "algorithm",
                 "tournament_size", "max_evaluations", "amp", "channels_last", "max_latency",
@@ -498,9 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EE-PI threshold on the int8 ONNX file, e.g. 80k or 80KB, counted from the genome without "
                    "exporting (an upper bound whichever int8 method export keeps; default: ser 80 KB, else none; "
                    "0 = none)")
-    p.add_argument("--initial-genomes", metavar="A,B", help="known-good genomes (zoo names or genome texts) the first "
-                   "population includes when they are in the space and budget (default: ser wav2small_17k; none = "
-                   "none)")
+    p.add_argument("--initial-genome", dest="initial_genomes", action="append", metavar="ARCH",
+                   help="a known-good genome (zoo name, genome file or text) the first population includes when it is "
+                   "in the space and budget; repeatable (default: ser wav2small_17k; 'none' for none)")
     p.add_argument("--max-latency", metavar="TIME", help="EE-PI threshold on the latency predicted by "
                    "--latency-table, e.g. 2ms or 500us (0 = none)")
     p.add_argument("--latency-table", metavar="FILE", help="a latency table of the target device (eeea "

@@ -13,7 +13,7 @@ from strategies import assert_round_trips
 
 from eeea import get_space, resolve_genome
 from eeea.errors import GenomeError, UserError
-from eeea.search.algorithms import make_algorithm
+from eeea.search.algorithms import ALGORITHMS, make_algorithm
 from eeea.search.config import resolve_config
 from eeea.search.eepi import EEPI, BudgetRepair
 from eeea.search.variation import KeyDuplicates
@@ -82,15 +82,16 @@ def test_the_public_layout_is_in_the_union_and_within_the_default_budget():
 
 
 def _first_round(name: str, seed: int, initial=(PUBLIC,), population: int = 6) -> list:
+    """The genomes of an algorithm's first round as the search loop evaluates them."""
     config = {**resolve_config({"seed": seed, "population": population, "algorithm": name}), "generations": 1}
     eepi = EEPI(UNION, config["max_params"], config["max_macs"], {}, max_bytes=config["max_model_bytes"],
                 initial=list(initial))
     problem = Problem(n_var=UNION.n_var, n_obj=2, xl=UNION.xl, xu=UNION.xu, vtype=int)
     algorithm, _ = make_algorithm(name, problem, eepi, KeyDuplicates(UNION), BudgetRepair(eepi), config)
-    return [UNION.decode(np.asarray(x, dtype=np.int64)) for x in algorithm.ask().get("X")]
+    return [UNION.decode(np.asarray(x, dtype=np.int64)) for x in eepi.include_initial(algorithm.ask().get("X"))]
 
 
-@pytest.mark.parametrize("algorithm", ["nsga2", "random", "regularized-evolution"])
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 def test_every_algorithms_first_round_includes_the_known_good_genome(algorithm):
     first = _first_round(algorithm, 0)
     assert first[0] == PUBLIC and PUBLIC not in first[1:]
@@ -103,6 +104,33 @@ def test_every_algorithms_first_round_includes_the_known_good_genome(algorithm):
     assert PUBLIC not in plain
 
 
+def test_an_initial_genome_the_round_already_holds_is_not_added_twice():
+    eepi = EEPI(UNION, initial=[PUBLIC])
+    X = np.array([UNION.sample(np.random.default_rng(i)) for i in range(3)])
+    X[2] = UNION.encode(PUBLIC)
+    out = eepi.include_initial(X)
+    assert np.array_equal(out, X) and not eepi.pending
+    assert np.array_equal(eepi.include_initial(X[:2]), X[:2])  # placed once: a later round is left alone
+
+
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_the_search_evaluates_the_initial_genomes_first_with_every_algorithm(algorithm, shared_dir, tmp_path):
+    """The loop, not the algorithm, places them (a lookup task: nothing is trained), and resume replays the run."""
+    import json
+
+    from eeea.cli import main
+
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+    genome = get_space("nb201").from_benchmark(cell)
+    argv = ["search", "--task", "nb201", "--data", str(shared_dir / "data" / "nasbench201.csv"), "--algorithm",
+            algorithm, "--population", "6", "--generations", "1", "--initial-genome", genome.to_text(), "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "archive.jsonl").read_text().splitlines()]
+    assert genome.to_text() in {r["genome"] for r in records if r["generation"] == 0}
+    assert sum(r["genome"] == genome.to_text() for r in records) == 1
+    assert "initial population: includes" in (tmp_path / "run" / "log.txt").read_text()
+
+
 def test_initial_genomes_outside_the_space_or_budget_are_left_out_with_a_note():
     mobilenet = get_space("mobilenet_audio")
     eepi = EEPI(mobilenet, 72_000, 400_000_000, {}, initial=[PUBLIC])
@@ -113,8 +141,11 @@ def test_initial_genomes_outside_the_space_or_budget_are_left_out_with_a_note():
 
 
 def test_bad_initial_genomes_are_one_line():
-    with pytest.raises(UserError, match="--initial-genomes: 'nope' is not a zoo name"):
+    with pytest.raises(UserError, match="--initial-genome: 'nope' is not a zoo name"):
         resolve_config({"initial_genomes": "nope"})
     assert resolve_config({"initial_genomes": "none"})["initial_genomes"] == []
     assert resolve_config({"initial_genomes": "wav2small_17k, wav2small_17k"})["initial_genomes"] == [
         "wav2small_17k", "wav2small_17k"]
+    text = PUBLIC.to_text()  # a genome text holds commas of its own: one genome
+    assert resolve_config({"initial_genomes": text})["initial_genomes"] == [text]
+    assert resolve_config({"initial_genomes": ["none"]})["initial_genomes"] == []  # --initial-genome none

@@ -156,20 +156,23 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _initial_genomes(value: Any) -> list[str]:
-    """``initial_genomes`` as a list of genome names or texts, each one checked ('none' or '' for none)."""
+    """``initial_genomes`` as a list of genome names, files or texts, each one checked: a list, or one string (a
+    genome text, or zoo names separated by commas); 'none' or '' for none."""
     from ..zoo import resolve_genome
 
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return []
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(v, str) and v.strip() for v in items):
-        raise UserError(f"--initial-genomes: expected genome names or texts, got {value!r}")
+    if isinstance(value, str):  # a genome text holds commas of its own; zoo names and files hold no ':'
+        value = [value] if ":" in value else value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UserError(f"--initial-genome: expected genome names or texts, got {value!r}")
+    items = [v.strip() for v in value if v.strip().lower() != "none"]
     for item in items:
         try:
             resolve_genome(item)
         except UserError as e:
-            raise UserError(f"--initial-genomes: {e}") from None
-    return [v.strip() for v in items]
+            raise UserError(f"--initial-genome: {e}") from None
+    return items
 
 
 def with_legacy(stored: Mapping[str, Any]) -> dict[str, Any]:

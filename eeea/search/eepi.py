@@ -7,9 +7,10 @@ an upper bound counted from the module specs by :mod:`eeea.filesize`) and ``late
 ``EEPI`` also screens offspring (``--eepi-scope all``) through :class:`BudgetRepair`, and refuses up front a budget
 that no genome of the space can meet, naming the smallest achievable count.
 
-``initial`` genomes (a known-good layout, e.g. ``wav2small_17k`` for speech emotion) are what the first draws return,
-before any random one: every algorithm takes its first round from EE-PI, so each includes them, and the run's seed
-decides the rest. One outside the space or over budget is left out, with a note.
+``initial`` genomes (a known-good layout, e.g. ``wav2small_17k`` for speech emotion) join the first round of any
+algorithm: :meth:`EEPI.include_initial` puts them in place of the first rows the algorithm asked for (the search loop
+calls it on round 0, before anything is evaluated), and the run's seed decides the rest. One outside the space or
+over budget is left out, with a note.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class EEPI:
             latency_table.check_space(space, self.size)
         self.stats = EEPIStats()
         self.notes: list[str] = []  # what became of each initial genome, for the run log
-        self.pending: list[Genome] = []  # initial genomes not drawn yet
+        self.pending: list[Genome] = []  # initial genomes not yet placed in a first round
         for genome in initial:
             self._add_initial(genome)
 
@@ -145,13 +146,7 @@ class EEPI:
 
     # drawing -----------------------------------------------------------------------------------------------------
     def draw(self, rng: np.random.Generator, exclude: set[str] | None = None) -> np.ndarray:
-        """One in-budget genome's vector whose key is not in ``exclude``: the next initial genome while any is left,
-        then random ones."""
-        while self.pending:
-            genome = self.pending.pop(0)
-            if exclude is None or genome.key not in exclude:
-                self.stats.draws += 1
-                return self.space.encode(genome)
+        """One random in-budget genome's vector whose key is not in ``exclude``."""
         for _ in range(MAX_DRAWS_PER_GENOME):
             x = self.space.sample(rng)
             genome = self.space.decode(x)
@@ -174,6 +169,24 @@ class EEPI:
             seen.add(self.space.decode(x).key)
             rows.append(x)
         return np.array(rows, dtype=np.int64)
+
+    def include_initial(self, X: np.ndarray) -> np.ndarray:
+        """The rows of an algorithm's first round with the initial genomes in place of its first rows (each once;
+        one the round already holds is not added again). Deterministic, so a resumed run replays the same round."""
+        X = np.array(X, dtype=np.int64, copy=True)
+        keys = [self.space.decode(x).key for x in X]
+        row = 0
+        for genome in self.pending:
+            if genome.key in keys:
+                continue
+            while row < len(X) and keys[row] in {g.key for g in self.pending}:
+                row += 1  # never overwrite an initial genome the algorithm drew itself
+            if row >= len(X):
+                break
+            X[row], keys[row] = self.space.encode(genome), genome.key
+            row += 1
+        self.pending = []
+        return X
 
     # feasibility -------------------------------------------------------------------------------------------------
     def describe_budget(self) -> str:

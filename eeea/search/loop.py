@@ -159,6 +159,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             pop = algorithm.ask()
             if pop is None:  # pymoo's answer when mating found no new distinct offspring at all
                 pop = Population.new("X", np.zeros((0, space.n_var), dtype=np.int64))
+            if gen == 0 and eepi.pending:  # the known-good genomes join the first round, whatever the algorithm
+                pop.set("X", eepi.include_initial(pop.get("X")))
             if limit is not None and len(order) + len(pop) > limit:
                 pop = pop[: limit - len(order)]  # every asked genome is new: the budget ends inside this round
             genomes = [space.decode(np.asarray(x, dtype=np.int64)) for x in pop.get("X")]
