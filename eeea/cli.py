@@ -25,24 +25,13 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(message.replace("argument ", ""))
 
 
-def count_arg(flag: str) -> Callable[[str], int]:
-    """argparse type for human counts (``72k``, ``3.5M``) that names its flag in the error."""
+def count_arg(flag: str, parse_units: Callable[[str, str], int] = parse_count) -> Callable[[str], int]:
+    """argparse type for human counts (``72k``, ``3.5M``; or the units ``parse_units`` reads, e.g. sizes ``80KB``)
+    that names its flag in the error."""
 
     def parse(text: str) -> int:
         try:
-            return parse_count(text, flag)
-        except UserError as e:
-            raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
-
-    return parse
-
-
-def bytes_arg(flag: str) -> Callable[[str], int]:
-    """argparse type for human file sizes (``80k``, ``80KB``, ``64KiB``) that names its flag in the error."""
-
-    def parse(text: str) -> int:
-        try:
-            return parse_bytes(text, flag)
+            return parse_units(text, flag)
         except UserError as e:
             raise argparse.ArgumentTypeError(str(e).split(": ", 1)[-1]) from None
 
@@ -495,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "image tasks 5M; 0 = no early exit)")
     p.add_argument("--max-macs", type=count_arg("--max-macs"), metavar="N",
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
-    p.add_argument("--max-model-bytes", type=bytes_arg("--max-model-bytes"), metavar="SIZE",
+    p.add_argument("--max-model-bytes", type=count_arg("--max-model-bytes", parse_bytes), metavar="SIZE",
                    help="EE-PI threshold on the int8 ONNX file, e.g. 80k or 80KB, counted from the genome without "
                    "exporting (an upper bound whichever int8 method export keeps; default: ser 80 KB, else none; "
                    "0 = none)")
