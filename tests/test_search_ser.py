@@ -61,6 +61,8 @@ def test_default_search_is_ser_on_the_audio_union_with_the_task_budget(default_r
     assert config["task_config"]["test_speakers"] is None and config["checkpoints"] is True  # EmoDB's, from the data
     log = (run / "log.txt").read_text()  # the search selects on the validation speakers, never the test ones
     assert "valid speakers 11, 13 (28 clips)" in log and "test speakers 03, 08, 16" in log
+    split = json.loads((run / "state.json").read_text())["data"]["split"]  # the split, recorded in the run
+    assert split["valid"] == {"clips": 28, "speakers": ["11", "13"]} and split["test"]["speakers"] == ["03", "08", "16"]
     assert config["threads"] == 1 and resolve_config({})["workers"] == 2
     space = get_space("audio_union")
     records = _archive(run)

@@ -115,6 +115,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     say(f"data: checking the {config['task']} task's data", quiet)
     notes = task.check_data()  # unusable data stops the run here, before any training
     say(f"data: checked in {time.perf_counter() - checking:.1f}s", quiet)
+    data = task.data_record()  # what the run was scored on (a speech corpus's split), kept in state.json
 
     run = SearchRun.open(out) if resume else SearchRun.create(out, config, force)
     log = run.logger()
@@ -219,7 +220,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             stats = _eepi_stats(eepi, repair)
             done = gen == generations - 1 or (limit is not None and len(order) >= limit)
             state = {"generation": gen, "generations": config["generations"], "evaluations": len(order),
-                     "trained_this_session": trained, "seed": config["seed"], "eepi": stats, "finished": False}
+                     "trained_this_session": trained, "seed": config["seed"], "eepi": stats,
+                     **({"data": data} if data else {}), "finished": False}
             run.write_state(state)
             report.round(cache.values(), state, genomes)  # the archive so far: a reload of report.html shows it
             best = min(cache[k]["objectives"][objectives[0]] for k in order)

@@ -145,6 +145,10 @@ class Task(ABC):
         starts. Nothing to check by default."""
         return []
 
+    def data_record(self) -> dict[str, Any]:
+        """Plain data a run keeps about the data it was scored on (after :meth:`check_data`); none by default."""
+        return {}
+
     @abstractmethod
     def prepare(self, device: torch.device) -> None:
         """Load (and, on CUDA, upload) the search's data: the training part and the part candidates are scored on.

@@ -150,6 +150,12 @@ class SERTask(Task):
             lines[0] += f"; search score: mean of {self.folds} folds by speaker over train + valid"
         return corpus.notes() + lines
 
+    def data_record(self) -> dict[str, Any]:
+        """The split: how it was made and each part's clips and speakers (a run's state.json keeps it)."""
+        self.load()
+        assert self.split is not None
+        return {"split": self.split.to_dict()}
+
     def prepare(self, device: torch.device | str = "cpu") -> None:
         self.device = torch.device(device)
         clips = self.load().clips
