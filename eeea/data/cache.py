@@ -6,8 +6,9 @@ The cache lives in ``$EEEA_CACHE`` (default ``~/.cache/eeea``; ``EEEA_CACHE=off`
 by the source file's resolved path, size and modification time (and what was read from it), so an edited or replaced
 file is decoded afresh; an audio entry by the hash of the clip file's bytes, so a copied or moved corpus is found
 again and an edited clip never is. Memory-mapped entries are shared between processes: a search's workers hold one
-copy of a corpus's samples in the page cache, not one each. Entries are written under unique temporary names and renamed into place, the class list last, so a
-reader never sees half an entry and concurrent writers cannot corrupt one. A cache that cannot be written (read-only
+copy of a corpus's samples in the page cache, not one each. Entries are written under unique temporary names and
+renamed into place, the class list last, so a reader never sees half an entry and concurrent writers cannot corrupt
+one. A cache that cannot be written (read-only
 home, full disk) is skipped: the data are then decoded as before.
 """
 from __future__ import annotations

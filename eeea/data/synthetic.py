@@ -51,7 +51,8 @@ def clip_counts(clips: int, speakers: int, heavy: int, heavy_share: float, rng: 
     return counts
 
 
-def synthesize(arousal: float, seconds: float, rate: int, voice: dict[str, float], rng: np.random.Generator) -> np.ndarray:
+def synthesize(arousal: float, seconds: float, rate: int, voice: dict[str, float],
+               rng: np.random.Generator) -> np.ndarray:
     """One clip (float32 in [-1, 1]) of ``seconds`` at ``rate`` Hz for an ``arousal`` in [0, 1] and a speaker's
     ``voice`` (``pitch`` Hz, ``tilt`` of the channel, ``noise`` relative to the voice, ``gain``, and how
     ``expressive`` the speaker is: the share of the arousal that shows in the sound)."""
