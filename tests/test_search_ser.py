@@ -198,7 +198,8 @@ def test_the_space_follows_the_task_unless_given():
     # a config file for another task does not leak its task options into a --task override
     file_layer = load_config_file(CONFIGS / "cifar10_eeea_c.yaml")
     ser = resolve_config(file_layer, {"task": "ser"})
-    assert ser["space"] == "audio_union" and ser["train"] == {**DEFAULT_BUDGET, "clips_per_epoch": SEARCH_CLIPS_PER_EPOCH}
+    assert ser["space"] == "audio_union"
+    assert ser["train"] == {**DEFAULT_BUDGET, "clips_per_epoch": SEARCH_CLIPS_PER_EPOCH}
 
 
 def test_ser_72k_config_resolves():

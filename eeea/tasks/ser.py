@@ -100,9 +100,10 @@ class SERTask(Task):
         """``data``: EmoDB zip/folder, or with ``labels`` (a labels CSV) the root its paths are relative to;
         ``test_speakers`` / ``valid_speakers``: held-out speakers (default: EmoDB's fixed ones on EmoDB, else
         whole speakers drawn until each part holds ~15 % of the clips, :mod:`eeea.data.splits`); ``folds``: k > 1
-        scores a search candidate by k-fold cross-validation over the training and validation speakers; ``split_seed``: seed of drawn splits and folds; ``loss``: ``ccc+mean``
-        (default: 1 - CCC held at the targets' mean, :func:`~eeea.metrics.ccc_mean_loss`), ``ccc`` alone (can stall a
-        student at CCC 0) or ``ccc+mse``."""
+        scores a search candidate by k-fold cross-validation over the training and validation speakers;
+        ``split_seed``: seed of drawn splits and folds; ``loss``: ``ccc+mean`` (default: 1 - CCC held at the
+        targets' mean, :func:`~eeea.metrics.ccc_mean_loss`), ``ccc`` alone (can stall a student at CCC 0) or
+        ``ccc+mse``."""
         if loss not in LOSSES:
             raise UserError(f"ser task: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if crop_seconds <= 0:
