@@ -15,16 +15,23 @@ speakers, six of them holding 74 % of the clips, 0.8-5.1 s clips, arousal in thr
     python benchmarks/bench_ser_search.py --record              # ... and into benchmarks/RESULTS.md
     python benchmarks/bench_ser_search.py generated --extra "--space mobilenet_audio"
 
+After each search, every member of the run's front is exported as ``eeea export CKPT --format onnx-int8`` writes it
+(the file a user gets, after the accuracy check picks static or dynamic int8) and as both int8 files that check picks
+from; the largest of each is compared with the default bound, 80 KB. ``--front RUN`` does only that, for a finished
+run directory.
+
 Each run directory stays under ``--out-dir`` (default ``runs/bench_ser_search``) for ``bench_ser.py --run DIR``.
 Figures go to the terminal, to ``--out FILE`` when given, and into RESULTS.md only with ``--record``.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,6 +99,51 @@ def timed_search(args: list[str], log: Path) -> dict[str, float]:
             "load_max": max(loads, default=0.0)}
 
 
+def front_files(run: Path) -> dict[str, object]:
+    """Sizes of the int8 files of every member of ``run``'s front: ``kept`` (what ``eeea export --format onnx-int8``
+    writes, None where its accuracy check refused int8), ``both`` (the larger of the static and dynamic file, as
+    :func:`eeea.filesize.int8_variants` writes them) and ``count`` (the size screen's bound for the genome)."""
+    from eeea import Genome, get_space
+    from eeea.cli import main as eeea_main
+    from eeea.export import check_inputs, load_exportable
+    from eeea.filesize import int8_variants
+
+    with open(run / "pareto.csv") as f:
+        front = list(csv.DictReader(f))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for row in front:
+            folder = Path(tmp) / row["key"]
+            folder.mkdir()
+            kept = folder / "kept.int8.onnx"
+            ok = eeea_main(["export", str(run / row["checkpoint"]), "--format", "onnx-int8", "--out", str(kept)]) == 0
+            item = load_exportable(run / row["checkpoint"])
+            calibration, _ = check_inputs(item.input_shape(), n=2)
+            files = int8_variants(item.model, item.input_shape(), folder, item.metadata(), calibration)
+            genome = Genome.from_text(row["genome"])
+            rows.append({"key": row["key"], "kept": kept.stat().st_size if ok else None,
+                         "both": max(p.stat().st_size for p in files.values()),
+                         "count": get_space(genome.space).count_int8_bytes(genome)})
+    return {"members": len(rows), "rows": rows}
+
+
+def record_front(record: Recorder, name: str, run: Path, command: str) -> None:
+    """The front's int8 file sizes of ``run`` (see :func:`front_files`), against 80 KB."""
+    got = front_files(run)
+    rows = got["rows"]
+    kept = [r["kept"] for r in rows if r["kept"] is not None]
+    refused = len(rows) - len(kept)
+    record("search_ser", f"... {name}: largest int8 file of the {got['members']} front members, as eeea export "
+           f"writes it{f' ({refused} refused int8 by its accuracy check)' if refused else ''} / the larger of "
+           "static and dynamic / the size screen's count",
+           f"{f'{max(kept):,}' if kept else '-'} / {max(r['both'] for r in rows):,} / {max(r['count'] for r in rows):,} B",
+           "<= 80 KB (80,000 B) each", command)
+    for r in rows:
+        kept_text = f"{r['kept']:,} B" if r["kept"] is not None else "refused (int8 check failed)"
+        print(f"  {r['key']}: kept {kept_text}, larger of static and dynamic {r['both']:,} B, counted {r['count']:,} B",
+              flush=True)
+
+
 def corpus_args(name: str, corpus_dir: Path) -> list[str]:
     """The data flags of a corpus (writing the generated one first when it is missing)."""
     if name == "emodb":
@@ -119,6 +171,8 @@ def main() -> None:
     ap.add_argument("--extra", default="", help="more flags for eeea search, e.g. \"--space mobilenet_audio\"")
     ap.add_argument("--out-dir", default="runs/bench_ser_search", help="where the run directories go")
     ap.add_argument("--corpus-dir", default="runs/generated_ser_corpus", help="where the generated corpus is kept")
+    ap.add_argument("--front", metavar="RUN", action="append", default=[],
+                    help="only check the int8 files of a finished run's front (repeatable)")
     ap.add_argument("--record", action="store_true", help="also write the figures into benchmarks/RESULTS.md")
     ap.add_argument("--out", metavar="FILE", help="also write the figures into FILE (the form of RESULTS.md)")
     args = ap.parse_args()
@@ -127,6 +181,10 @@ def main() -> None:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra = shlex.split(args.extra)
+    if args.front:
+        for run in args.front:
+            record_front(record, Path(run).name, Path(run), command)
+        return
     for name in args.corpora:
         run = out_dir / Path(name).name
         flags = [*corpus_args(name, Path(args.corpus_dir)), "--max-params", "72k", *extra, "--out", str(run),
@@ -147,6 +205,7 @@ def main() -> None:
         ]
         for figure, value, target in figures:
             record("search_ser", figure, value, target, command)
+        record_front(record, name, run, command)
         print(f"run directory: {run}", flush=True)
 
 
