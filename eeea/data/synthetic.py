@@ -9,7 +9,7 @@ exact, and unseen speakers are harder than seen ones. Loudness depends mostly on
 only a little on arousal (a student's per-clip normalisation hides it anyway). :func:`spectral_centroid` is the
 measurable property: it grows with arousal, most clearly within a speaker.
 
-It stands in for a real acted-emotion corpus in tests and measurements (``benchmarks/bench_ser_corpus.py``), where no
+It stands in for a real acted-emotion corpus in tests and measurements (``benchmarks/bench_ser_search.py``), where no
 such corpus can be downloaded; nothing in a search or a training reads it by default.
 """
 from __future__ import annotations
