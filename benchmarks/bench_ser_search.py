@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -144,6 +145,33 @@ def record_front(record: Recorder, name: str, run: Path, command: str) -> None:
               flush=True)
 
 
+def idle_projection(run: Path, cpu: float) -> float:
+    """Seconds the search of ``run`` would take on idle cores, projected from a loaded run: each candidate's logged
+    time scaled by the share of a core it got (the tree's CPU time over the summed candidate times, which counts the
+    main process's own work too, so the projection errs long), then scheduled generation by generation on the run's
+    workers (each candidate to the first free worker, in the order the log lists them; a generation waits for its
+    slowest candidate)."""
+    import yaml
+
+    workers = int((yaml.safe_load((run / "config.yaml").read_text()) or {}).get("workers") or 1)
+    gens: dict[int, list[float]] = {}
+    for line in (run / "log.txt").read_text().splitlines():
+        m = re.search(r" gen (\d+) \S+ ok .* in ([\d.]+)s$", line)
+        if m:
+            gens.setdefault(int(m.group(1)), []).append(float(m.group(2)))
+    total = sum(sum(v) for v in gens.values())
+    if not total:
+        return cpu / workers
+    share = cpu / total
+    span = 0.0
+    for times in gens.values():
+        free = [0.0] * workers
+        for t in times:
+            free[free.index(min(free))] += t * share
+        span += max(free)
+    return span
+
+
 def corpus_args(name: str, corpus_dir: Path) -> list[str]:
     """The data flags of a corpus (writing the generated one first when it is missing)."""
     if name == "emodb":
@@ -199,6 +227,9 @@ def main() -> None:
              minutes(got["wall"]), "<= 15 min on 2 idle cores"),
             (f"... CPU time of the process tree (/ 2 cores: {minutes(got['cpu'] / 2)})", minutes(got["cpu"]),
              "<= 30 min (15 min on 2 cores)"),
+            ("... projected wall time on 2 idle cores: each candidate's logged time x the share of a core it got "
+             "(CPU time / summed candidate times), scheduled on the workers generation by generation",
+             minutes(idle_projection(run, got["cpu"])), "<= 15 min"),
             ("... peak memory of the process tree: PSS (shared pages split) / RSS summed / largest process",
              f"{got['pss']:.2f} / {got['rss']:.2f} / {got['process']:.2f} GB", "worker <= 1.2 GB"),
             ("... chosen student (best validation score)", best_line.removeprefix("best: ") or "-", "-"),
