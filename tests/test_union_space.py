@@ -83,7 +83,8 @@ def test_the_public_layout_is_in_the_union_and_within_the_default_budget():
 
 def _first_round(name: str, seed: int, initial=(PUBLIC,), population: int = 6) -> list:
     """The genomes of an algorithm's first round as the search loop evaluates them."""
-    config = {**resolve_config({"seed": seed, "population": population, "algorithm": name}), "generations": 1}
+    config = {**resolve_config({"seed": seed, "population": population, "algorithm": name}), "generations": 1,
+              "objectives": ["1-ccc", "params"]}  # the task's, as the search loop fills them in
     eepi = EEPI(UNION, config["max_params"], config["max_macs"], {}, max_bytes=config["max_model_bytes"],
                 initial=list(initial))
     problem = Problem(n_var=UNION.n_var, n_obj=2, xl=UNION.xl, xu=UNION.xu, vtype=int)
