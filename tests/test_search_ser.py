@@ -295,7 +295,8 @@ def test_create_model_and_show_load_a_member_of_the_run_by_key(default_run, caps
     assert main(["show", str(run)]) == 0
     summary = capsys.readouterr().out
     assert summary.startswith(f"run:         {run} (search)\ntask:        ser (crop_seconds ")
-    assert " on space audio_union, seed 0, algorithm nsga2\n" in summary and "labels None" not in summary
+    algorithm = resolve_config({})["algorithm"]
+    assert f" on space audio_union, seed 0, algorithm {algorithm}\n" in summary and "labels None" not in summary
     assert "status:      finished" in summary and "evaluations: 2 (2 ok)" in summary
     assert "trained now" not in summary and "export the best front member" in summary
     assert main(["show", str(run), "zz"]) == 2
