@@ -19,7 +19,7 @@ HEADER = (
     "torch version and command. Paths in commands are relative (`DATA/` = the data folder, `RUN/` = a run directory).\n"
 )
 TABLE_HEAD = "| figure | value | target |\n|---|---|---|\n"
-_STARTED: set[tuple[str, str]] = set()  # (benchmark, command) blocks this process has begun
+_STARTED: set[tuple[str, str, Path | None]] = set()  # (benchmark, command, file) blocks this process has begun
 
 
 def machine() -> str:
@@ -44,25 +44,44 @@ def _block_header(command: str, where: str | None = None) -> str:
     return f"### {_dt.date.today().isoformat()} — {where}\n`{command}`\n\n"
 
 
-def record(benchmark: str, figure: str, value: str, target: str, command: str, where: str | None = None) -> None:
-    """Print one figure and add it to RESULTS.md (see the module docstring). ``where``: the machine and torch version
-    of figures measured elsewhere (e.g. ``NVIDIA H200, torch 2.11.0``); default this machine's."""
-    print(f"{benchmark}: {figure} = {value} (target {target})")
+def record(benchmark: str, figure: str, value: str, target: str, command: str, where: str | None = None,
+           path: Path | None = RESULTS, echo: bool = True) -> None:
+    """Print one figure and add it to ``path`` (default RESULTS.md; None: print only; see the module docstring).
+    ``where``: the machine and torch version of figures measured elsewhere (e.g. ``NVIDIA H200, torch 2.11.0``);
+    default this machine's."""
+    if echo:
+        print(f"{benchmark}: {figure} = {value} (target {target})")
+    if path is None:
+        return
     command = relative_command(command)
-    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    text = path.read_text() if path.exists() else HEADER
     row = f"| {figure} | {value} | {target} |\n"
     section = f"\n## {benchmark}\n\n"
     if section not in text:
         text = text.rstrip("\n") + "\n" + section
     start = text.index(section) + len(section)
-    if (benchmark, command) in _STARTED:  # this run's block is the newest: the first of the section
+    if (benchmark, command, path) in _STARTED:  # this run's block is the newest: the first of the section
         end = text.find("\n\n", text.index(TABLE_HEAD, start))
         end = len(text) if end < 0 else end + 1
         text = text[:end] + row + text[end:]
     else:
-        _STARTED.add((benchmark, command))
+        _STARTED.add((benchmark, command, path))
         text = text[:start] + _block_header(command, where) + TABLE_HEAD + row + "\n" + text[start:]
-    RESULTS.write_text(text.rstrip("\n") + "\n")
+    path.write_text(text.rstrip("\n") + "\n")
+
+
+class Recorder:
+    """Where a benchmark's figures go: the terminal always, ``out`` (a file of the same form as RESULTS.md) when
+    given, and RESULTS.md only when ``results`` is true (``--record``): a run on a user's own data leaves the
+    repository's file alone."""
+
+    def __init__(self, results: bool = False, out: str | Path | None = None) -> None:
+        self.results, self.out = results, Path(out) if out else None
+
+    def __call__(self, benchmark: str, figure: str, value: str, target: str, command: str) -> None:
+        record(benchmark, figure, value, target, command, path=RESULTS if self.results else None)
+        if self.out is not None:
+            record(benchmark, figure, value, target, command, path=self.out, echo=False)
 
 
 def record_all(benchmark: str, figures: list[tuple[str, str, str]], command: str, dry: bool = False) -> None:

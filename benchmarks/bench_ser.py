@@ -1,20 +1,24 @@
 """Tiny speech-emotion students side by side: size, cost, int8 bytes, latency, memory and CCC on the test split.
 
-For each architecture (default: wav2small_17k; pass more zoo names, genome files or genome texts): trainable
+For each architecture (zoo names, genome files or genome texts; with neither these nor ``--run``/``--search``:
+wav2small_17k) and each searched student: trainable
 parameters, MACs per 5 s, CCC per dimension on the *test* part of the data (EmoDB's test speakers 03, 08, 16 by
 default; any corpus with ``--data DIR_OR_ZIP --labels FILE.csv``, split as ``eeea train`` splits it) after the same
 training budget on the training + validation parts, as mean ± std over ``--seeds``; int8 ONNX bytes, onnxruntime
 one-thread median latency per 5 s clip (fp32 and int8), and the peak RSS of a fresh process that loads the int8 model
-and runs it (the first seed's model). Appends one row per figure to benchmarks/RESULTS.md.
+and runs it (the first seed's model). Figures go to the terminal, to ``--out FILE`` when given, and into
+benchmarks/RESULTS.md only with ``--record`` (a run on your own corpus leaves the repository's file alone).
 
 The searched student: ``--run DIR`` takes the best evaluated genome (lowest 1 - mean CCC) of at most ``--max-params``
 from a search run directory; ``--search DIR`` first runs the default search (``eeea search --max-params 72k``, the
 options of ``--search-config`` if given) into DIR. The student is retrained from scratch with the same budget and
 seed as every other architecture here, so the comparison does not favour it for having been trained in the search.
+Only the baselines named are trained beside it: ``--run DIR`` alone benchmarks the searched student alone.
 
     python benchmarks/bench_ser.py [ARCH ...] [--data ../shared/data/emodb.zip] [--epochs 8] [--seeds 0,1,2]
     python benchmarks/bench_ser.py wav2small_17k --data CLIPS_DIR --labels labels.csv [--test-speakers A,B]
-    python benchmarks/bench_ser.py wav2small_17k --run runs/ser [--run runs/ser_mobilenet] --data ../shared/data/emodb.zip
+    python benchmarks/bench_ser.py --run runs/mine --data CLIPS_DIR --labels labels.csv --out mine.md
+    python benchmarks/bench_ser.py wav2small_17k --run runs/ser --data ../shared/data/emodb.zip --seeds 0,1,2 --record
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import record  # noqa: E402
+from _results import Recorder  # noqa: E402
 
 from eeea import count_macs, count_params, get_space, resolve_genome  # noqa: E402
 from eeea.search.archive import SearchRun  # noqa: E402
@@ -102,7 +106,8 @@ def _mean_std(values: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("arch", nargs="*", default=["wav2small_17k"])
+    ap.add_argument("arch", nargs="*", help="baselines: zoo names, genome files or texts (default: wav2small_17k when "
+                    "no --run or --search is given)")
     ap.add_argument("--data", help="EmoDB zip or folder (default: the subset embedded in the package), or with "
                     "--labels the folder or zip of clips")
     ap.add_argument("--labels", help="labels CSV of any corpus (path, any of arousal/dominance/valence, speaker, split)")
@@ -118,8 +123,11 @@ def main() -> None:
     ap.add_argument("--search", metavar="DIR", help="run the default 72k search into DIR first, then use it as --run")
     ap.add_argument("--search-config", metavar="FILE", help="search config for --search (default: the defaults)")
     ap.add_argument("--max-params", type=int, default=72_000, help="size limit of the searched student")
+    ap.add_argument("--record", action="store_true", help="also write the figures into benchmarks/RESULTS.md")
+    ap.add_argument("--out", metavar="FILE", help="also write the figures into FILE (the form of RESULTS.md)")
     args = ap.parse_args()
-    archs = list(args.arch)
+    record = Recorder(args.record, args.out)
+    archs = list(args.arch) or ([] if args.run or args.search else ["wav2small_17k"])
     labels: dict[str, str] = {}
     if args.search:
         run_search(args.search, args.search_config)

@@ -4,7 +4,8 @@ Takes a finished search run (``eeea search``), retrains up to ``--students`` of 
 over the search-time ranking) from scratch with the same budget on the training + validation parts, scores them on the
 *test* part (which the search never read), and prints Spearman's rank correlation between the search-time mean CCC
 (validation speakers, or the mean over ``--folds`` of the run) and the test mean CCC (mean over ``--seeds``). Target:
-Spearman >= 0.6 over >= 20 students. Writes the figure to benchmarks/RESULTS.md.
+Spearman >= 0.6 over >= 20 students. Figures go to the terminal, to ``--out FILE`` when given, and into
+benchmarks/RESULTS.md only with ``--record``.
 
 Several runs of the same data, split and budget (say, one per space) pool their students, drawn evenly from each;
 the figure is then over the pool, and each run's own Spearman is printed beside it.
@@ -38,7 +39,7 @@ import torch
 from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import record  # noqa: E402
+from _results import Recorder  # noqa: E402
 
 from eeea import get_space, resolve_genome  # noqa: E402
 from eeea.search.archive import SearchRun  # noqa: E402
@@ -89,7 +90,10 @@ def main() -> None:
                     "seeds (1000, 1001, ...)")
     ap.add_argument("--folds", type=int, default=0,
                     help="also score each student by K-fold cross-validation by speaker (seed 0), as --folds K would")
+    ap.add_argument("--record", action="store_true", help="also write the figures into benchmarks/RESULTS.md")
+    ap.add_argument("--out", metavar="FILE", help="also write the figures into FILE (the form of RESULTS.md)")
     args = ap.parse_args()
+    record = Recorder(args.record, args.out)
     command = "python benchmarks/bench_ser_rank.py " + " ".join(sys.argv[1:])
     runs = [SearchRun.read(path) for path in args.runs]
     config = runs[0].config()

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from .version import __version__
 from .cli_types import (CPUS, GPUS, NON_NEGATIVE, NON_NEGATIVE_FLOAT, POPULATION, POSITIVE, POSITIVE_FLOAT,
-                        PROBABILITY, SECONDS, SEED, WORKERS, count_flag, duration_flag, flag, holdout_flag)
+                        PROBABILITY, SECONDS, SEED, WORKERS, bytes_flag, count_flag, duration_flag, flag, holdout_flag)
 from .errors import RunStopped, UserError
 from .choices import AMP, EEPI_SCOPES as SCOPES, EXPORT_FORMATS, QUANTIZATIONS, TABLE_FORMATS
 from .interrupts import signal_of, stop_on_signals
@@ -48,8 +48,9 @@ def _speaker_list(text: str) -> list[str]:
 LABELS_HELP = ("labels CSV for any corpus (speech emotion): columns path (relative to --data, or absolute), any of "
                "arousal,dominance,valence (the dimensions present are trained and scored), optional speaker, optional "
                "split (train/valid/test). Default: EmoDB's categories mapped to A/D/V")
-SPLIT_HELP = ("Splits: the split column if present; else held-out speakers (--test-speakers, --valid-speakers; default "
-              "EmoDB's 03,08,16 / 11,13, or a seeded fifth of the speakers each); else a seeded clip split")
+SPLIT_HELP = ("Splits: the split column if present; else held-out speakers (--test-speakers, --valid-speakers; "
+              "default EmoDB's 03,08,16 / 11,13 on EmoDB, on other corpora whole speakers drawn until each part "
+              "holds ~15% of the clips); else a seeded clip split (15% each, not speaker-independent)")
 
 
 def _ser_data_args(p: argparse.ArgumentParser, folds: bool) -> None:
@@ -163,7 +164,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .search.loop import search_command
 
     overrides: dict[str, Any] = {}
-    for key in ("task", "space", "max_params", "max_macs", "eepi_scope", "objectives", "population", "generations",
+    for key in ("task", "space", "max_params", "max_macs", "max_model_bytes", "initial_genomes", "eepi_scope",
+                "objectives", "population", "generations",
                 "seed", "workers", "device", "threads", "executor", "ray_address", "gpus_per_candidate",
                 "cpus_per_candidate", "algorithm",
                 "tournament_size", "max_evaluations", "amp", "channels_last", "max_latency",
@@ -176,7 +178,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         overrides["download"] = True
     if args.compile:
         overrides["compile"] = True
-    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps") if getattr(args, k) is not None}
+    train = {k: getattr(args, k) for k in ("epochs", "batch_size", "max_steps", "clips_per_epoch")
+             if getattr(args, k) is not None}
     size = {k: getattr(args, k) for k in ("channels", "layers") if getattr(args, k) is not None}
     task = {k: getattr(args, k) for k in ("holdout", "limit", "dataset", "labels", "test_speakers", "valid_speakers",
                                          "folds") if getattr(args, k) is not None}
@@ -456,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="what candidates are scored on: ser (default: speech-emotion students on EmoDB), "
                    "cifar10, cifar100, imagefolder; tabular benchmarks (a lookup, no training; need --data FILE): "
                    "nb201, nas_bench_macro")
-    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> mobilenet_audio, "
+    p.add_argument("--space", help="search space name or YAML file (default: the task's: ser -> audio_union, "
                    "image tasks -> eeea)")
     p.add_argument("--data", metavar="DIR", help="data folder/zip (default: the task's embedded real subset); with "
                    "--labels, the folder or zip of clips the CSV's paths are relative to; tabular tasks: the benchmark's "
@@ -468,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "image tasks 5M; 0 = no early exit)")
     p.add_argument("--max-macs", type=count_flag("--max-macs"), metavar="N",
                    help="EE-PI threshold on MACs, e.g. 600M (default: ser 400M per 5 s, image tasks none; 0 = none)")
+    p.add_argument("--max-model-bytes", type=bytes_flag("--max-model-bytes"), metavar="SIZE",
+                   help="EE-PI threshold on the int8 ONNX file, e.g. 80k or 80KB, counted from the genome without "
+                   "exporting (an upper bound whichever int8 method export keeps; default: ser 80 KB, else none; "
+                   "0 = none)")
+    p.add_argument("--initial-genome", dest="initial_genomes", action="append", metavar="ARCH",
+                   help="a known-good genome (zoo name, genome file or text) the first population includes when it is "
+                   "in the space and budget; repeatable (default: ser wav2small_17k; 'none' for none)")
     p.add_argument("--max-latency", type=duration_flag("--max-latency"), metavar="TIME", help="EE-PI threshold on the latency predicted by "
                    "--latency-table, e.g. 2ms or 500us (0 = none)")
     p.add_argument("--latency-table", metavar="FILE", help="a latency table of the target device (eeea "
@@ -494,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=flag("--epochs", POSITIVE), help="training epochs per candidate (default: ser 8, image tasks 1)")
     p.add_argument("--batch-size", type=flag("--batch-size", POSITIVE), help="training batch size (default: ser 16, image tasks 128)")
     p.add_argument("--max-steps", type=flag("--max-steps", POSITIVE), help="cap on training steps per epoch (image tasks; quick looks)")
+    p.add_argument("--clips-per-epoch", type=count_flag("--clips-per-epoch"), metavar="N",
+                   help="ser: train each candidate on at most N clips per epoch, drawn afresh each epoch, so a "
+                   "large corpus costs no more than N clips (default 512; 0 = every training clip)")
     p.add_argument("--channels", type=flag("--channels", POSITIVE), help="initial channels of the trained candidates (search size)")
     p.add_argument("--layers", type=flag("--layers", POSITIVE), help="cells of the trained candidates (search size)")
     p.add_argument("--holdout", type=holdout_flag, help="image tasks: held-out part of the training set, a fraction "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import UserError
-from .units import check_number, parse_count, parse_duration
+from .units import check_number, parse_bytes, parse_count, parse_duration
 
 #: the largest integer a flag takes where nothing smaller is meant (an int32: torch and numpy take it everywhere)
 INT_MAX = 2**31 - 1
@@ -75,6 +75,11 @@ def count_flag(name: str) -> Callable[[str], int]:
     return _argparse_type(lambda text: check_count(name, text))
 
 
+def bytes_flag(name: str) -> Callable[[str], int]:
+    """argparse type for file sizes (``80k``, ``80KB``, ``64KiB``), at most :data:`COUNT_MAX` bytes."""
+    return _argparse_type(lambda text: check_bytes(name, text))
+
+
 def duration_flag(name: str) -> Callable[[str], float]:
     """argparse type for durations (``2ms``, ``500us``), in microseconds, at most an hour."""
     return _argparse_type(lambda text: check_duration(name, text))
@@ -91,6 +96,14 @@ def check_count(name: str, value: Any) -> int:
     if count > COUNT_MAX:
         raise UserError(f"{name}: {value!r} is more than {COUNT_MAX:.0e}")
     return count
+
+
+def check_bytes(name: str, value: Any) -> int:
+    """A file size (``80KB``) or number of bytes, whole, within :data:`COUNT_MAX`."""
+    size = parse_bytes(value, name)
+    if size > COUNT_MAX:
+        raise UserError(f"{name}: {value!r} is more than {COUNT_MAX:.0e} bytes")
+    return size
 
 
 def check_duration(name: str, value: Any) -> float:

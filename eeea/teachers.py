@@ -49,7 +49,8 @@ class Teacher:
 
 
 class CSVTeacher(Teacher):
-    """Precomputed teacher outputs. Rows match clips by path or, failing that, by file stem."""
+    """Precomputed teacher outputs. Rows match clips by path or, failing that, by file stem. The CSV's ``speaker``
+    and ``split`` columns, when it has them, are kept in :attr:`columns` (``eeea label`` copies them)."""
 
     def __init__(self, path: str | Path) -> None:
         from .data.corpus import read_table
@@ -57,14 +58,21 @@ class CSVTeacher(Teacher):
         self.path = Path(path)
         table = read_table(self.path)
         self.dims = table.dims
-        self.rows = dict(zip(table.paths, table.targets))
-        self.by_stem = {Path(p).stem: v for p, v in self.rows.items()}
+        self.paths = list(table.paths)
+        self.index = {p: i for i, p in enumerate(self.paths)}
+        self.by_stem = {Path(p).stem: i for i, p in enumerate(self.paths)}
+        self.targets = table.targets
+        self.columns = {k: v for k, v in (("speaker", table.speakers), ("split", table.splits)) if v is not None}
+
+    def row(self, name: str) -> int:
+        """The CSV row of clip ``name`` (by path, else by file stem)."""
+        i = self.index.get(name, self.by_stem.get(Path(name).stem))
+        if i is None:
+            raise UserError(f"{self.path}: no teacher label for {name!r}")
+        return i
 
     def lookup(self, name: str) -> np.ndarray:
-        value = self.rows.get(name, self.by_stem.get(Path(name).stem))
-        if value is None:
-            raise UserError(f"{self.path}: no teacher label for {name!r}")
-        return value
+        return self.targets[self.row(name)]
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
         if names is None:
@@ -175,6 +183,8 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
                 quiet: bool = False, force: bool = False, labels: str | Path | None = None) -> tuple[int, int, int]:
     """Label the clips under ``audio_dir`` (a folder or zip; with ``labels``, only the clips that CSV lists, its
     ``speaker`` and ``split`` columns copied) into ``out``; returns ``(newly labelled, already there, skipped)``.
+    A CSV teacher's own ``speaker`` and ``split`` columns are copied too (where ``labels`` has none), so labelling
+    keeps a speaker-independent split possible.
 
     Silent and too-short clips are skipped with one line each on stderr. Resumable: an existing ``out`` (with the same
     header) is appended to, and its clips are skipped; rows are flushed after every batch, so an interrupted run loses
@@ -200,7 +210,12 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
         if not clips:
             raise UserError(f"{audio_dir}: no audio files (.wav, .flac, .ogg)")
         columns = {k: dict(zip(clips, v)) for k, v in extra.items()}
-        header = ["path", *teacher.dims, *extra]
+        if isinstance(teacher, CSVTeacher):  # its speaker and split columns, where the labels have none
+            for k, values in teacher.columns.items():
+                if k not in columns:
+                    columns[k] = {c: values[teacher.row(c)] for c in clips}
+        kept = [k for k in ("speaker", "split") if k in columns]
+        header = ["path", *teacher.dims, *kept]
         if not out.parent.is_dir():
             raise UserError(f"--out {out}: the folder {out.parent} does not exist")
         lock = out.parent / f".{out.name}{LOCK}"  # one labelling per CSV: a second process is refused
@@ -233,7 +248,7 @@ def label_audio(teacher: Teacher, audio_dir: str | Path, out: str | Path, batch_
                         writer = csv.writer(f)
                         if fresh:
                             writer.writerow(header)
-                    writer.writerows([c, *(f"{v:.6f}" for v in row), *(columns[k][c] for k in extra)]
+                    writer.writerows([c, *(f"{v:.6f}" for v in row), *(columns[k][c] for k in kept)]
                                      for c, row in zip(names, values))
                     f.flush()
                     bar.update(len(batch))

@@ -1,4 +1,5 @@
-"""Human units for counts on the command line: ``72k``, ``3.5M``, ``600M``, ``1.2G``."""
+"""Human units on the command line: counts (``72k``, ``3.5M``, ``600M``, ``1.2G``), durations (``2ms``) and file
+sizes (``80k``, ``80KB``, ``64KiB``, ``1.5MB``)."""
 from __future__ import annotations
 
 import math
@@ -106,3 +107,22 @@ def check_number(name: str, value: Any, *, integer: bool = False, minimum: float
 def _bound(v: float) -> str:
     """A bound as a person reads it: whole numbers in full with grouped digits (``4,294,967,295``)."""
     return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e16 else f"{v:g}"
+
+
+_BYTES = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e([+-]?[0-9]+))?\s*([kKmMgG]?i?)[bB]?\s*$")
+_BYTES_SCALE = {"": 1, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9,
+                "ki": 2**10, "Ki": 2**10, "mi": 2**20, "Mi": 2**20, "gi": 2**30, "Gi": 2**30}
+
+
+def parse_bytes(text: str | int | float, what: str = "value") -> int:
+    """Parse a file size: ``'80k'``, ``'80KB'`` and ``'80 kB'`` -> 80000 (decimal, as counts are), ``'64KiB'`` ->
+    65536, ``'1.5MB'`` -> 1500000; a bare number is bytes. Raises UserError."""
+    return int(round(_parse(text, what, _BYTES, _BYTES_SCALE, "a size like 80k, 80KB or 64KiB", "size")))
+
+
+def format_bytes(n: float) -> str:
+    """Short human form of a file size (decimal units): 80000 -> '80 KB', 1500000 -> '1.5 MB', 512 -> '512 B'."""
+    for suffix, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g} {suffix}"
+    return f"{n:.0f} B"

@@ -131,3 +131,31 @@ def test_non_finite_outputs_raise_diverged():
             p.fill_(float("nan"))
     with pytest.raises(Diverged):
         ser_task().score(model)
+
+
+def test_a_clip_budget_caps_each_epoch_with_a_fresh_draw(monkeypatch):
+    """``clips_per_epoch``: an epoch trains on that many clips (whole batches), drawn afresh each epoch, so a large
+    corpus costs a search candidate no more than a small one; none (the default of eeea train and bench_ser) is every
+    clip, as before."""
+    from eeea.tasks import ser
+    from eeea.tasks.ser import DEFAULT_BUDGET, SEARCH_CLIPS_PER_EPOCH, complete_budget
+    from eeea.search.config import resolve_config
+
+    task = ser_task()
+    seen: list[list[int]] = []
+    crops = ser.random_crops
+    monkeypatch.setattr(ser, "random_crops",
+                        lambda waves, index, *a: seen.append(list(index)) or crops(waves, index, *a))
+    model = get_space("wav2small").build(TINY)
+    training = task.start(model, {"epochs": 2, "batch_size": 8, "clips_per_epoch": 20}, seed=0)
+    assert training.steps == 2
+    for epoch in range(2):
+        training.train_epoch(epoch)
+    first, second = sum(seen[:2], []), sum(seen[2:], [])
+    assert len(seen) == 4 and len(set(first)) == 16 and set(first) != set(second)
+    assert task.start(model, {"epochs": 1, "batch_size": 8}, seed=0).steps == len(task.train_set) // 8
+    assert DEFAULT_BUDGET["clips_per_epoch"] is None
+    assert complete_budget({"clips_per_epoch": 0})["clips_per_epoch"] is None
+    assert resolve_config({})["train"]["clips_per_epoch"] == SEARCH_CLIPS_PER_EPOCH
+    with pytest.raises(UserError, match="clips_per_epoch must be a positive integer"):
+        complete_budget({"clips_per_epoch": -3})

@@ -120,6 +120,33 @@ def test_label_cli_is_batched_and_resumable(onnx_teacher, audio_dir, tmp_path, c
     assert main([*args, "--force"]) == 0 and len(read_labels(out)) == 9
 
 
+def test_label_with_a_csv_teacher_keeps_its_speaker_and_split_columns(audio_dir, tmp_path):
+    """``eeea label --teacher labels.csv`` (no --labels): the teacher's own speaker and split columns are copied, so
+    the new labels still split by speaker; with --labels, that table's columns win and the teacher fills the rest."""
+    files = sorted(p.relative_to(audio_dir).as_posix() for p in audio_dir.rglob("*.wav"))
+    parts = ["train", "valid", "test"]
+    teacher = tmp_path / "teacher.csv"
+    with teacher.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "arousal", "speaker", "split"])
+        writer.writerows([p, f"{i / 10:.1f}", p.split("/")[-1][:2], parts[i % 3]] for i, p in enumerate(files))
+    out = tmp_path / "labels.csv"
+    assert main(["label", "--teacher", str(teacher), "--audio", str(audio_dir), "--out", str(out), "--quiet"]) == 0
+    got = {r["path"]: r for r in csv.DictReader(out.open())}
+    assert list(next(csv.reader(out.open()))) == ["path", "arousal", "speaker", "split"]
+    for i, p in enumerate(files):
+        assert got[p]["speaker"] == p.split("/")[-1][:2] and got[p]["split"] == parts[i % 3]
+        assert float(got[p]["arousal"]) == pytest.approx(i / 10)
+    table = tmp_path / "table.csv"  # --labels with a speaker column but no split: its speakers, the teacher's split
+    table.write_text("path,arousal,speaker\n" + "".join(f"{p},0.5,spk{i}\n" for i, p in enumerate(files)))
+    both = tmp_path / "both.csv"
+    assert main(["label", "--teacher", str(teacher), "--audio", str(audio_dir), "--labels", str(table),
+                 "--out", str(both), "--quiet"]) == 0
+    rows = list(csv.DictReader(both.open()))
+    assert [r["speaker"] for r in rows] == [f"spk{i}" for i in range(len(files))]
+    assert [r["split"] for r in rows] == [parts[i % 3] for i in range(len(files))]
+
+
 HOLD_LABELS = """
 import sys, time
 from pathlib import Path

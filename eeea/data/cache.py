@@ -1,10 +1,14 @@
-"""A per-user cache of decoded images: a zip of JPEGs is decoded once into uint8 ``.npy`` files that every process
-(each pool worker) memory-maps instead of decoding again.
+"""A per-user cache of decoded data that every process (each pool worker) memory-maps instead of decoding again:
+a zip of JPEGs is decoded once into uint8 ``.npy`` files (:func:`cached_images`), an audio clip once into a float32
+``.npy`` at 16 kHz (:func:`cached_decode`).
 
-The cache lives in ``$EEEA_CACHE`` (default ``~/.cache/eeea``; ``EEEA_CACHE=off`` disables it). An entry is keyed by
-the source file's resolved path, size and modification time (and what was read from it), so an edited or replaced file
-is decoded afresh. Entries are written under unique temporary names and renamed into place, the class list last, so a
-reader never sees half an entry and concurrent writers cannot corrupt one. A cache that cannot be written (read-only
+The cache lives in ``$EEEA_CACHE`` (default ``~/.cache/eeea``; ``EEEA_CACHE=off`` disables it). An image entry is keyed
+by the source file's resolved path, size and modification time (and what was read from it), so an edited or replaced
+file is decoded afresh; an audio entry by the hash of the clip file's bytes, so a copied or moved corpus is found
+again and an edited clip never is. Memory-mapped entries are shared between processes: a search's workers hold one
+copy of a corpus's samples in the page cache, not one each. Entries are written under unique temporary names and
+renamed into place, the class list last, so a reader never sees half an entry and concurrent writers cannot corrupt
+one. A cache that cannot be written (read-only
 home, full disk) is skipped: the data are then decoded as before.
 """
 from __future__ import annotations
@@ -93,3 +97,25 @@ def cached_json(source: Path, tag: str, compute: Callable[[], object] | None) ->
         except OSError:
             pass  # no cache here: the value serves this process only
     return value
+
+
+def cached_decode(data: bytes, tag: str, decode: Callable[[], np.ndarray]) -> np.ndarray:
+    """``decode()`` of a file whose bytes are ``data``: memory-mapped from the cache entry keyed by the bytes' hash
+    and ``tag`` (what the decoding produces, e.g. ``audio-16000``), or decoded, cached and memory-mapped."""
+    root = cache_dir()
+    if root is None:
+        return decode()
+    key = hashlib.sha256(data).hexdigest()[:40]
+    path = root / "decoded" / key[:2] / f"{key}-{tag}.npy"
+    if path.is_file():
+        try:
+            return np.load(path, mmap_mode="c")  # copy-on-write: read pages shared, a writer gets its own
+        except (OSError, ValueError):
+            pass  # a damaged entry is decoded again and rewritten
+    array = decode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _save_npy(path, array)
+        return np.load(path, mmap_mode="c")  # the decoding process shares the pages too
+    except (OSError, ValueError):
+        return array  # no cache here: the decoded array serves as it is

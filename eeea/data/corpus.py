@@ -24,10 +24,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..files import MAX_TABLE_BYTES, decode_text, open_zip, read_bytes, read_zip_member
+from ..files import MAX_MEMBER_BYTES, MAX_TABLE_BYTES, decode_text, open_zip, read_bytes, read_zip_member
 from ..errors import UserError
 from ..metrics import DIMENSIONS
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, ClipSet, read_audio
+from .cache import cached_decode
 
 SPLITS = ("train", "valid", "test")
 #: clips shorter than this are skipped
@@ -160,11 +161,14 @@ class AudioSource:
                                                                              else ""))
 
     def read(self, member: str) -> np.ndarray:
+        """The clip's samples (mono float32, 16 kHz), decoded once per file content (:func:`cached_decode`)."""
         if Path(member).is_absolute():
-            return read_audio(member)
-        if self.archive is not None:
-            return read_audio(read_zip_member(self.archive, member, str(self.root)), name=member)
-        return read_audio(self.root / member, name=member)
+            data = read_bytes(member, limit=MAX_MEMBER_BYTES)
+        elif self.archive is not None:
+            data = read_zip_member(self.archive, member, str(self.root))
+        else:
+            data = read_bytes(self.root / member, limit=MAX_MEMBER_BYTES)
+        return cached_decode(data, f"audio-{SAMPLE_RATE}", lambda: read_audio(data, name=member))
 
 
 def skip_reason(wave: np.ndarray) -> str | None:

@@ -27,13 +27,30 @@ EMBEDDED = "emodb_mini.zip"
 TEST_SPEAKERS = ("03", "08", "16")
 #: validation speakers of the default split (one man, one woman): what a search selects on; the other five train
 VALID_SPEAKERS = ("11", "13")
-_NAME = re.compile(r"^(\d\d)([a-z]\d\d)([WLEAFTN])([a-z])$")
+#: EmoDB's ten speakers and ten texts: a file name is EmoDB's only with one of each
+SPEAKERS = ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
+TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
+_NAME = re.compile(r"^(\d\d)([ab]\d\d)([WLEAFTN])([a-z])$")
 
 
 def parse_name(path: str) -> tuple[str, str, str] | None:
-    """``(speaker, text, emotion letter)`` of an EmoDB file name, or None for other files."""
+    """``(speaker, text, emotion letter)`` of an EmoDB file name (one of its speakers and texts), or None."""
     m = _NAME.match(Path(path).stem)
-    return (m.group(1), m.group(2), m.group(3)) if m else None
+    if not m or m.group(1) not in SPEAKERS or m.group(2) not in TEXTS:
+        return None
+    return m.group(1), m.group(2), m.group(3)
+
+
+def is_emodb(clips: ClipSet) -> bool:
+    """Whether ``clips`` are EmoDB's (all of them or a part): every clip's file name is an EmoDB name, and the speaker
+    column, when the labels have one, agrees with the names. Only then do EmoDB's fixed test and validation speakers
+    apply: other corpora number their speakers ``03``, ``08``, ``11`` ... too."""
+    if not len(clips):
+        return False
+    parsed = [parse_name(name) for name in clips.names]
+    if any(p is None for p in parsed):
+        return False
+    return not clips.speakers or all(p[0] == s for p, s in zip(parsed, clips.speakers))  # type: ignore[index]
 
 
 def adv_mapping() -> dict[str, np.ndarray]:

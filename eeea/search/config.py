@@ -12,8 +12,8 @@ from typing import Any, Mapping
 
 import torch
 
-from ..cli_types import (CPUS, GPUS, POPULATION, PROBABILITY, SEED, WORKERS, Bound, check_count, check_duration,
-                         check_flag, check_mapping, check_path, check_text)
+from ..cli_types import (CPUS, GPUS, POPULATION, PROBABILITY, SEED, WORKERS, Bound, check_bytes, check_count,
+                         check_duration, check_flag, check_mapping, check_path, check_text)
 from ..config import merge
 from ..errors import UserError
 from ..choices import AMP, EEPI_SCOPES as SCOPES
@@ -59,8 +59,8 @@ GPU_WORKERS = 4
 #: keys whose defaults come from the task (``Task.search_defaults``): space, max_params, population, generations,
 #: train (the task's training budget), checkpoints (save trained weights), and may set workers / threads (its
 #: candidates' best use of a CPU); task_config (the task's options) defaults to its constructor's defaults
-TASK_KEYS = ("space", "max_params", "max_macs", "population", "generations", "train", "task_config", "checkpoints",
-             "workers", "threads")
+TASK_KEYS = ("space", "max_params", "max_macs", "max_model_bytes", "population", "generations", "train",
+             "task_config", "checkpoints", "workers", "threads", "initial_genomes")
 #: keys a resumed run may change: they do not change which genomes are trained or their results
 RESUME_FREE = {"workers", "device", "threads", "generations", "max_evaluations", "executor", "ray_address",
                "gpus_per_candidate", "cpus_per_candidate", "measure_latency"}
@@ -104,6 +104,9 @@ def resolve_config(*layers: Mapping[str, Any]) -> dict[str, Any]:
     for key, flag in (("max_params", "--max-params"), ("max_macs", "--max-macs")):
         if config[key] is not None:
             config[key] = check_count(flag, config[key]) or None
+    if config["max_model_bytes"] is not None:
+        config["max_model_bytes"] = check_bytes("--max-model-bytes", config["max_model_bytes"]) or None
+    config["initial_genomes"] = _initial_genomes(config["initial_genomes"])
     if config["max_latency"] is not None:
         config["max_latency"] = check_duration("--max-latency", config["max_latency"]) or None
     if config["latency_table"] is not None:
@@ -187,6 +190,42 @@ def _check_types(config: dict[str, Any]) -> None:
             bound.check(flag, config[key])
 
 
+def _initial_genomes(value: Any) -> list[str]:
+    """``initial_genomes`` as a list of genome names, files or texts, each one checked: a list, or one string (a
+    genome text, or zoo names separated by commas); 'none' or '' for none."""
+    from ..zoo import resolve_genome
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return []
+    if isinstance(value, str):  # a genome text holds commas of its own; zoo names and files hold no ':'
+        value = [value] if ":" in value else value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise UserError(f"--initial-genome: expected genome names or texts, got {value!r}")
+    items = [v.strip() for v in value if v.strip().lower() != "none"]
+    for item in items:
+        try:
+            resolve_genome(item)
+        except UserError as e:
+            raise UserError(f"--initial-genome: {e}") from None
+    return items
+
+
+def with_legacy(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored run's config with the options it was written without set as that run did without them
+    (``Task.search_legacy``), so that resuming it replays the same search."""
+    out = dict(stored)
+    try:
+        legacy = task_class(str(out.get("task") or DEFAULTS["task"])).search_legacy
+    except UserError:
+        return out  # an unknown task is refused later, in one line
+    for key, value in legacy.items():
+        if key == "train" and isinstance(out.get("train"), Mapping):
+            out["train"] = {**value, **out["train"]}
+        elif key not in out:
+            out[key] = value
+    return out
+
+
 def _check_executor(config: dict[str, Any]) -> None:
     from .executor_choice import EXECUTORS  # the executors' modules (and Ray) load only when a search runs
     from .ray_executor import import_ray
@@ -199,7 +238,7 @@ def _check_executor(config: dict[str, Any]) -> None:
 
 def check_resume(stored: Mapping[str, Any], asked: Mapping[str, Any], run: str) -> None:
     """Refuse to resume ``run`` with a different search (one line naming the first differing option)."""
-    stored = resolve_config(stored)  # a run written by an older version lacks newer keys: compare resolved forms
+    stored = resolve_config(with_legacy(stored))  # a run of an older version lacks newer keys: compare resolved forms
     for key in sorted(set(stored) | set(asked)):
         if key in RESUME_FREE:
             continue

@@ -2,23 +2,30 @@
 within budget, until the population is full.
 
 Counting walks the memoised per-op counts of :mod:`eeea.counting`, so screening costs microseconds per genome instead
-of building each network. ``EEPI`` also screens offspring (``--eepi-scope all``) through :class:`BudgetRepair`, and
-refuses up front a budget that no genome of the space can meet, naming the smallest achievable count.
+of building each network. The screens, cheapest first: ``params``, ``macs``, ``size`` (the int8 ONNX file's bytes,
+an upper bound counted from the module specs by :mod:`eeea.filesize`) and ``latency`` (predicted by a latency table).
+``EEPI`` also screens offspring (``--eepi-scope all``) through :class:`BudgetRepair`, and refuses up front a budget
+that no genome of the space can meet, naming the smallest achievable count.
+
+``initial`` genomes (a known-good layout, e.g. ``wav2small_17k`` for speech emotion) join the first round of any
+algorithm: :meth:`EEPI.include_initial` puts them in place of the first rows the algorithm asked for (the search loop
+calls it on round 0, before anything is evaluated), and the run's seed decides the rest. One outside the space or
+over budget is left out, with a note.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from pymoo.core.repair import Repair
 from pymoo.core.sampling import Sampling
 
-from ..errors import UserError
+from ..errors import GenomeError, UserError
 from ..genome import Genome
 from ..latency import LatencyTable
 from ..spaces.base import SearchSpace
-from ..units import format_count, format_duration
+from ..units import format_bytes, format_count, format_duration
 
 #: give up (with a clear error) after this many draws per wanted genome
 MAX_DRAWS_PER_GENOME = 20_000
@@ -28,7 +35,7 @@ MAX_DRAWS_PER_GENOME = 20_000
 class EEPIStats:
     draws: int = 0
     rejections: int = 0
-    rejected_by: dict[str, int] = field(default_factory=dict)  # screen (params, macs, latency, prediction) -> count
+    rejected_by: dict[str, int] = field(default_factory=dict)  # screen (params, macs, size, latency, prediction) -> count
 
     @property
     def accepted(self) -> int:
@@ -49,8 +56,9 @@ class EEPIStats:
 
 
 class EEPI:
-    """The early-exit screen: ``max_params`` / ``max_macs`` / ``max_latency`` (microseconds predicted by
-    ``latency_table``; None = no limit) at ``eval_size`` of ``space``."""
+    """The early-exit screen: ``max_params`` / ``max_macs`` / ``max_bytes`` (of the int8 ONNX file) /
+    ``max_latency`` (microseconds predicted by ``latency_table``; None = no limit) at ``eval_size`` of ``space``;
+    ``initial``: genomes the first draws return (see the module docstring)."""
 
     def __init__(
         self,
@@ -60,10 +68,13 @@ class EEPI:
         eval_size: Mapping[str, Any] | None = None,
         max_latency: float | None = None,
         latency_table: LatencyTable | None = None,
+        max_bytes: int | None = None,
+        initial: Sequence[Genome] = (),
     ) -> None:
         self.space = space
         self.max_params = max_params or None  # 0 means "no early exit" (the paper's EA-Net, beta = 0)
         self.max_macs = max_macs or None
+        self.max_bytes = max_bytes or None
         self.max_latency = max_latency or None
         self.size = space.size(**dict(eval_size or {}))
         self.table = latency_table
@@ -72,6 +83,27 @@ class EEPI:
         if latency_table is not None:
             latency_table.check_space(space, self.size)
         self.stats = EEPIStats()
+        self.notes: list[str] = []  # what became of each initial genome, for the run log
+        self.pending: list[Genome] = []  # initial genomes not yet placed in a first round
+        for genome in initial:
+            self._add_initial(genome)
+
+    def _add_initial(self, genome: Genome) -> None:
+        name = genome.name or genome.key
+        try:
+            genome = self.space.validate(genome)
+        except GenomeError:
+            self.notes.append(f"initial population: {name} is not in space {self.space.name}; left out")
+            return
+        if any(g.key == genome.key for g in self.pending):
+            return
+        failed = self.rejected_by(genome)
+        if failed is not None:
+            self.notes.append(f"initial population: {name} fails the {failed} screen ({self.describe_budget()}); "
+                              f"left out")
+            return
+        self.pending.append(genome)
+        self.notes.append(f"initial population: includes {name} ({genome.to_text()})")
 
     # counting ----------------------------------------------------------------------------------------------------
     def params(self, genome: Genome) -> int:
@@ -80,6 +112,10 @@ class EEPI:
     def macs(self, genome: Genome) -> int:
         return self.space.count_macs(genome, **self.size)
 
+    def bytes(self, genome: Genome) -> int:
+        """Upper bound of the genome's int8 ONNX file size in bytes (:mod:`eeea.filesize`)."""
+        return self.space.count_int8_bytes(genome, **self.size)
+
     def latency(self, genome: Genome) -> float:
         """Predicted microseconds of one inference (the latency table's device and runtime)."""
         if self.table is None:
@@ -87,10 +123,10 @@ class EEPI:
         return self.table.predict(self.space.spec_walk(genome, **self.size))
 
     def screens(self) -> list[tuple[str, float, Callable[[Genome], float]]]:
-        """The active screens as ``(name, limit, count)``, cheapest count first (params, then MACs, then latency)."""
+        """The active screens as ``(name, limit, count)``, cheapest count first (params, MACs, size, latency)."""
         return [(name, limit, count) for name, limit, count in (
             ("params", self.max_params, self.params), ("macs", self.max_macs, self.macs),
-            ("latency", self.max_latency, self.latency)) if limit is not None]
+            ("size", self.max_bytes, self.bytes), ("latency", self.max_latency, self.latency)) if limit is not None]
 
     def rejected_by(self, genome: Genome) -> str | None:
         """The name of the first screen ``genome`` fails, or None when it is within budget."""
@@ -134,6 +170,24 @@ class EEPI:
             rows.append(x)
         return np.array(rows, dtype=np.int64)
 
+    def include_initial(self, X: np.ndarray) -> np.ndarray:
+        """The rows of an algorithm's first round with the initial genomes in place of its first rows (each once;
+        one the round already holds is not added again). Deterministic, so a resumed run replays the same round."""
+        X = np.array(X, dtype=np.int64, copy=True)
+        keys = [self.space.decode(x).key for x in X]
+        row = 0
+        for genome in self.pending:
+            if genome.key in keys:
+                continue
+            while row < len(X) and keys[row] in {g.key for g in self.pending}:
+                row += 1  # never overwrite an initial genome the algorithm drew itself
+            if row >= len(X):
+                break
+            X[row], keys[row] = self.space.encode(genome), genome.key
+            row += 1
+        self.pending = []
+        return X
+
     # feasibility -------------------------------------------------------------------------------------------------
     def describe_budget(self) -> str:
         parts = []
@@ -141,6 +195,8 @@ class EEPI:
             parts.append(f"{format_count(self.max_params)} params")
         if self.max_macs is not None:
             parts.append(f"{format_count(self.max_macs)} MACs")
+        if self.max_bytes is not None:
+            parts.append(f"an int8 file of {format_bytes(self.max_bytes)}")
         if self.max_latency is not None:
             parts.append(f"{format_duration(self.max_latency)} predicted latency")
         shown = ", ".join(f"{k}={v}" for k, v in self.size.items() if k in ("channels", "layers", "num_classes", "seconds"))
@@ -149,16 +205,18 @@ class EEPI:
     def check_feasible(self) -> None:
         """Raise one line naming the smallest achievable count when a threshold cannot be met."""
         limits = (("params", self.max_params, self.params), ("MACs", self.max_macs, self.macs),
-                  ("latency", self.max_latency, self.latency))
+                  ("size", self.max_bytes, self.bytes), ("latency", self.max_latency, self.latency))
         for what, limit, count in limits:
             if limit is None:
                 continue
             genome = self.space.smallest_genome(count)
             smallest = count(genome)
             if smallest > limit:
-                flag = {"params": "--max-params", "MACs": "--max-macs"}.get(what, "--max-latency")
-                shown = format_duration if what == "latency" else format_count
-                has = f"a predicted latency of {format_duration(smallest)}" if what == "latency" else f"{smallest:,} {what}"
+                flag = {"params": "--max-params", "MACs": "--max-macs", "size": "--max-model-bytes"}.get(
+                    what, "--max-latency")
+                shown = {"latency": format_duration, "size": format_bytes}.get(what, format_count)
+                has = {"latency": f"a predicted latency of {format_duration(smallest)}",
+                       "size": f"an int8 file of about {format_bytes(smallest)}"}.get(what, f"{smallest:,} {what}")
                 raise UserError(
                     f"{flag} {shown(limit)} cannot be met by space {self.space.name} at "
                     f"{self.describe_budget().split(' at ', 1)[1]}: the smallest network has {has}"

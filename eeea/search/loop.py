@@ -7,6 +7,7 @@ uninterrupted run's.
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..outputs import missing_folders
 from ..rundir import check_code_task, config_hash
 from ..runtime import resolve_device
 from .archive import ARCHIVE, SearchRun
-from .config import check_resume, resolve_config
+from .config import check_resume, resolve_config, with_legacy
 from .algorithms import make_algorithm
 from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
@@ -108,7 +109,10 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     space.check_memory(space.random_genome(np.random.default_rng(0)), **train_size)  # --channels 100000000: a line
     table, table_notes = latency_table(config, space, eval_size)
     objectives = _objectives(config, task.objective, table)
-    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table)
+    from ..zoo import resolve_genome
+
+    eepi = EEPI(space, config["max_params"], config["max_macs"], eval_size, config.get("max_latency"), table,
+                config["max_model_bytes"], [resolve_genome(g) for g in config["initial_genomes"]])
     eepi.check_feasible()
     problem = Problem(n_var=space.n_var, n_obj=len(objectives), xl=space.xl, xu=space.xu, vtype=int)
     duplicates = KeyDuplicates(space)
@@ -130,6 +134,7 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     say(f"data: checking the {config['task']} task's data", quiet)
     notes = task.check_data()  # unusable data stops the run here, before any training
     say(f"data: checked in {time.perf_counter() - checking:.1f}s", quiet)
+    data = task.data_record()  # what the run was scored on (a speech corpus's split), kept in state.json
 
     if resume:
         if run.config() != dict(config):  # only resume-free keys changed (workers, device, generations)
@@ -142,9 +147,11 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
     log.info(first)
     if not quiet:  # the first line comes before any expensive step: the run directory exists and can be resumed
         tqdm.write(f"{run.path}: {first}")
-    for line in [*notes, *table_notes]:  # what the data check found (clips skipped, the split); the latency table
+    for line in [*notes, *table_notes, *eepi.notes]:  # the data check (clips skipped, the split), latency table, seeds
         log.info(line)
-        if not quiet:
+        if line.startswith("warning:"):  # a data problem is shown even with --quiet
+            tqdm.write(line, file=sys.stderr)
+        elif not quiet:
             tqdm.write(line)
     report = SearchReport(run, config, log, resumed=resume, evaluations=len(cache), notes=[*notes, *table_notes],
                           latency_table=table)
@@ -165,6 +172,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             pop = algorithm.ask()
             if pop is None:  # pymoo's answer when mating found no new distinct offspring at all
                 pop = Population.new("X", np.zeros((0, space.n_var), dtype=np.int64))
+            if gen == 0 and eepi.pending:  # the known-good genomes join the first round, whatever the algorithm
+                pop.set("X", eepi.include_initial(pop.get("X")))
             if limit is not None and len(order) + len(pop) > limit:
                 pop = pop[: limit - len(order)]  # every asked genome is new: the budget ends inside this round
             genomes = [space.decode(np.asarray(x, dtype=np.int64)) for x in pop.get("X")]
@@ -225,7 +234,8 @@ def search(config: Mapping[str, Any], out: str | Path, *, resume: bool = False, 
             stats = _eepi_stats(eepi, repair)
             done = gen == generations - 1 or (limit is not None and len(order) >= limit)
             state = {"generation": gen, "generations": config["generations"], "evaluations": len(order),
-                     "trained_this_session": trained, "seed": config["seed"], "eepi": stats, "finished": False}
+                     "trained_this_session": trained, "seed": config["seed"], "eepi": stats,
+                     **({"data": data} if data else {}), "finished": False}
             run.write_state(state)
             report.round(cache.values(), state, genomes)  # the archive so far: a reload of report.html shows it
             best = min(cache[k]["objectives"][objectives[0]] for k in order)
@@ -325,7 +335,7 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         if out and Path(out).resolve() != Path(resume).resolve():
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
         run = SearchRun.open(resume)
-        stored = run.config()
+        stored = with_legacy(run.config())
         check_code_task(stored.get("task"), overrides.get("task", file_layer.get("task")), resume, "--task")
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)

@@ -4,6 +4,7 @@ from .benchmarks import MacroSpace, NB201Space, OpChoiceSpace
 from .cell import CellSpace
 from .mobilenet import MobileNetV3Space
 from .mobilenet_audio import MobileNetAudioSpace
+from .union import UnionSpace
 from .wav2small import Wav2SmallSpace
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "OpChoiceSpace",
     "MobileNetV3Space",
     "MobileNetAudioSpace",
+    "UnionSpace",
     "Wav2SmallSpace",
     "builtin_space_dir",
     "get_space",

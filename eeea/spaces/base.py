@@ -183,6 +183,13 @@ class SearchSpace(ABC):
         their networks by module specs have none."""
         raise UserError(f"space {self.name} does not list its networks' module specs: no latency table for it")
 
+    def count_int8_bytes(self, genome: Genome, **size: Any) -> int:
+        """Upper bound of the size in bytes of the int8 ONNX file of ``build(genome, **size)``, counted from
+        :meth:`spec_walk` without building or exporting (:mod:`eeea.filesize`)."""
+        from ..filesize import int8_bytes, walk_parts
+
+        return int8_bytes(walk_parts(spec for spec, _ in self.spec_walk(genome, **size)))
+
     @abstractmethod
     def input_shape(self, **size: Any) -> tuple[int, ...]:
         """Shape of one input sample (no batch dimension) at this size."""

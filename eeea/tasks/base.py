@@ -94,13 +94,17 @@ class Task(ABC):
     objective: str = "error"
     #: the objective recorded for candidates that diverge, run out of memory or crash
     worst: ClassVar[float] = 1.0
-    #: the search's defaults for this task (see :mod:`eeea.search.config`): space, max_params, population,
-    #: generations, train (the training budget), checkpoints; its options (``task_config``) default to the
-    #: constructor's defaults (:func:`task_defaults`)
+    #: the search's defaults for this task (see :mod:`eeea.search.config`): space, max_params, max_macs,
+    #: max_model_bytes (int8 file), population, generations, train (the training budget), checkpoints,
+    #: initial_genomes (known-good genomes the first population includes); its options (``task_config``) default
+    #: to the constructor's defaults (:func:`task_defaults`)
     search_defaults: ClassVar[dict[str, Any]] = {
-        "space": "eeea", "max_params": None, "max_macs": None, "population": 40, "generations": 30, "train": {},
-        "checkpoints": False,
+        "space": "eeea", "max_params": None, "max_macs": None, "max_model_bytes": None, "population": 40,
+        "generations": 30, "train": {}, "checkpoints": False, "initial_genomes": [],
     }
+    #: search options a run written before they existed did without, with the value that reproduces such a run when
+    #: it is resumed (keys of ``train`` under ``train``)
+    search_legacy: ClassVar[dict[str, Any]] = {"max_model_bytes": None, "initial_genomes": []}
     #: dimensions of one input sample (3: images C x H x W, 1: raw audio); a space must produce networks taking it
     input_rank: ClassVar[int] = 3
     #: whether the constructor takes ``download=True``
@@ -140,6 +144,10 @@ class Task(ABC):
         (clips skipped, how the data is split). The search calls it once in the main process before any worker
         starts. Nothing to check by default."""
         return []
+
+    def data_record(self) -> dict[str, Any]:
+        """Plain data a run keeps about the data it was scored on (after :meth:`check_data`); none by default."""
+        return {}
 
     @abstractmethod
     def prepare(self, device: torch.device) -> None:

@@ -1,0 +1,129 @@
+"""The size of a genome's int8 ONNX file (what ``eeea export --format onnx-int8`` writes), counted from its module
+specs without building the network or exporting it: EE-PI's ``size`` screen (``--max-model-bytes``).
+
+An int8 file holds, per convolution and linear layer, its weights as int8 (one byte each) and per output channel a
+float scale, a zero point and a bias (BatchNorm folds into the convolution before quantisation); the frozen front end
+(DFT kernels, mel filterbank) stays float32; every operator, and every quantise/dequantise pair static quantisation
+puts around it, costs a few dozen bytes of graph; the metadata (genome text, interface) a few hundred. Each distinct
+module spec is built once and its parts counted (memoised, as parameter counts are), so a count is a sum over the
+genome's walk.
+
+The count is an *upper bound*: per int8 method (static and dynamic), coefficients fitted on real exports of random
+genomes of both speech-emotion spaces plus a margin over the largest under-estimate seen, and the larger of the two
+methods, so a genome the screen admits exports to a file within the bound whichever method export keeps.
+``benchmarks/bench_model_bytes.py`` checks it against exports of other random genomes and states its error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from torch import nn
+
+from .models.specs import build_module
+
+#: spec kinds kept in float32 in an int8 file (:attr:`eeea.models.audio.AudioStudent.float_modules`)
+FLOAT_KINDS = ("log_mel_front",)
+#: modules whose weights are quantised (ONNX Conv and Gemm: :data:`eeea.export.WEIGHT_OPS`)
+WEIGHT_MODULES = (nn.Conv1d, nn.Conv2d, nn.Linear)
+#: modules that add no operator of their own to an exported graph (folded, or identity in eval mode)
+FOLDED_MODULES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout, nn.Identity)
+
+
+FIELDS = ("weights", "linear", "channels", "layers", "other", "floats")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What a module spec puts into an int8 file: convolution ``weights`` and ``linear`` weights (elements), their
+    output ``channels``, weight ``layers``, ``other`` operators (activations, pools, ...) and ``floats`` kept in
+    float32."""
+
+    weights: int = 0
+    linear: int = 0
+    channels: int = 0
+    layers: int = 0
+    other: int = 0
+    floats: int = 0
+
+    def __add__(self, o: "Parts") -> "Parts":
+        return Parts(*(getattr(self, k) + getattr(o, k) for k in FIELDS))
+
+
+@lru_cache(maxsize=None)
+def spec_parts(spec: tuple) -> Parts:
+    """The :class:`Parts` of the module a spec describes (built once per distinct spec)."""
+    module = build_module(spec)
+    if spec[0] in FLOAT_KINDS:
+        return Parts(floats=sum(b.numel() for b in module.buffers()) + sum(p.numel() for p in module.parameters()))
+    parts = Parts()
+    for m in module.modules():
+        if isinstance(m, WEIGHT_MODULES):
+            kind = "linear" if isinstance(m, nn.Linear) else "weights"
+            parts += Parts(**{kind: m.weight.numel()}, channels=int(m.weight.shape[0]), layers=1)
+        elif not isinstance(m, FOLDED_MODULES) and not list(m.children()):
+            parts += Parts(other=1)
+    return parts
+
+
+def walk_parts(specs: Iterable[tuple]) -> Parts:
+    """The summed :class:`Parts` of a network's module specs."""
+    total = Parts()
+    for spec in specs:
+        total += spec_parts(spec)
+    return total
+
+
+#: bytes per part of each int8 method's file (least squares on 73 exports of random genomes of both speech-emotion
+#: spaces, weights at one byte and float32 numbers at four): a constant (graph frame, metadata, input and output), then
+#: per part. Static quantisation stores a scale, a zero point and an int32 bias per channel and a quantise/dequantise
+#: pair per activation; dynamic quantisation leaves linear (Gemm) weights in float32 and converts activations inside
+#: its integer operators.
+BYTES = {
+    "static": {"constant": 3374.0, "weights": 1.0, "linear": 1.04, "channels": 11.01, "layers": 275.5, "other": 242.2,
+               "floats": 4.0},
+    "dynamic": {"constant": 2354.0, "weights": 1.0, "linear": 4.03, "channels": 1.80, "layers": 346.6, "other": 117.3,
+                "floats": 4.0},
+}
+#: added to each method's fit: 1.5 times its largest under-estimate on those exports (static 1,896 B, dynamic 567 B),
+#: so that the count bounds the file (checked on other genomes by benchmarks/bench_model_bytes.py)
+MARGIN = {"static": 2850.0, "dynamic": 850.0}
+
+
+def int8_bytes_of(parts: Parts, method: str) -> float:
+    """The expected size of the ``static`` or ``dynamic`` int8 file of a network with these parts (the fit alone)."""
+    coef = BYTES[method]
+    return coef["constant"] + sum(coef[k] * getattr(parts, k) for k in FIELDS)
+
+
+def int8_bytes(parts: Parts) -> int:
+    """Upper bound of the int8 ONNX file size of a network with these parts, in bytes, whichever method export keeps."""
+    return int(max(int8_bytes_of(parts, m) + MARGIN[m] for m in BYTES) + 0.5)
+
+
+def int8_variants(model: nn.Module, input_shape: tuple[int, ...], folder: Path, metadata: dict[str, str],
+                  calibration: list) -> dict[str, Path]:
+    """Both int8 files of ``model`` as :func:`eeea.export.export` writes them (fp32 ONNX with ``metadata``, quantised
+    statically on ``calibration`` and dynamically, short tensor names, the metadata again), without export's accuracy
+    check, which only decides which one it keeps: ``{method: path}`` under ``folder``. What the bound above is
+    checked against (``benchmarks/bench_model_bytes.py``, ``tests/test_model_bytes.py``)."""
+    from .export import compact_names, export_onnx, float_nodes, quantize_file, set_metadata
+
+    fp32 = folder / "model.onnx"
+    export_onnx(model.eval().cpu(), input_shape, fp32)
+    set_metadata(fp32, metadata)
+    out = {}
+    for method in BYTES:
+        path = folder / f"{method}.onnx"
+        quantize_file(fp32, path, method, calibration, float_nodes(model, fp32))
+        compact_names(path)
+        set_metadata(path, {**metadata, "quantization": method, "quantization_check": CHECK_TEXT})
+        out[method] = path
+    return out
+
+
+#: a quantisation check line as long as export's (its figures vary in the last digits only)
+CHECK_TEXT = ("CCC 0.9987 (static) against torch on 32 held-out EmoDB clips; kept static (faster kernels): CCC 0.9987 "
+              ">= dynamic 0.9984")
