@@ -2,7 +2,7 @@
 (:mod:`eeea.filesize`) against the files export writes, static and dynamic, for random genomes of both speech-emotion
 spaces within the default SER budget (72K params, 400M MACs per 5 s).
 
-The files are written exactly as ``eeea export --format onnx-int8`` writes them (:func:`eeea.filesize.int8_variants`:
+The files are written exactly as ``eeea export --format onnx-int8`` writes them (:func:`eeea.export.int8_variants`:
 fp32 ONNX with its metadata, quantised statically on real EmoDB clips and dynamically, short tensor names), without
 the accuracy check that picks one, so both are measured; weights are random (a file's size does not depend on
 their values). The genomes are drawn with seeds other than those of the exports the bound was fitted on.
@@ -24,7 +24,7 @@ from _results import Recorder  # noqa: E402
 
 from eeea import get_space  # noqa: E402
 from eeea.export import check_inputs, describe, interface_for  # noqa: E402
-from eeea.filesize import int8_variants  # noqa: E402
+from eeea.export import int8_variants  # noqa: E402
 from eeea.search.eepi import EEPI  # noqa: E402
 
 

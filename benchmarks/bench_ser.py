@@ -39,7 +39,8 @@ from _results import Recorder  # noqa: E402
 
 from eeea import count_macs, count_params, get_space, resolve_genome  # noqa: E402
 from eeea.search.archive import SearchRun  # noqa: E402
-from eeea.export import export, export_onnx, onnx_session  # noqa: E402
+from eeea.export import export  # noqa: E402
+from eeea.onnx_io import export_onnx, onnx_session  # noqa: E402
 from eeea.tasks import get_task  # noqa: E402
 
 CLIP = 5 * 16000

@@ -103,11 +103,11 @@ def timed_search(args: list[str], log: Path) -> dict[str, float]:
 def front_files(run: Path) -> dict[str, object]:
     """Sizes of the int8 files of every member of ``run``'s front: ``kept`` (what ``eeea export --format onnx-int8``
     writes, None where its accuracy check refused int8), ``both`` (the larger of the static and dynamic file, as
-    :func:`eeea.filesize.int8_variants` writes them) and ``count`` (the size screen's bound for the genome)."""
+    :func:`eeea.export.int8_variants` writes them) and ``count`` (the size screen's bound for the genome)."""
     from eeea import Genome, get_space
     from eeea.cli import main as eeea_main
     from eeea.export import check_inputs, load_exportable
-    from eeea.filesize import int8_variants
+    from eeea.export import int8_variants
 
     with open(run / "pareto.csv") as f:
         front = list(csv.DictReader(f))

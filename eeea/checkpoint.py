@@ -18,7 +18,7 @@ from torch import nn
 from .errors import UserError
 from .files import read_mapping
 from .genome import Genome
-from .rundir import atomic_write
+from .atomic import atomic_write
 from .runtime import check_memory
 
 GENOME_FILE = "genome.yaml"

@@ -142,7 +142,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def show_run(run_dir: Path) -> int:
     """``eeea show RUN_DIR``: what the search ran, its state, evaluations, front, best and how to export it."""
-    from .runs import search_result, summary_lines
+    from .run_summary import search_result, summary_lines
 
     for line in summary_lines(run_dir):
         print(line)
@@ -211,7 +211,8 @@ def print_front(result: Any, session: bool = True) -> None:
     """The front as a table (objectives, params, MACs, the task's figures; isomorphic members printed once), EE-PI's
     statistics and an export line. ``session``: the result of a search that ran now (it says how many genomes it
     trained, or looked up, now); else the summary of a run's files (``eeea show RUN_DIR``)."""
-    from .runs import collapse_isomorphic, train_options
+    from .run_summary import collapse_isomorphic
+    from .tasks.hints import train_options
     from .search.archive import SearchRun, counted_columns
     from .tables import render
 

@@ -30,7 +30,6 @@ import json
 import logging
 import math
 import shutil
-import warnings
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +45,9 @@ from .data.final import IMAGENET_MEAN, IMAGENET_STD
 from .choices import EXPORT_FORMATS as FORMATS, QUANTIZATIONS
 from .errors import UserError
 from .genome import Genome
-from .metrics import DIMENSIONS
+from .onnx_io import Interface, export_onnx, floats_text, interface_for, output_dims, run_onnx, set_metadata
 from .outputs import check_output_file
 
-OPSET = 17
 #: int8 audio models: least mean CCC between the int8 file's and torch's outputs on the held-out clips
 INT8_MIN_CCC = 0.99
 #: int8 classifiers: least fraction of check images whose top-1 class the int8 file and torch agree on
@@ -61,61 +59,6 @@ CALIBRATION_IMAGES = 100
 # Only ops with weights go int8: quantising activations-only ops (Softmax over ~1000 frames, the Gram product) rounds
 # attention weights to zero and costs far more accuracy than it saves bytes.
 WEIGHT_OPS = ["Conv", "Gemm"]
-
-
-@dataclass(frozen=True)
-class Interface:
-    """What an exported network takes and gives: tensor names, and the facts the metadata states about them.
-
-    ``kind``: ``audio`` (raw 16 kHz audio to emotion dimensions ``dims``), ``image`` (a classifier of normalised RGB
-    images, ``mean`` / ``std`` per channel on a 0-1 scale) or ``tensor`` (anything else: unnamed inputs)."""
-
-    kind: str
-    input_shape: tuple[int, ...]
-    input: str
-    output: str
-    dims: tuple[str, ...] = ()
-    mean: tuple[float, ...] = ()
-    std: tuple[float, ...] = ()
-
-    def input_text(self) -> str:
-        if self.kind == "audio":
-            return (f"{self.input}: float32 [batch, samples], mono audio in [-1, 1] at {SAMPLE_RATE} Hz (any length; "
-                    f"the model was sized for {self.input_shape[0] / SAMPLE_RATE:g} s)")
-        if self.kind == "image":
-            c, h, w = self.input_shape
-            return (f"{self.input}: float32 [batch, {c}, {h}, {w}], RGB scaled to [0, 1], then (x - mean) / std per "
-                    f"channel with mean {_floats(self.mean)} and std {_floats(self.std)}")
-        return f"{self.input}: float32 [batch, {', '.join(map(str, self.input_shape))}]"
-
-    def output_text(self, outputs: int) -> str:
-        if self.kind == "audio":
-            return (f"{self.output}: float32 [batch, {outputs}], {', '.join(self.dims)} of the whole clip, trained "
-                    f"toward [0, 1] (low to high; a linear head, values are not clipped)")
-        if self.kind == "image":
-            return (f"{self.output}: float32 [batch, {outputs}], unnormalised class scores (argmax = class; softmax = "
-                    f"probabilities)")
-        return f"{self.output}: float32 [batch, {outputs}]"
-
-
-def _floats(values: Sequence[float]) -> str:
-    return ",".join(f"{v:g}" for v in values)
-
-
-def interface_for(input_shape: Sequence[int], outputs: int | None = None, dims: Sequence[str] | None = None,
-                  mean: Sequence[float] = CIFAR_MEAN, std: Sequence[float] = CIFAR_STD) -> Interface:
-    """The :class:`Interface` of a network taking ``input_shape`` to ``outputs`` values: raw audio (one axis), an RGB
-    image (3 x H x W) or any other tensor. Audio ``dims`` default to the first ``outputs`` of arousal, dominance,
-    valence (the order eeea trains them in)."""
-    shape = tuple(int(v) for v in input_shape)
-    if len(shape) == 1:
-        if dims is None:
-            dims = DIMENSIONS[: outputs or len(DIMENSIONS)] if (outputs or 0) <= len(DIMENSIONS) else ()
-        dims = tuple(dims)
-        return Interface("audio", shape, "audio", "_".join(dims) or "outputs", dims)
-    if len(shape) == 3 and shape[0] == 3:
-        return Interface("image", shape, "image", "logits", (), tuple(mean), tuple(std))
-    return Interface("tensor", shape, "input", "output")
 
 
 @dataclass
@@ -235,16 +178,6 @@ class Exportable:
         return describe(self.genome, self.size, self.interface(), self.trained, self.meta)
 
 
-def output_dims(meta: Mapping[str, Any], outputs: int | None) -> tuple[str, ...] | None:
-    """The emotion dimensions a checkpoint's outputs hold: its ``meta.dims``, else those its figures name
-    (``test_ccc_arousal``, ``ccc_valence``), else None (the first ``outputs`` of arousal, dominance, valence)."""
-    dims = meta.get("dims")
-    if isinstance(dims, (list, tuple)) and dims and all(d in DIMENSIONS for d in dims):
-        return tuple(dims)
-    named = tuple(d for d in DIMENSIONS if f"test_ccc_{d}" in meta or f"ccc_{d}" in meta)
-    return named if named and (outputs is None or len(named) == outputs) else None
-
-
 def image_normalisation(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """The per-channel mean and std the network's training normalised images with: ImageNet's for a final training on
     an image folder (``eeea train --dataset imagefolder``), CIFAR's otherwise (CIFAR, and every search)."""
@@ -280,7 +213,7 @@ def describe(genome: Genome, size: Mapping[str, Any], interface: Interface, trai
         props["output_dims"] = ",".join(interface.dims)
     if interface.kind == "image":
         props["resolution"] = "x".join(map(str, interface.input_shape[1:]))
-        props["mean"], props["std"] = _floats(interface.mean), _floats(interface.std)
+        props["mean"], props["std"] = floats_text(interface.mean), floats_text(interface.std)
         classes = meta.get("classes")
         if isinstance(classes, list) and classes:
             props["classes"] = ",".join(map(str, classes))
@@ -374,7 +307,7 @@ def export(model: nn.Module, input_shape: Sequence[int], out: str | Path, fmt: s
     timings and why the method was kept). ``quantization`` (int8): ``auto`` keeps the fastest method that passes the
     check, ``static`` / ``dynamic`` that method (:func:`pick_int8`); ``timer`` times the files (anything with
     ``onnx_us(path, x)`` and ``describe()``; default :class:`~eeea.latency.Timer`, onnxruntime with one thread)."""
-    from .rundir import atomic_write
+    from .atomic import atomic_write
 
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -438,74 +371,6 @@ def _export_to(model: nn.Module, input_shape: Sequence[int], out: Path, fmt: str
                            "latency_timed_with": report.timed_with})
         report.bytes = out.stat().st_size
         return report
-
-
-def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path, interface: Interface | None = None) -> None:
-    """fp32 ONNX with a dynamic batch (and, for raw audio, a dynamic length), its tensors named by ``interface``
-    (default: :func:`interface_for` the input shape and the model's output width)."""
-    axes = {0: "batch", 1: "samples"} if len(input_shape) == 1 else {0: "batch"}
-    example = torch.zeros(1, *input_shape)
-    if len(input_shape) == 1:
-        example = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
-    if interface is None:
-        outputs = None
-        if len(input_shape) == 1:
-            with torch.no_grad():
-                outputs = int(model(example).shape[-1])
-        interface = interface_for(input_shape, outputs)
-    names = {"input_names": [interface.input], "output_names": [interface.output],
-             "dynamic_axes": {interface.input: axes, interface.output: {0: "batch"}}}
-    # The TorchScript-based exporter handles the dynamic audio length; its deprecation notices are not the user's concern.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(path), opset_version=OPSET, dynamo=False, **names)
-
-
-def set_metadata(path: Path, props: Mapping[str, str]) -> None:
-    """Set the ONNX file's ``metadata_props`` to ``props`` (keys and values are strings; earlier ones are replaced)."""
-    import onnx
-
-    model = onnx.load(str(path))
-    del model.metadata_props[:]
-    onnx.helper.set_model_props(model, {str(k): str(v) for k, v in props.items()})
-    onnx.save(model, str(path))
-
-
-def read_metadata(path: str | Path) -> dict[str, str]:
-    """An ONNX file's ``metadata_props`` (what :func:`describe` wrote), as onnxruntime reads them."""
-    return dict(onnx_session(path).get_modelmeta().custom_metadata_map)
-
-
-#: onnxruntime's graph optimisation levels by name. ``all`` (onnxruntime's default) includes layout transforms for the
-#: machine's CPU (on x86 with AVX2 or AVX-512: convolutions in a blocked NCHWc layout, reorders between it and
-#: other operators); ``extended`` stops short of them, as a model optimised offline for other machines does.
-ORT_OPTIMIZATIONS = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
-                     "disabled": "ORT_DISABLE_ALL"}
-
-
-def onnx_session(path: str | Path, threads: int = 1, optimization: str = "all",
-                 optimized_to: str | Path | None = None) -> Any:
-    """An onnxruntime CPU session with ``threads`` intra-op threads (0: onnxruntime's default), one inter-op, and the
-    graph optimisation level ``optimization`` (:data:`ORT_OPTIMIZATIONS`); ``optimized_to``: also write the graph as
-    optimised for this machine there."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_OPTIMIZATIONS[optimization])
-    if optimized_to is not None:
-        options.optimized_model_filepath = str(optimized_to)
-        options.log_severity_level = 3  # onnxruntime warns that such a graph fits only this machine: it is the point
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def run_onnx(path: str | Path | Any, inputs: Sequence[np.ndarray], threads: int = 1) -> np.ndarray:
-    """Outputs of an ONNX file (or an open session) for each input, concatenated along the batch. The input's name
-    is read from the file (``audio``, ``image``; older files and other tools' models name it otherwise)."""
-    session = path if hasattr(path, "run") else onnx_session(path, threads)
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: x})[0] for x in inputs])
 
 
 def _fp32_report(path: Path, fmt: str, got: np.ndarray, reference: np.ndarray, interface: Interface,
@@ -658,3 +523,29 @@ def _none_passes(scores: Mapping[str, Score], where: str, quantization: str) -> 
 
 def _bar(score: Score) -> str:
     return f"{INT8_MIN_AGREEMENT}" if score.agreement is not None else f"{INT8_MIN_CCC}"
+
+
+def int8_variants(model: nn.Module, input_shape: tuple[int, ...], folder: Path, metadata: dict[str, str],
+                  calibration: list) -> dict[str, Path]:
+    """Both int8 files of ``model`` as :func:`eeea.export.export` writes them (fp32 ONNX with ``metadata``, quantised
+    statically on ``calibration`` and dynamically, short tensor names, the metadata again), without export's accuracy
+    check, which only decides which one it keeps: ``{method: path}`` under ``folder``. What the size screen's bound
+    (:mod:`eeea.filesize`) is checked against (``benchmarks/bench_model_bytes.py``, ``tests/test_model_bytes.py``)."""
+    from .filesize import BYTES
+
+    fp32 = folder / "model.onnx"
+    export_onnx(model.eval().cpu(), input_shape, fp32)
+    set_metadata(fp32, metadata)
+    out = {}
+    for method in BYTES:
+        path = folder / f"{method}.onnx"
+        quantize_file(fp32, path, method, calibration, float_nodes(model, fp32))
+        compact_names(path)
+        set_metadata(path, {**metadata, "quantization": method, "quantization_check": CHECK_TEXT})
+        out[method] = path
+    return out
+
+
+#: a quantisation check line as long as export's (its figures vary in the last digits only)
+CHECK_TEXT = ("CCC 0.9987 (static) against torch on 32 held-out EmoDB clips; kept static (faster kernels): CCC 0.9987 "
+              ">= dynamic 0.9984")

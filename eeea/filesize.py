@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Iterable
 
 from torch import nn
@@ -101,29 +100,3 @@ def int8_bytes_of(parts: Parts, method: str) -> float:
 def int8_bytes(parts: Parts) -> int:
     """Upper bound of the int8 ONNX file size of a network with these parts, in bytes, whichever method export keeps."""
     return int(max(int8_bytes_of(parts, m) + MARGIN[m] for m in BYTES) + 0.5)
-
-
-def int8_variants(model: nn.Module, input_shape: tuple[int, ...], folder: Path, metadata: dict[str, str],
-                  calibration: list) -> dict[str, Path]:
-    """Both int8 files of ``model`` as :func:`eeea.export.export` writes them (fp32 ONNX with ``metadata``, quantised
-    statically on ``calibration`` and dynamically, short tensor names, the metadata again), without export's accuracy
-    check, which only decides which one it keeps: ``{method: path}`` under ``folder``. What the bound above is
-    checked against (``benchmarks/bench_model_bytes.py``, ``tests/test_model_bytes.py``)."""
-    from .export import compact_names, export_onnx, float_nodes, quantize_file, set_metadata
-
-    fp32 = folder / "model.onnx"
-    export_onnx(model.eval().cpu(), input_shape, fp32)
-    set_metadata(fp32, metadata)
-    out = {}
-    for method in BYTES:
-        path = folder / f"{method}.onnx"
-        quantize_file(fp32, path, method, calibration, float_nodes(model, fp32))
-        compact_names(path)
-        set_metadata(path, {**metadata, "quantization": method, "quantization_check": CHECK_TEXT})
-        out[method] = path
-    return out
-
-
-#: a quantisation check line as long as export's (its figures vary in the last digits only)
-CHECK_TEXT = ("CCC 0.9987 (static) against torch on 32 held-out EmoDB clips; kept static (faster kernels): CCC 0.9987 "
-              ">= dynamic 0.9984")

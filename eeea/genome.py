@@ -114,7 +114,7 @@ class Genome:
     def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> Path:
         """Write a YAML (or, for ``.json``, JSON) genome file, atomically (a uniquely named temporary file beside it,
         renamed over it once complete)."""
-        from .rundir import atomic_write_text
+        from .atomic import atomic_write_text
 
         path = Path(path)
         atomic_write_text(path, self.file_text(meta, as_json=path.suffix == ".json"))

@@ -224,7 +224,7 @@ class LatencyTable:
 
     @property
     def optimization(self) -> str:
-        """onnxruntime's graph optimisation level the table was measured at (:data:`eeea.export.ORT_OPTIMIZATIONS`)."""
+        """onnxruntime's graph optimisation level the table was measured at (:data:`eeea.onnx_io.ORT_OPTIMIZATIONS`)."""
         return str(self.protocol.get("graph_optimization", "all"))
 
     def timer(self, budget_s: float = TIME_BUDGET_S) -> "Timer":
@@ -256,7 +256,7 @@ class LatencyTable:
         """Write the table to ``path`` (JSON), atomically through a uniquely named temporary file beside it: an
         existing file is replaced only with ``force``, and only once the new one is complete."""
         from .outputs import check_output_file
-        from .rundir import atomic_write_text
+        from .atomic import atomic_write_text
 
         path = Path(path)
         check_output_file(path, force, "--out")
@@ -296,7 +296,7 @@ class LatencyTable:
             raise UserError(f"{source}: not a valid latency table ({detail})") from None
         if table.runtime not in RUNTIMES:
             raise UserError(f"{source}: unknown runtime {table.runtime!r} (known: {', '.join(RUNTIMES)})")
-        from .export import ORT_OPTIMIZATIONS
+        from .onnx_io import ORT_OPTIMIZATIONS
 
         if table.optimization not in ORT_OPTIMIZATIONS:
             raise UserError(f"{source}: unknown graph optimisation {table.optimization!r} (known: "
@@ -406,7 +406,7 @@ class Timer:
 
     def __init__(self, runtime: str = "onnxruntime", threads: int = 1, budget_s: float = TIME_BUDGET_S,
                  quantile: float = QUANTILE, optimization: str = "all") -> None:
-        from .export import ORT_OPTIMIZATIONS
+        from .onnx_io import ORT_OPTIMIZATIONS
 
         if runtime not in RUNTIMES:
             raise UserError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
@@ -480,7 +480,7 @@ class Timer:
         :func:`item_file` ``(folder, start + i)`` (a file already there, written by :func:`estimate_cost` for the
         same items, is reused) and only its path is held: a table of an audio space has hundreds of modules whose
         example inputs alone took 2.6 GB when all were held, so each timing makes its input and frees it after."""
-        from .export import export_onnx
+        from .onnx_io import export_onnx
         from .progress import Progress
 
         runs: list[Callable[[], float]] = []
@@ -510,7 +510,7 @@ class Timer:
 
     def onnx_us(self, path: str | Path, x: np.ndarray, budget_s: float | None = None) -> float:
         """Microseconds of one inference of an ONNX file on input ``x`` (onnxruntime, CPU; :func:`time_us`)."""
-        from .export import onnx_session
+        from .onnx_io import onnx_session
 
         session = onnx_session(path, self.threads, self.optimization)
         feed = {session.get_inputs()[0].name: np.asarray(x, dtype=np.float32)}  # no copy of a float32 input
@@ -560,7 +560,7 @@ def blocked_layout(model: nn.Module, shape: Shape, optimization: str = "all") ->
     """Whether onnxruntime, on this machine at graph optimisation ``optimization``, runs ``model`` (on an input of
     ``shape``) in its blocked layout: the graph it optimises has layout reorders (x86 CPUs with AVX2 or AVX-512 run
     convolutions and pools whose channels fit the block in an NCHWc layout; other CPUs have none)."""
-    from .export import export_onnx
+    from .onnx_io import export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "module.onnx"
@@ -572,7 +572,7 @@ def blocked_layout_file(path: Path, optimization: str = "all") -> bool:
     """:func:`blocked_layout` of an exported ONNX file."""
     import onnx
 
-    from .export import onnx_session
+    from .onnx_io import onnx_session
 
     with tempfile.TemporaryDirectory() as tmp:
         optimized = Path(tmp) / "optimized.onnx"

@@ -20,6 +20,8 @@ import stat
 from pathlib import Path
 from typing import Any, Iterable
 
+from .atomic import atomic_write_text
+
 LEDGER = ".eeea-files"
 
 
@@ -270,8 +272,6 @@ class Ledger:
 
     def compact(self) -> None:
         """Rewrite the ledger with one line per file (a long run appends one per log line)."""
-        from .rundir import atomic_write_text
-
         self.close()  # the file is replaced below: a kept descriptor would write to the old one
         self._entries = None  # from the file: another object of the same run may have recorded files since
         entries = self.entries()

@@ -82,7 +82,7 @@ class CSVTeacher(Teacher):
 
 class ONNXTeacher(Teacher):
     def __init__(self, path: str | Path, threads: int = 0) -> None:
-        from .export import onnx_session
+        from .onnx_io import onnx_session
 
         try:
             self.session = onnx_session(path, threads)
@@ -91,7 +91,7 @@ class ONNXTeacher(Teacher):
         self.dims = onnx_dims(self.session)
 
     def predict(self, waves: Sequence[np.ndarray], names: Sequence[str] | None = None) -> np.ndarray:
-        from .export import run_onnx  # feeds the model's own input name (``audio``; other tools' models: any)
+        from .onnx_io import run_onnx  # feeds the model's own input name (``audio``; other tools' models: any)
 
         return run_onnx(self.session, [np.asarray(w, dtype=np.float32)[None] for w in waves])[:, : len(self.dims)]
 
@@ -110,7 +110,7 @@ def onnx_dims(session: Any) -> tuple[str, ...]:
 class CheckpointTeacher(Teacher):
     def __init__(self, path: str | Path) -> None:
         from .checkpoint import GENOME_FILE, load_checkpoint
-        from .export import output_dims
+        from .onnx_io import output_dims
         from .files import read_mapping
         from .spaces import get_space
 

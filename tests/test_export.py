@@ -14,7 +14,8 @@ from eeea.cli import main
 from eeea.data.cifar import CIFAR_MEAN, CIFAR_STD, embedded_sample
 from eeea.data.final import IMAGENET_MEAN
 from eeea.export import (INT8_MIN_AGREEMENT, INT8_MIN_CCC, Score, check_inputs, export, network_images, pick_int8,
-                         read_metadata, run_onnx)
+                         run_onnx)
+from eeea.onnx_io import read_metadata
 from eeea.teachers import ONNXTeacher
 
 torch.set_num_threads(1)

@@ -12,7 +12,8 @@ from eeea import get_space, resolve_genome
 from eeea.cli import main
 from eeea.errors import UserError
 from eeea.export import check_inputs, describe, interface_for
-from eeea.filesize import int8_variants, spec_parts, walk_parts
+from eeea.export import int8_variants
+from eeea.filesize import spec_parts, walk_parts
 from eeea.search.eepi import EEPI
 from eeea.units import format_bytes, parse_bytes
 

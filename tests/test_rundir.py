@@ -13,7 +13,8 @@ import yaml
 
 from eeea.cli import main
 from eeea.errors import UserError
-from eeea.rundir import CONFIG, LOCK, MANIFEST, RunDir, atomic_write_text
+from eeea.atomic import atomic_write, atomic_write_text
+from eeea.rundir import CONFIG, LOCK, MANIFEST, RunDir
 from eeea.search.archive import SearchRun
 from eeea.train.trainer import TrainRun
 
@@ -130,7 +131,7 @@ def test_a_config_edited_since_the_start_is_refused_on_resume(tmp_path, capsys):
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
     from pathlib import Path
-    from eeea.rundir import atomic_write_text
+    from eeea.atomic import atomic_write_text
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full file system: writes fail with EFBIG instead of killing
     resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
     try:
@@ -151,14 +152,13 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file_and_no_temporaries(tmp_p
 
 def test_atomic_writes_use_unique_temporary_names(tmp_path):
     seen = []
-    from eeea import rundir
 
     def spy(path):
         seen.append(path.name)
         path.write_text("new")
 
-    rundir.atomic_write(tmp_path / "a.txt", spy)
-    rundir.atomic_write(tmp_path / "a.txt", spy)
+    atomic_write(tmp_path / "a.txt", spy)
+    atomic_write(tmp_path / "a.txt", spy)
     assert len(set(seen)) == 2 and all(n.startswith(".a.txt.") for n in seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
 
@@ -186,7 +186,7 @@ def test_a_kill_between_a_write_and_its_rename_or_its_append_leaves_the_file_eee
     """Records are written ahead and the one before kept: whichever side of the write a kill lands on, the file is
     as one of its last two records says (a fresh ledger, as the next process reads it, still owns it)."""
     from eeea.ledger import Ledger
-    from eeea.rundir import LOG, STATE, atomic_write
+    from eeea.rundir import LOG, STATE
 
     run = SearchRun.create(tmp_path / "run", {"seed": 0})
     run.write_state({"generation": 0})

@@ -16,7 +16,9 @@ from eeea import Genome, get_space
 from eeea.checkpoint import save_checkpoint
 from eeea.cli import main
 from eeea.models.nb201 import NB201_OPS, cell_function
-from eeea.runs import collapse_isomorphic, train_options
+from eeea.run_summary import collapse_isomorphic
+from eeea.search.config import DEFAULTS
+from eeea.tasks.hints import train_options
 
 torch.set_num_threads(1)
 NB201_TEXT = "nb201:edges=nor_conv_3x3,nor_conv_1x1,avg_pool_3x3,skip_connect,nor_conv_3x3,nor_conv_1x1"
@@ -78,7 +80,8 @@ def test_show_summarises_a_finished_run(tiny_reference, capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == f"run:         {tiny_reference} (search)"
-    assert lines[1].startswith("task:        cifar10 (") and "on space eeea, seed 0, algorithm nsga2" in lines[1]
+    assert lines[1].startswith("task:        cifar10 (")
+    assert f"on space eeea, seed 0, algorithm {DEFAULTS['algorithm']}" in lines[1]
     assert lines[2].startswith("budget:      max-params 5M; population 4, generations 1")
     assert lines[3:5] == ["status:      finished", "evaluations: 8 (8 ok)"]
     front = (tiny_reference / "pareto.csv").read_text().splitlines()[1:]

@@ -111,7 +111,7 @@ def test_front_printout_names_params_macs_ccc_per_dimension_and_a_working_export
 def test_every_default_front_member_has_int8_files_within_80_kb(default_run, tmp_path):
     """Both int8 files export can write (static and dynamic) of each trained front member, as export writes them."""
     from eeea.export import check_inputs, load_exportable
-    from eeea.filesize import int8_variants
+    from eeea.export import int8_variants
 
     run, _ = default_run
     with open(run / "pareto.csv") as f:

@@ -14,9 +14,9 @@ def test_the_first_line_comes_with_the_run_directory(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
     try:
         line = proc.stdout.readline()
-        assert line.startswith(f"{out}: start: ser on space mobilenet_audio"), line
+        assert line.startswith(f"{out}: start: ser on space audio_union"), line
         assert yaml.safe_load((out / "config.yaml").read_text())["max_params"] == 72_000
-        assert "start: ser on space mobilenet_audio" in (out / "log.txt").read_text()
+        assert "start: ser on space audio_union" in (out / "log.txt").read_text()
         assert not (out / "archive.jsonl").exists() or not (out / "archive.jsonl").read_text()
     finally:
         proc.kill()

@@ -24,7 +24,7 @@ from ray_helpers import assert_same_results, short_temp_dir
 
 from eeea.cli import main
 from eeea.interrupts import STOP_SIGNALS, Interrupted, signal_of, stop_on_signals
-from eeea.search.loop import pareto_front
+from eeea.search.quality import pareto_front
 
 
 

@@ -22,7 +22,7 @@ from eeea.search.archive import SearchRun
 from eeea.search.config import resolve_config
 from eeea.search.executors import Evaluator, Job
 from eeea.search.loop import search
-from eeea.search.loop import pareto_front
+from eeea.search.quality import pareto_front
 from eeea.search.quality import TrueFront, best_found, best_record
 from eeea.spaces import get_space
 from eeea.tasks import get_task

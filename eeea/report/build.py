@@ -38,9 +38,9 @@ def describer(space_name: Any) -> tuple[Callable[[Any], list[str]] | None, str]:
 
 
 def train_flags(config: Mapping[str, Any]) -> list[str]:
-    """The ``eeea train`` flags that train a candidate on the search's data (:func:`eeea.runs.train_options`, the
+    """The ``eeea train`` flags that train a candidate on the search's data (:func:`eeea.tasks.hints.train_options`, the
     same the CLI prints)."""
-    from ..runs import train_options
+    from ..tasks.hints import train_options
 
     return train_options(config)
 

@@ -19,7 +19,8 @@ from typing import Any, Mapping, Sequence
 from ..errors import UserError
 from ..files import parse_json, read_text
 from ..ledger import Ledger, record_ahead
-from ..rundir import CONFIG, LOCK, atomic_write
+from ..atomic import atomic_write
+from ..rundir import CONFIG, LOCK
 from ..search.archive import SESSIONS
 
 #: packages whose versions a session records, when the search loaded them (what its results depend on)

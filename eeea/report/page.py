@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
-from ..rundir import atomic_write
+from ..atomic import atomic_write
 
 #: marks a file as a report eeea wrote (``eeea report --out`` replaces such a file without --force)
 GENERATOR = '<meta name="generator" content="eeea report">'
@@ -64,7 +64,7 @@ def embed(data_json: str) -> str:
 
 def write_page(path: Path, data_json: str, before_replace: Callable[[Path], None] | None = None) -> int:
     """Write the report to ``path`` atomically (a reader never sees half a page); returns its size in bytes.
-    ``before_replace`` sees the complete page just before it takes its place (see :func:`eeea.rundir.atomic_write`)."""
+    ``before_replace`` sees the complete page just before it takes its place (see :func:`eeea.atomic.atomic_write`)."""
     before, after = page_parts()
     data = embed(data_json).encode()
 

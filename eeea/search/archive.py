@@ -18,6 +18,7 @@ import json
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -248,3 +249,17 @@ def plot_front(path: Path, front: Sequence[Mapping[str, Any]], objectives: Seque
     fig.tight_layout()
     fig.savefig(path, format="png")  # the name may be a temporary one, without the .png suffix
     plt.close(fig)
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    front: list[dict[str, Any]]
+    objectives: list[str]
+    trained: int  # candidates trained by this call (not replayed from the archive)
+    evaluations: int  # distinct genomes evaluated in the run
+    eepi: dict[str, Any]
+    columns: tuple[tuple[str, str], ...] = ()  # the task's extra figures worth printing: (key in "extra", header)
+    latency_note: str = ""  # where the predicted latency holds, when it comes from eeea's reference table
+    stop_note: str = ""  # why the run ended short of --max-evaluations (empty when it reached it or had none)
+    looked_up: bool = False  # a tabular benchmark: ``trained`` counts table lookups, not trainings

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 from pymoo.core.population import Population
 from pymoo.core.problem import Problem
-from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from tqdm.auto import tqdm
 
 from ..errors import RunStopped, UserError
@@ -29,31 +27,17 @@ from ..units import format_fields, format_number
 from ..outputs import missing_folders
 from ..rundir import check_code_task, config_hash
 from ..runtime import resolve_device
-from .archive import ARCHIVE, SearchRun
+from .archive import ARCHIVE, SearchResult, SearchRun
 from .config import check_resume, resolve_config, with_legacy
 from .algorithms import make_algorithm
 from .eepi import EEPI, BudgetRepair
 from .executor_choice import make_executor
 from .executors import LEVER_KEYS, Job, candidate_seed
 from .front_latency import measure_front
-from .quality import rank_key
+from .quality import pareto_front
 from .variation import KeyDuplicates
 
 COUNTED = ("params", "macs", "latency")  # latency: predicted microseconds (needs a latency table)
-
-
-@dataclass
-class SearchResult:
-    run_dir: Path
-    front: list[dict[str, Any]]
-    objectives: list[str]
-    trained: int  # candidates trained by this call (not replayed from the archive)
-    evaluations: int  # distinct genomes evaluated in the run
-    eepi: dict[str, Any]
-    columns: tuple[tuple[str, str], ...] = ()  # the task's extra figures worth printing: (key in "extra", header)
-    latency_note: str = ""  # where the predicted latency holds, when it comes from eeea's reference table
-    stop_note: str = ""  # why the run ended short of --max-evaluations (empty when it reached it or had none)
-    looked_up: bool = False  # a tabular benchmark: ``trained`` counts table lookups, not trainings
 
 
 #: what the front's predicted latency means when no --latency-table was given and eeea's reference table was used
@@ -316,15 +300,6 @@ def _eepi_stats(eepi: EEPI, repair: Any) -> dict[str, Any]:
     return stats
 
 
-def pareto_front(records: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
-    """Non-dominated records over all evaluations of the run, best first (:func:`~eeea.search.quality.rank_key`)."""
-    if not records:
-        return []
-    F = np.array([[r["objectives"][o] for o in objectives] for r in records], dtype=float)
-    front = NonDominatedSorting().do(F, only_non_dominated_front=True)
-    return sorted((records[i] for i in front), key=lambda r: rank_key(r, objectives))
-
-
 def search_command(out: str | None, resume: str | None, config_file: str | None, overrides: Mapping[str, Any],
                    force: bool = False, quiet: bool = False) -> SearchResult:
     """What ``eeea search`` does: resolve the config (file, then flags), start or resume, return the result."""
@@ -335,8 +310,9 @@ def search_command(out: str | None, resume: str | None, config_file: str | None,
         if out and Path(out).resolve() != Path(resume).resolve():
             raise UserError("--resume RUN_DIR already names the run directory; drop --out")
         run = SearchRun.open(resume)
-        stored = with_legacy(run.config())
+        stored = run.config()
         check_code_task(stored.get("task"), overrides.get("task", file_layer.get("task")), resume, "--task")
+        stored = with_legacy(stored)  # after the check: a code task named in the run is imported only when named again
         asked = resolve_config(stored, file_layer, overrides)
         check_resume(stored, asked, resume)
         return search(asked, resume, resume=True, quiet=quiet)

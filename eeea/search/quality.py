@@ -103,3 +103,12 @@ class SeedNoise:
         """The highest correlation an ``n``-seed mean of this score can reach with the true ranking (``other`` None)
         or with an ``m``-seed mean of ``other``, a noisy measure of the same quality."""
         return float(np.sqrt(self.reliability(n) * (other.reliability(m) if other is not None else 1.0)))
+
+
+def pareto_front(records: list[dict[str, Any]], objectives: list[str]) -> list[dict[str, Any]]:
+    """Non-dominated records over all evaluations of the run, best first (:func:`~eeea.search.quality.rank_key`)."""
+    if not records:
+        return []
+    F = np.array([[r["objectives"][o] for o in objectives] for r in records], dtype=float)
+    front = NonDominatedSorting().do(F, only_non_dominated_front=True)
+    return sorted((records[i] for i in front), key=lambda r: rank_key(r, objectives))

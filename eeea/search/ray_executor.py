@@ -40,7 +40,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from ..checkpoint import WEIGHTS_FILE
 from ..errors import RunStopped, UserError
 from ..interrupts import keep_signal_handlers
-from ..rundir import atomic_write
+from ..atomic import atomic_write
 from ..runtime import candidate_threads
 from ..tasks import task_class
 from .executors import Evaluator, Job, run_in_rounds, strike
