@@ -45,14 +45,15 @@ def _block_header(command: str, where: str | None = None) -> str:
 
 
 def record(benchmark: str, figure: str, value: str, target: str, command: str, where: str | None = None,
-           path: Path | None = RESULTS, echo: bool = True) -> None:
-    """Print one figure and add it to ``path`` (default RESULTS.md; None: print only; see the module docstring).
-    ``where``: the machine and torch version of figures measured elsewhere (e.g. ``NVIDIA H200, torch 2.11.0``);
-    default this machine's."""
+           path: Path | None | str = "RESULTS", echo: bool = True) -> None:
+    """Print one figure and add it to ``path`` (default RESULTS.md, looked up when called; None: print only; see the
+    module docstring). ``where``: the machine and torch version of figures measured elsewhere (e.g. ``NVIDIA H200,
+    torch 2.11.0``); default this machine's."""
     if echo:
         print(f"{benchmark}: {figure} = {value} (target {target})")
     if path is None:
         return
+    path = RESULTS if path == "RESULTS" else Path(path)
     command = relative_command(command)
     text = path.read_text() if path.exists() else HEADER
     row = f"| {figure} | {value} | {target} |\n"

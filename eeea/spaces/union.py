@@ -87,6 +87,32 @@ class UnionSpace(SearchSpace):
             groups += [[g + self.offsets[i] for g in group] for group in m.gene_groups()]
         return groups
 
+    # the predictor's encoding ---------------------------------------------------------------------------------------
+    def active_genes(self, X: np.ndarray) -> np.ndarray:
+        """The member gene, and the chosen member's active genes; the other members' blocks are not the network."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.int64))
+        active = np.zeros(X.shape, dtype=bool)
+        active[:, 0] = True
+        for i, m in enumerate(self.members):
+            rows = X[:, 0] == i
+            if rows.any():
+                active[np.ix_(rows, np.arange(self.offsets[i], self.offsets[i + 1]))] = m.active_genes(
+                    X[rows, self.offsets[i] : self.offsets[i + 1]])
+        return active
+
+    def summary_features(self, X: np.ndarray) -> np.ndarray:
+        """Each member's summary features in its own columns, zero for rows of another member."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.int64))
+        parts = []
+        for i, m in enumerate(self.members):
+            rows = X[:, 0] == i
+            width = m.summary_features(X[:1, self.offsets[i] : self.offsets[i + 1]]).shape[1]
+            part = np.zeros((len(X), width), dtype=np.float32)
+            if rows.any():
+                part[rows] = m.summary_features(X[rows, self.offsets[i] : self.offsets[i + 1]])
+            parts.append(part)
+        return np.hstack(parts) if parts else np.zeros((len(X), 0), dtype=np.float32)
+
     # genomes ---------------------------------------------------------------------------------------------------
     def check_space(self, genome: Genome) -> None:
         self.member(genome)
