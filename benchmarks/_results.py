@@ -45,15 +45,15 @@ def _block_header(command: str, where: str | None = None) -> str:
 
 
 def record(benchmark: str, figure: str, value: str, target: str, command: str, where: str | None = None,
-           path: Path | None | str = "RESULTS", echo: bool = True) -> None:
-    """Print one figure and add it to ``path`` (default RESULTS.md, looked up when called; None: print only; see the
-    module docstring). ``where``: the machine and torch version of figures measured elsewhere (e.g. ``NVIDIA H200,
-    torch 2.11.0``); default this machine's."""
+           path: Path | None = None, echo: bool = True, write: bool = True) -> None:
+    """Print one figure (unless not ``echo``) and add it to ``path`` (default RESULTS.md; nowhere unless ``write``;
+    see the module docstring). ``where``: the machine and torch version of figures measured elsewhere (e.g.
+    ``NVIDIA H200, torch 2.11.0``); default this machine's."""
     if echo:
         print(f"{benchmark}: {figure} = {value} (target {target})")
-    if path is None:
+    if not write:
         return
-    path = RESULTS if path == "RESULTS" else Path(path)
+    path = path or RESULTS
     command = relative_command(command)
     text = path.read_text() if path.exists() else HEADER
     row = f"| {figure} | {value} | {target} |\n"
@@ -80,7 +80,7 @@ class Recorder:
         self.results, self.out = results, Path(out) if out else None
 
     def __call__(self, benchmark: str, figure: str, value: str, target: str, command: str) -> None:
-        record(benchmark, figure, value, target, command, path=RESULTS if self.results else None)
+        record(benchmark, figure, value, target, command, write=self.results)
         if self.out is not None:
             record(benchmark, figure, value, target, command, path=self.out, echo=False)
 
