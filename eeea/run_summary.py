@@ -58,10 +58,9 @@ def _figures(record: Mapping[str, Any], objectives: Sequence[str]) -> dict[str, 
 
 
 def search_result(run_dir: Path) -> Any:
-    """A :class:`~eeea.search.loop.SearchResult` of a search run as its files hold it now: the front over every
+    """A :class:`~eeea.search.archive.SearchResult` of a search run as its files hold it now: the front over every
     finished evaluation (with the front's measured latency when the run finished), finished or not."""
-    from .search.archive import SearchRun
-    from .search.archive import SearchResult
+    from .search.archive import SearchResult, SearchRun
     from .search.quality import pareto_front
     from .tasks.base import task_class
 
