@@ -507,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=flag("--max-steps", POSITIVE), help="cap on training steps per epoch (image tasks; quick looks)")
     p.add_argument("--clips-per-epoch", type=count_flag("--clips-per-epoch"), metavar="N",
                    help="ser: train each candidate on at most N clips per epoch, drawn afresh each epoch, so a "
-                   "large corpus costs no more than N clips (default 512; 0 = every training clip)")
+                   "large corpus costs no more than N clips (default 256; 0 = every training clip)")
     p.add_argument("--channels", type=flag("--channels", POSITIVE), help="initial channels of the trained candidates (search size)")
     p.add_argument("--layers", type=flag("--layers", POSITIVE), help="cells of the trained candidates (search size)")
     p.add_argument("--holdout", type=holdout_flag, help="image tasks: held-out part of the training set, a fraction "

@@ -40,8 +40,9 @@ LOSSES = {"ccc+mean": ccc_mean_loss, "ccc": ccc_loss, "ccc+mse": ccc_mse_loss}
 #: None = every training clip
 DEFAULT_BUDGET = {"epochs": 8, "batch_size": 16, "lr": 3e-3, "weight_decay": 1e-4, "clips_per_epoch": None}
 #: the search's clip budget per epoch: a candidate's cost stops growing with the corpus past this many training clips
-#: (EmoDB's 241 stay whole; a 2,000-clip corpus's ~1,400 are sampled; docs/decisions.md)
-SEARCH_CLIPS_PER_EPOCH = 512
+#: (EmoDB's 241 stay whole; a 2,000-clip corpus's ~1,400 are sampled). 256, not 512: it brings the default search on
+#: 2,000 clips within 15 min on 2 cores (docs/decisions.md, 2026-12-03)
+SEARCH_CLIPS_PER_EPOCH = 256
 
 
 def complete_budget(budget: dict[str, Any] | None) -> dict[str, Any]:
