@@ -36,6 +36,11 @@ def _state(run: Path) -> dict[str, torch.Tensor]:
     return torch.load(run / "model" / "weights.pt", weights_only=True)
 
 
+def _equal_weights(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor]) -> bool:
+    """Every tensor of ``expected`` is in ``got``, bit for bit (each state read once: a read per key took seconds)."""
+    return all(torch.equal(v, got[k]) for k, v in expected.items())
+
+
 def _rows(run: Path) -> list[dict]:
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     return [{k: v for k, v in r.items() if k not in TIMING} for r in rows]
@@ -70,11 +75,10 @@ def test_run_directory_holds_every_output(tmp_path, capsys):
 
     genome, size, loaded = load_checkpoint(run / "model")
     assert genome.name == "eeea_c" and size["channels"] == 4
-    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in _state(run).items())
+    assert _equal_weights(_state(run), loaded.state_dict())
     assert "epoch=3" in (run / "log.txt").read_text()
 
 
-@pytest.mark.slow  # the same resume, bit for bit, runs by default after a real SIGKILL (test_kill_9_then_resume_...)
 def test_resume_is_bit_exact(tmp_path, TINY, tiny_data):
     """N epochs uninterrupted vs. k epochs, stop, resume to N: the same weights and metrics, bit for bit."""
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
@@ -85,7 +89,7 @@ def test_resume_is_bit_exact(tmp_path, TINY, tiny_data):
     assert torch.load(stopped / "checkpoint.pt", weights_only=True)["epoch"] == 1
     assert not (stopped / "result.json").exists() and len(_rows(stopped)) == 1
     assert main(["train", "--resume", str(stopped), "--quiet"]) == 0
-    assert all(torch.equal(v, _state(stopped)[k]) for k, v in _state(whole).items())
+    assert _equal_weights(_state(whole), _state(stopped))
     assert _rows(stopped) == _rows(whole)
     a, b = (json.loads((r / "result.json").read_text()) for r in (whole, stopped))
     assert a["test_acc"] == b["test_acc"] and a["train_loss"] == b["train_loss"]
@@ -110,7 +114,7 @@ def test_kill_9_then_resume_matches_the_uninterrupted_run(tmp_path, TINY):
     assert 1 <= done < 3 and not (killed / "result.json").exists()
     assert main(["train", "--out", str(whole), *flags]) == 0
     assert main(["train", "--resume", str(killed)]) == 0
-    assert all(torch.equal(v, _state(killed)[k]) for k, v in _state(whole).items())
+    assert _equal_weights(_state(whole), _state(killed))
     assert _rows(killed) == _rows(whole)
 
 
@@ -202,6 +206,7 @@ def test_cifar_folder_with_its_test_split(tmp_path, shared_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_compile_on_the_cpu(tmp_path, TINY):
     """torch.compile on the CPU (inductor builds C++ kernels: minutes) trains and saves plain weights."""
     run = tmp_path / "run"
