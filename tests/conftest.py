@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 from shared_data import missing_hint, shared_folder
 
 torch.set_num_threads(1)
+# the thorough profile draws afresh every run (no example database): the slow run explores, the default run is quick
+settings.register_profile("thorough", database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +34,14 @@ def tiny_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference") / "run"
     assert main(["search", "--out", str(out), *TINY_FLAGS]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def held_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted held-candidate search of the signal and Ray fault tests (signal_helpers.reference_run)."""
+    from signal_helpers import reference_run
+
+    return reference_run(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,10 +1,31 @@
-"""Hypothesis strategies shared by the tests: random genomes of any space, drawn through the space's own encoding."""
+"""Hypothesis strategies shared by the tests: random genomes of any space, drawn through the space's own encoding; and
+the example counts of the costly property tests (fewer in the default run, all of them under the thorough profile)."""
 from __future__ import annotations
 
+import os
+from typing import Any, Callable, TypeVar
+
 import numpy as np
+import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from eeea import Genome, get_space
+
+#: ``HYPOTHESIS_PROFILE=thorough`` (conftest.py loads the profile): the property tests at their full example counts,
+#: drawn afresh; ``-m slow`` runs them so (test_properties.py)
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+def examples(default: int, thorough: int, **options: Any) -> Callable[[T], T]:
+    """Hypothesis settings of a costly property test (``default`` examples by default, ``thorough`` under the thorough
+    profile; no deadline) and the ``property`` mark that lets the slow run select it."""
+    def apply(test: T) -> T:
+        test = settings(max_examples=thorough if THOROUGH else default, deadline=None, **options)(test)
+        return pytest.mark.property(test)
+    return apply
 
 
 @st.composite

@@ -1,10 +1,11 @@
+import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from eeea import count_macs, count_params, create_model, get_space, resolve_genome
 from eeea.models.specs import profile_macs
-from strategies import genomes
+from strategies import examples, genomes
 
 
 def built_params(model: torch.nn.Module) -> int:
@@ -22,19 +23,19 @@ sizes = st.fixed_dictionaries(
 ).map(lambda s: {**s, "channels": s["channels"] + (s["channels"] % 2 if s["network"] == "imagenet" else 0)})
 
 
-@settings(max_examples=520, deadline=None)
+@pytest.mark.parametrize("space_name", ["eeea", "nsga_net", "darts"])
+@examples(default=30, thorough=175)
 @given(data=st.data(), size=sizes)
-def test_count_params_equals_the_built_model(data, size):
-    space_name = data.draw(st.sampled_from(["eeea", "nsga_net", "darts"]))
+def test_count_params_equals_the_built_model(space_name, data, size):
     genome = data.draw(genomes(space_name))
     model = get_space(space_name).build(genome, **size)
     assert count_params(genome, size) == built_params(model)
 
 
-@settings(max_examples=30, deadline=None)
+@pytest.mark.parametrize("space_name", ["eeea", "nsga_net"])
+@examples(default=6, thorough=15)
 @given(data=st.data())
-def test_count_macs_equals_thop_on_the_built_model(data):
-    space_name = data.draw(st.sampled_from(["eeea", "nsga_net"]))
+def test_count_macs_equals_thop_on_the_built_model(space_name, data):
     genome = data.draw(genomes(space_name))
     network = data.draw(st.sampled_from(["cifar", "imagenet"]))
     size = {

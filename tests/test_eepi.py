@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, strategies as st
 
 from eeea.search.eepi import EEPI, BudgetRepair
 from eeea.errors import UserError
 from eeea.spaces import get_space
+from strategies import examples
 
 SPACE = get_space("eeea")
 SMALLEST = 358_822  # all max-pool chain cells at 20 cells, C = 36 (computed by the space's smallest_genome, checked below)
@@ -35,7 +36,7 @@ def test_unreachable_budget_fails_fast_with_the_smallest_count():
         EEPI(SPACE, max_macs=1_000_000).check_feasible()
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@examples(default=4, thorough=10, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32 - 1), beta=st.integers(2_000_000, 6_000_000),
        macs=st.one_of(st.none(), st.integers(350_000_000, 800_000_000)))
 def test_eepi_never_admits_an_over_budget_genome(seed, beta, macs):
@@ -84,7 +85,7 @@ def test_zero_budget_means_no_early_exit():
     assert eepi.stats.rejections == 0 and eepi.stats.draws == 5
 
 
-@settings(max_examples=10, deadline=None)
+@examples(default=4, thorough=10)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_offspring_repair_brings_every_row_within_budget(seed):
     rng = np.random.default_rng(seed)

@@ -4,7 +4,8 @@ line, no traceback, nothing pre-existing changed, no run folder left, <= 5 CPU s
 Hypothesis draws bad flags (text, NaN, infinities, overflow, negatives and zeros where meaningless), bad YAML/JSON/CSV
 (deep nesting, huge numbers, NaN, wrong types), torn and corrupted archives, bad checkpoints and unwritable outputs.
 The default run draws a fixed set (``derandomize``) of about 400 cases in-process; ``-m slow`` draws thousands
-afresh. A few cases run as real processes (test_reliability.py) for the exit code and traceback of the console script.
+afresh (the thorough hypothesis profile, see strategies.py). A few cases run as real processes (test_reliability.py)
+for the exit code and traceback of the console script.
 """
 from __future__ import annotations
 
@@ -24,13 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz_helpers import DEEP, nb201_rows, nested, refused
-
-SLOW = bool(os.environ.get("EEEA_FUZZ_SLOW"))
+from strategies import THOROUGH
 
 
 def cases(n: int):
     """Hypothesis settings for ``n`` cases in the default run (fixed draws), ``20 n`` fresh ones when slow."""
-    return settings(max_examples=20 * n if SLOW else n, deadline=None, derandomize=not SLOW, database=None,
+    return settings(max_examples=20 * n if THOROUGH else n, deadline=None, derandomize=not THOROUGH, database=None,
                     suppress_health_check=list(HealthCheck))
 
 
@@ -431,5 +431,5 @@ def test_a_bad_genome_text_is_refused(case_dir, text):
 def test_the_harness_at_volume():
     """Twenty times the cases, drawn afresh each run (the default run's draws are fixed)."""
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-m", "not slow"],
-                          env={**os.environ, "EEEA_FUZZ_SLOW": "1"}, capture_output=True, text=True, timeout=3600)
+                          env={**os.environ, "HYPOTHESIS_PROFILE": "thorough"}, capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stdout[-5000:]

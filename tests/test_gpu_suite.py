@@ -33,7 +33,8 @@ def test_smoke_runs_the_in_process_parts(tmp_path):
     assert rows[-1]["figure"] == "suite wall time"
 
 
-@pytest.mark.slow  # the CLI parts: five subprocess runs of eeea (two SER searches) take minutes on a busy CPU
+@pytest.mark.slow
+@pytest.mark.long  # the CLI parts: five subprocess runs of eeea (two SER searches) take minutes on a busy CPU
 def test_smoke_runs_every_part_through_the_cli(tmp_path):
     rows = _smoke(tmp_path / "out", "--only", "d,e")
     assert [r["value"] for r in rows if r["part"] == "e" and r["figure"].startswith("eeea")] == ["ok", "ok"]

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from signal_helpers import STOP_S, TASK, HeldSearch, archive, holders, reference_run
+from signal_helpers import STOP_S, TASK, HeldSearch, archive, holders
 
 from ray_helpers import assert_same_results, processes_of, short_temp_dir
 
@@ -24,11 +24,6 @@ pytest.importorskip("ray", reason="the Ray executor tests need Ray: pip install 
 RECOVER_S = 60.0
 #: what the search says when it starts its local Ray instance again
 NOTICE = "the local Ray instance was lost"
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    return reference_run(tmp_path_factory.mktemp("reference"))
 
 
 def _kill(temp: str, name: str) -> None:
@@ -53,7 +48,7 @@ def _kill(temp: str, name: str) -> None:
     pytest.param("ray::DashboardAgent", marks=pytest.mark.slow),
     pytest.param("gcs_server", marks=pytest.mark.slow),
 ])
-def test_a_lost_local_ray_is_started_again_and_the_run_still_stops_and_resumes_cleanly(victim, reference, tmp_path):
+def test_a_lost_local_ray_is_started_again_and_the_run_still_stops_and_resumes_cleanly(victim, held_reference, tmp_path):
     """The Ray process dies while both actors hold a candidate. Within a minute the search says it starts Ray again
     (the two candidates struck); their reruns then hold on the new instance's actors, and SIGTERM stops the search
     as on a healthy cluster (Ray's new start must not take the handler over). ``--resume`` gives the uninterrupted
@@ -85,14 +80,14 @@ def test_a_lost_local_ray_is_started_again_and_the_run_still_stops_and_resumes_c
     search.release()
     assert main(["search", "--resume", str(search.run), "--task", TASK, "--executor", "local", "--workers", "1",
                  "--quiet"]) == 0
-    assert_same_results(search.run, reference)  # the struck candidates ran again and were recorded ok
+    assert_same_results(search.run, held_reference)  # the struck candidates ran again and were recorded ok
     keys = [r["key"] for r in archive(search.run)]
     assert len(keys) == len(set(keys))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", ["raylet/raylet", "gcs_server"])
-def test_a_joined_cluster_that_cannot_run_a_candidate_stops_with_the_resume_line(victim, reference, tmp_path):
+def test_a_joined_cluster_that_cannot_run_a_candidate_stops_with_the_resume_line(victim, held_reference, tmp_path):
     """A cluster the search joined (``--ray-address``) is not the search's to restart: when it has no live node left
     to run a candidate (its only raylet died) or its GCS stops answering, the search stops, in one line that says how
     to resume, and the resumed run ends with the uninterrupted front."""
@@ -125,4 +120,4 @@ def test_a_joined_cluster_that_cannot_run_a_candidate_stops_with_the_resume_line
     search.release()
     assert main(["search", "--resume", str(search.run), "--task", TASK, "--executor", "local", "--workers", "1",
                  "--quiet"]) == 0
-    assert_same_results(search.run, reference)
+    assert_same_results(search.run, held_reference)

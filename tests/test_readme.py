@@ -28,7 +28,7 @@ def _groups(path: Path) -> list[list[Block]]:
 def _params(path: Path) -> list:
     out = []
     for group in _groups(path):
-        marks = [pytest.mark.slow] if any(b.slow for b in group) else []
+        marks = [pytest.mark.slow, pytest.mark.long] if any(b.slow for b in group) else []  # full commands
         skip = next((b.skip for b in group if b.skip), None)
         if skip:
             marks.append(pytest.mark.skip(reason=skip))

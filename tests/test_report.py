@@ -198,7 +198,7 @@ def killed_run(tmp_path_factory, table) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("killed")
     run, mid = folder / "run", folder / "mid.html"
     proc = subprocess.Popen([sys.executable, "-c", CHILD, "search", "--out", str(run),
-                             *_flags(table, population=10, generations=40, seed=3)],
+                             *_flags(table, population=10, generations=12, seed=3)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
     try:
@@ -233,7 +233,7 @@ def test_reports_of_a_killed_and_resumed_run(killed_run):
     assert interrupted["facts"]["sessions"][0]["outcome"].startswith("interrupted")
     final, records = report_data(killed_run["final"]), _archive(killed_run["run"])
     assert final["status"] == "finished" and [r["key"] for r in final["records"]] == [r["key"] for r in records]
-    assert len(records) == len({r["key"] for r in records}) == 410
+    assert len(records) == len({r["key"] for r in records}) == 130
     assert set(_front_keys(final)) == set(_pareto_keys(killed_run["run"]))
     sessions = final["facts"]["sessions"]
     assert [(s["kind"], s["outcome"]) for s in sessions] == [("start", "interrupted (no end recorded)"),

@@ -29,6 +29,7 @@ from eeea.tasks import get_task
 from eeea.tasks.tabular import read_nb201_table
 
 from process_helpers import run_and_kill
+from strategies import examples
 
 ALGORITHMS = ["nsga2", "predictive", "random", "regularized-evolution"]
 FILES = {"nb201": "nasbench201.csv", "nas_bench_macro": "nas-bench-macro_cifar10.json"}
@@ -187,11 +188,11 @@ def test_every_algorithm_spends_exactly_its_budget_and_records_it(data, tmp_path
 
 
 def test_max_evaluations_alone_bounds_the_run(data, tmp_path, capsys):
-    """Without --generations the task's default (9 generations x 20 = 200) must not stop a 500-evaluation run."""
+    """Without --generations the task's default (9 generations x 20 = 200) must not stop a 300-evaluation run."""
     out = tmp_path / "run"
-    assert main(["search", "--task", "nb201", "--data", str(data / FILES["nb201"]), "--max-evaluations", "500",
+    assert main(["search", "--task", "nb201", "--data", str(data / FILES["nb201"]), "--max-evaluations", "300",
                  "--out", str(out), "--quiet"]) == 0
-    assert len(SearchRun.read(out).read_archive()) == 500
+    assert len(SearchRun.read(out).read_archive()) == 300
     assert "stopped at" not in capsys.readouterr().out
 
 
@@ -331,7 +332,7 @@ def test_hypervolume_fraction_grows_with_the_budget(data, nb201_runs):
 
 
 # EE-PI -------------------------------------------------------------------------------------------------------------
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@examples(default=4, thorough=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(task=st.sampled_from(["nb201", "nas_bench_macro"]), algorithm=st.sampled_from(ALGORITHMS),
        quantile=st.integers(5, 95), seed=st.integers(0, 10**6))
 def test_eepi_never_admits_an_over_threshold_genome(data, tmp_path_factory, task, algorithm, quantile, seed):
