@@ -56,7 +56,8 @@ class UnionSpace(SearchSpace):
         return found
 
     def _block(self, x: np.ndarray, i: int) -> np.ndarray:
-        return x[self.offsets[i] : self.offsets[i + 1]]
+        """Member ``i``'s genes of one encoded genome, or of each row of a matrix of them."""
+        return x[..., self.offsets[i] : self.offsets[i + 1]]
 
     # encoding --------------------------------------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> np.ndarray:
@@ -97,7 +98,7 @@ class UnionSpace(SearchSpace):
             rows = X[:, 0] == i
             if rows.any():
                 active[np.ix_(rows, np.arange(self.offsets[i], self.offsets[i + 1]))] = m.active_genes(
-                    X[rows, self.offsets[i] : self.offsets[i + 1]])
+                    self._block(X[rows], i))
         return active
 
     def summary_features(self, X: np.ndarray) -> np.ndarray:
@@ -106,10 +107,10 @@ class UnionSpace(SearchSpace):
         parts = []
         for i, m in enumerate(self.members):
             rows = X[:, 0] == i
-            width = m.summary_features(X[:1, self.offsets[i] : self.offsets[i + 1]]).shape[1]
+            width = m.summary_features(self._block(X[:1], i)).shape[1]
             part = np.zeros((len(X), width), dtype=np.float32)
             if rows.any():
-                part[rows] = m.summary_features(X[rows, self.offsets[i] : self.offsets[i + 1]])
+                part[rows] = m.summary_features(self._block(X[rows], i))
             parts.append(part)
         return np.hstack(parts) if parts else np.zeros((len(X), 0), dtype=np.float32)
 
