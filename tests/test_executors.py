@@ -4,12 +4,13 @@ recorded as crashed while the other candidates finish; CUDA's out-of-memory erro
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import torch
 
 from eeea.errors import UserError
-from eeea.search.executors import Job, LocalExecutor, PoolExecutor
+from eeea.search.executors import Job, LocalExecutor, PoolExecutor, _run_job
 from eeea.search.loop import search
 from eeea.search.config import resolve_config
 from eeea.tasks import get_task
@@ -99,3 +100,16 @@ def test_every_executor_trains_with_the_same_thread_count(tmp_path, threads):
     finally:
         pool.close()
     assert r_local["extra"]["threads"] == r_pool["extra"]["threads"] == (threads or 1)
+
+
+def test_closing_a_pool_mid_candidate_stops_its_workers_and_its_management_thread(tmp_path):
+    # A management thread left running races the interpreter's exit hook over its wake-up pipe: a traceback printed
+    # under the run's one-line error (seen on CI after a worker's data error).
+    pool = PoolExecutor(2, "fault_tasks:FaultTask", {"marker_dir": str(tmp_path), "sleep": 300}, "eeea", "cpu")
+    futures = [pool.pool.submit(_run_job, job) for job in _jobs(1, 2)]
+    pool.futures = dict(zip(futures, _jobs(1, 2)))
+    assert {pool.started.get() for _ in futures} == {f"{s:016x}" for s in (1, 2)}  # both candidates are training
+    workers = list(pool.pool._processes.values())
+    pool.close()
+    assert not any(w.is_alive() for w in workers)
+    assert not [t for t in threading.enumerate() if t.is_alive() and "ExecutorManager" in type(t).__name__]

@@ -315,10 +315,15 @@ class PoolExecutor:
         if hasattr(self.pool, "terminate_workers"):  # Python 3.14+
             self.pool.terminate_workers()
             return
-        workers = list((getattr(self.pool, "_processes", None) or {}).values())  # the pool's own, before 3.14
+        # before 3.14: the pool's own workers and management thread, taken before shutdown() forgets them
+        workers = list((getattr(self.pool, "_processes", None) or {}).values())
+        manager = getattr(self.pool, "_executor_manager_thread", None)
         self.pool.shutdown(wait=False, cancel_futures=True)
         terminate_processes(workers)
-        self.pool.shutdown(wait=True)
+        if manager is not None:
+            # It ends once it sees its workers gone, closing its wake-up pipe. Left running, it races the
+            # interpreter's exit hook, which writes to that pipe (a traceback under the run's one-line error).
+            manager.join(timeout=30)
 
 
 def terminate_processes(processes: list[Any], grace: float = 3.0) -> None:
