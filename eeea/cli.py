@@ -405,6 +405,18 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_file(out, args.force)
     space = get_space(args.space)
+    if args.compose:
+        from .latency import LatencyTable, compose_table
+
+        table = compose_table(space, [LatencyTable.load(f) for f in args.compose])
+        if args.size and space.size(**table.size) != space.size(**dict(args.size)):
+            raise UserError(f"--size: the member tables were measured at {table.size}")
+        table.save(out, force=args.force)
+        if not args.quiet:
+            print(f"wrote {out}: space {space.name} composed from {', '.join(args.compose)}; "
+                  f"{len(table.entries)} module specs, correction {table.correction_form()} refitted on their "
+                  f"{len(table.calibration)} calibration networks")
+        return 0
     import numpy as np
 
     space.check_memory(space.random_genome(np.random.default_rng(0)), **space.size(**dict(args.size or [])))
@@ -653,6 +665,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "is the median)")
     p.add_argument("--calibrate", type=flag("--calibrate", NON_NEGATIVE), default=60, help="random whole networks timed end to end to fit the "
                    "table's correction of the sum of modules (default 60; 0: none)")
+    p.add_argument("--compose", nargs="+", metavar="FILE", help="a union space's table composed from a table of "
+                   "each member (measured on one device the same way) instead of measured: seconds, not minutes")
     p.add_argument("--out", required=True, metavar="FILE", help="the table (JSON)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

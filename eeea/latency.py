@@ -187,9 +187,17 @@ class LatencyTable:
         (a term must predict networks it was not fitted on), the uncorrected sum included (from 8 networks on): a
         correction must earn its place. A form predicting a non-positive time on a network is out; if all are, the
         median ratio measured / sum."""
-        sums = np.array([self.sum_us(w) for w in walks])
-        counts = np.array([len(w) for w in walks], dtype=float)
-        handoffs = np.array([self.handoff(w) for w in walks], dtype=float)
+        self.fit_calibration([self.sum_us(w) for w in walks], [len(w) for w in walks],
+                             [self.handoff(w) for w in walks], measured)
+
+    def fit_calibration(self, sums: Sequence[float], modules: Sequence[int], handoffs: Sequence[int],
+                        measured: Sequence[float]) -> None:
+        """:meth:`fit_correction` on whole networks given by what it reads of them: each one's uncorrected sum
+        (:meth:`sum_us`), module count, :meth:`handoff` and measured microseconds (the fields of
+        :attr:`calibration`, which this sets)."""
+        sums = np.asarray(sums, dtype=float)
+        counts = np.asarray(modules, dtype=float)
+        handoffs = np.asarray(handoffs, dtype=float)
         y = np.asarray(measured, dtype=float)
         forms: list[tuple[tuple[str, ...], list[np.ndarray]]] = [(("scale",), [sums])]
         for term, x in (("per_module_us", counts), ("per_handoff_element_us", handoffs)):
@@ -326,14 +334,62 @@ SHIPPED_DIR = "latency_tables"
 
 def shipped_table(space: Any, size: Mapping[str, Any]) -> LatencyTable | None:
     """The table shipped with eeea for ``space`` measured at ``size``, or None (no table for the space, or one of
-    another size: a latency at another clip length or width is not this table's to predict)."""
+    another size: a latency at another clip length or width is not this table's to predict). A union space without a
+    file of its own gets its members' tables composed (:func:`compose_table`) when every member has one."""
     from importlib.resources import files
 
     found = files("eeea").joinpath(SHIPPED_DIR, f"{space.name}.json")
     if not found.is_file():
-        return None
+        members = [shipped_table(m, {k: v for k, v in size.items() if k in m.size_keys})
+                   for m in getattr(space, "members", [])]
+        if not members or None in members:
+            return None
+        return compose_table(space, members, "eeea's reference tables " + " + ".join(
+            f"{t.space}.json" for t in members))
     table = LatencyTable.from_dict(json.loads(found.read_text()), f"eeea's reference table {space.name}.json")
     return table if space.size(**table.size) == space.size(**dict(size)) else None
+
+
+def compose_table(space: Any, tables: Sequence[LatencyTable], source: str | None = None) -> LatencyTable:
+    """The table of union ``space`` composed from one table per member space, all measured on one device, runtime,
+    thread count and protocol at one size (a union network is one member's network, walked by that member: its
+    modules are in that member's table). A module both tables hold keeps the mean of their figures. The overhead is
+    the members' mean, and the correction is refitted on all the members' calibration networks together, so that one
+    correction serves the whole union (``docs/decisions.md``). Anything that differs between the tables is one
+    line's error."""
+    names = {t.space for t in tables}
+    members = [m.name for m in getattr(space, "members", [])]
+    source = source or " + ".join(t.source for t in tables)
+    if not members or sorted(names) != sorted(members) or len(tables) != len(members):
+        raise UserError(f"{source}: a table of union space {space.name} is composed from one table of each member "
+                        f"({', '.join(members) or 'it has none'}), not of {', '.join(t.space for t in tables)}")
+    first = tables[0]
+    for t in tables[1:]:
+        for what, a, b in (("runtime", first.runtime, t.runtime), ("threads", first.threads, t.threads),
+                           ("machine", first.machine, t.machine),
+                           ("runtime version", first.versions.get(first.runtime), t.versions.get(t.runtime)),
+                           ("quantile", first.quantile, t.quantile),
+                           ("graph optimisation", first.optimization, t.optimization),
+                           ("size", space.size(**first.size), space.size(**t.size))):
+            if a != b:
+                raise UserError(f"{source}: the member tables differ in {what} ({a} vs {b}); compose tables "
+                                f"measured on one device the same way")
+    points: dict[str, dict[Shape, list[float]]] = {}
+    for t in tables:
+        for key, pts in t.entries.items():
+            for _, shape, us in pts:
+                points.setdefault(key, {}).setdefault(shape, []).append(us)
+    entries = {key: sorted((int(np.prod(shape)), shape, round(float(np.mean(us)), 3)) for shape, us in by_shape.items())
+               for key, by_shape in points.items()}
+    table = LatencyTable(space.name, space.size(**first.size), first.runtime, first.threads,
+                         float(np.mean([t.overhead_us for t in tables])), entries, dict(first.machine),
+                         dict(first.versions), {**first.protocol, "composed_from": sorted(names)}, source=source,
+                         blocked=frozenset().union(*(t.blocked for t in tables)))
+    calibration = [c for t in tables for c in t.calibration]
+    if calibration:
+        table.fit_calibration([c["sum_us"] for c in calibration], [c["modules"] for c in calibration],
+                              [c["handoff"] for c in calibration], [c["measured_us"] for c in calibration])
+    return table
 
 
 def describe_device(table: LatencyTable) -> str:
@@ -370,9 +426,19 @@ def count_latency(genome: Genome, table: LatencyTable, size: Mapping[str, Any] |
 
     space = get_space(genome.space)
     full = {**table.size, **(size or {}), **overrides}
-    if genome.space != table.space:
+    if genome.space != table.space and genome.space not in _member_names(table.space):
         table.check_space(space)
     return table.predict(space.spec_walk(genome, **full))
+
+
+def _member_names(name: str) -> set[str]:
+    """The member spaces of union space ``name`` (none for another space, or one not known here)."""
+    from .spaces import get_space
+
+    try:
+        return {m.name for m in getattr(get_space(name), "members", [])}
+    except UserError:
+        return set()
 
 
 # timing ------------------------------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def mobilenet_run(tmp_path_factory):
 def test_a_space_with_a_reference_table_reports_predicted_latency(mobilenet_run):
     """No --latency-table: the front's predicted latency comes from eeea's reference table of the space, said to be
     the reference machine's; the front's int8 time is of the file export writes, or says its check failed. (The
-    default space, audio_union, has no reference table yet: its front shows measured latency only.)"""
+    default space, audio_union, gets its members' tables composed: test_latency.py.)"""
     from eeea import count_latency
     from eeea.latency import shipped_table
 
