@@ -379,7 +379,8 @@ def compose_table(space: Any, tables: Sequence[LatencyTable], source: str | None
         for key, pts in t.entries.items():
             for _, shape, us in pts:
                 points.setdefault(key, {}).setdefault(shape, []).append(us)
-    entries = {key: sorted((int(np.prod(shape)), shape, round(float(np.mean(us)), 3)) for shape, us in by_shape.items())
+    entries = {key: sorted((int(np.prod(shape)), shape, round(float(np.mean(us)), 3))
+                           for shape, us in by_shape.items())
                for key, by_shape in points.items()}
     table = LatencyTable(space.name, space.size(**first.size), first.runtime, first.threads,
                          float(np.mean([t.overhead_us for t in tables])), entries, dict(first.machine),
