@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,3 +123,45 @@ def test_a_joined_cluster_that_cannot_run_a_candidate_stops_with_the_resume_line
     assert main(["search", "--resume", str(search.run), "--task", TASK, "--executor", "local", "--workers", "1",
                  "--quiet"]) == 0
     assert_same_results(search.run, held_reference)
+
+
+def test_the_processes_of_a_lost_raylet_are_ended_even_once_orphaned():
+    """Ray gives its workers ``RAY_RAYLET_PID``; its agents are known only as the raylet's children, noted while it
+    lives. An agent whose GCS died can outlive its raylet by a minute (a search stopped after a GCS loss then took
+    30 s to end)."""
+    from eeea.search.ray_executor import end_raylet_processes, raylet_children
+
+    # a stand-in raylet: starts an "agent" that outlives it, prints the agent's pid, then waits
+    raylet = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; agent = subprocess.Popen("
+                               "[sys.executable, '-c', 'import time; time.sleep(120)']); print(agent.pid, flush=True); "
+                               "time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    agent = int(raylet.stdout.readline())
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    worker = subprocess.Popen(sleeper, env={**os.environ, "RAY_RAYLET_PID": str(raylet.pid)})
+    unrelated = subprocess.Popen(sleeper)
+    try:
+        time.sleep(0.5)  # each has exec'd, with its environment in place
+        children = raylet_children([raylet.pid])
+        assert [pid for pid, _ in children] == [agent]
+        raylet.kill()
+        raylet.wait()  # the agent is an orphan now: no parent names it
+        end_raylet_processes([raylet.pid], children)
+        assert worker.wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while _running(agent):
+            assert time.monotonic() < deadline, "the orphaned agent outlived its raylet"
+            time.sleep(0.05)
+        assert unrelated.poll() is None
+    finally:
+        for process in (raylet, worker, unrelated):
+            process.kill()
+            process.wait()
+        if _running(agent):
+            os.kill(agent, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()  # a zombie has exited
+    except OSError:
+        return False

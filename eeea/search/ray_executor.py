@@ -194,6 +194,7 @@ class RayExecutor:
         self.workers = workers
         self.actors: list[Any] = []
         self.raylets: list[int] = []  # the raylet pids of the local instance this executor started
+        self.agents: list[tuple[int, str]] = []  # and the raylets' agents: (pid, start time), see raylet_children
         self.connected = False  # True: this executor started (local) or joined the Ray it uses, and shuts it down
         self.address, self.cpus = address, workers * cpus_per_candidate
         self._connect()
@@ -231,6 +232,7 @@ class RayExecutor:
                 ray.init(num_cpus=max(os.cpu_count() or 1, math.ceil(self.cpus)), include_dashboard=False,
                          log_to_driver=False, logging_level=logging.ERROR)
                 self.raylets = [process.pid for name, process in _own_processes() if name == "raylet"]
+                self.agents = raylet_children(self.raylets)
             else:
                 try:
                     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
@@ -376,18 +378,47 @@ class RayExecutor:
                     self.ray.kill(actor, no_restart=True)
                 except Exception:
                     pass
+        agents = sorted(set(self.agents) | set(raylet_children(self.raylets)))  # while the raylets may still live
         if self.connected:
             self.ray.shutdown()
             self.connected = False
         # A lost local instance leaves processes behind that its dead raylet or GCS can no longer end: the actors
         # (each holding the task's data) and the raylet's agents. They are this machine's, ended here.
-        end_raylet_processes(self.raylets)
-        self.actors, self.raylets = [], []
+        end_raylet_processes(self.raylets, agents)
+        self.actors, self.raylets, self.agents = [], [], []
 
 
-def end_raylet_processes(raylets: Iterable[int]) -> None:
-    """SIGKILL this user's processes that a raylet of ``raylets`` (pids) started: Ray gives each of them (workers,
-    agents) ``RAY_RAYLET_PID`` in its environment. Nothing where ``/proc`` cannot tell."""
+def _stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command name: [0] state, [1] parent pid, [19] start time."""
+    return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+
+
+def raylet_children(raylets: Iterable[int]) -> list[tuple[int, str]]:
+    """``(pid, start time)`` of the processes a raylet of ``raylets`` started and still parents: its agents, which
+    it starts with itself (their environment cannot name them: a process title may overwrite it)."""
+    wanted, found = set(raylets), []
+    if wanted:
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                fields = _stat(entry.name)
+                if int(fields[1]) in wanted:
+                    found.append((int(entry.name), fields[19]))
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                continue
+    return found
+
+
+def end_raylet_processes(raylets: Iterable[int], children: Iterable[tuple[int, str]] = ()) -> None:
+    """SIGKILL this user's processes that a raylet of ``raylets`` (pids) started: its workers, which Ray gives
+    ``RAY_RAYLET_PID`` in their environment, and ``children`` (:func:`raylet_children`, taken while the raylet lived)
+    that still run with the same start time. An agent whose GCS died can outlive its raylet by a minute. Nothing
+    where ``/proc`` cannot tell."""
+    for pid, started in children:
+        try:
+            if _stat(pid)[19] == started and pid != os.getpid():
+                os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):  # gone already
+            continue
     marks = [f"\0RAY_RAYLET_PID={pid}\0".encode() for pid in raylets]
     if not marks:
         return
