@@ -378,7 +378,7 @@ class RayExecutor:
                     self.ray.kill(actor, no_restart=True)
                 except Exception:
                     pass
-        agents = sorted(set(self.agents) | set(raylet_children(self.raylets)))  # while the raylets may still live
+        agents = {*self.agents, *raylet_children(self.raylets)}  # noted again while the raylets may still live
         if self.connected:
             self.ray.shutdown()
             self.connected = False
